@@ -1,0 +1,293 @@
+/**
+ * Codec operations the test suites run on both engines. Node imports this module
+ * directly; inside XS, codec-entry.ts serves the same compiled file through the bridge.
+ * Plain ECMAScript only, and every input and result is JSON, so the two engines can be
+ * compared answer for answer.
+ */
+import { Decoder } from "../../src/mqtt/decode.js";
+import { MqttError } from "../../src/mqtt/errors.js";
+import { encodeObject, fromHex, PayloadAssembler, toHex, type PacketObject } from "../../src/mqtt/inspect.js";
+import type { Packet } from "../../src/mqtt/packet.js";
+import * as E from "../../src/mqtt/encode.js";
+
+export interface Failure {
+  name: string;
+  code: string;
+  message: string;
+}
+
+export interface Outcome {
+  packets: PacketObject[];
+  /** PUBLISH fragment deliveries (1 per message that fit the buffer). */
+  deliveries: number;
+  error?: Failure;
+  /** Broken invariants: views outside their array, fragment sums that do not add up. */
+  violations: string[];
+}
+
+function failure(e: unknown): Failure {
+  if (e instanceof MqttError) return { name: e.name, code: e.code, message: e.message };
+  const err = e as Error;
+  return { name: (err && err.name) || "unknown", code: "", message: String((err && err.message) || e) };
+}
+
+/** Checks that everything the decoder handed out lies inside its array. */
+function check(p: Packet, violations: string[], seen: { offset: number }): void {
+  const n = p.data.length;
+  const ok = (c: boolean, what: string) => c || violations.push(`${what} (type ${p.type})`);
+  if (p.type === 3) {
+    ok(p.topicStart >= 0 && p.topicStart + p.topicLength <= p.payloadStart, "topic view outside the packet");
+    ok(p.payloadStart <= p.payloadEnd && p.payloadEnd <= n, "payload view outside its array");
+    ok(p.payloadOffset === seen.offset, "fragment offset does not follow the previous fragment");
+    seen.offset = p.more ? p.payloadOffset + (p.payloadEnd - p.payloadStart) : 0;
+    if (!p.more) ok(p.payloadOffset + (p.payloadEnd - p.payloadStart) === p.payloadLength, "fragments do not add up to payloadLength");
+  } else if (p.type === 8 || p.type === 9 || p.type === 10) {
+    ok(p.payloadStart <= p.payloadEnd && p.payloadEnd <= n, "list view outside its array");
+  }
+}
+
+/** Feeds `bytes` to a decoder in chunks whose sizes cycle through `chunks` (whole when empty). */
+export function decodeBytes(bytes: Uint8Array, bufferSize: number, chunks: readonly number[]): Outcome {
+  const out: Outcome = { packets: [], deliveries: 0, violations: [] };
+  const asm = new PayloadAssembler();
+  const seen = { offset: 0 };
+  const d = new Decoder(bufferSize, {
+    onPacket(p) {
+      if (p.type === 3) out.deliveries++;
+      check(p, out.violations, seen);
+      const o = asm.add(p);
+      if (o) out.packets.push(o);
+    },
+  });
+  let i = 0;
+  let k = 0;
+  try {
+    while (i < bytes.length) {
+      const size = chunks.length ? Math.max(1, chunks[k++ % chunks.length]) : bytes.length;
+      const end = Math.min(bytes.length, i + size);
+      // an exact-size copy: a read past `end` would see undefined, not a neighbour's byte
+      d.push(bytes.slice(i, end));
+      i = end;
+    }
+  } catch (e) {
+    out.error = failure(e);
+    // after an error the decoder refuses input until reset
+    try {
+      d.push(new Uint8Array([0xc0, 0]));
+      out.violations.push("decoder accepted input after an error");
+    } catch (again) {
+      if (again !== d.error) out.violations.push("decoder threw something new after an error");
+    }
+  }
+  return out;
+}
+
+export function decodeHex(hex: string, bufferSize: number, chunks: number[]): Outcome {
+  return decodeBytes(fromHex(hex), bufferSize, chunks);
+}
+
+/** Encodes one packet object; returns its hex and the sizeOf figure where the type has one. */
+export function encodeHex(o: PacketObject, bufferSize = 1 << 20): { hex?: string; size?: number; error?: Failure } {
+  const buf = new Uint8Array(bufferSize);
+  try {
+    const n = encodeObject(buf, 0, o);
+    return { hex: toHex(buf, 0, n), size: sizeOfObject(o) };
+  } catch (e) {
+    return { error: failure(e) };
+  }
+}
+
+/**
+ * Encodes a QoS 0 PUBLISH to topic "t" with a zero payload that makes the remaining length
+ * `remaining`; returns the first bytes as hex, the byte count and the sizeOf figure.
+ */
+export function encodeRemaining(remaining: number): { head: string; written: number; size: number } {
+  const f = { topic: "t", payload: new Uint8Array(remaining - 3), qos: 0, retain: false, dup: false, packetId: 0 };
+  const buf = new Uint8Array(remaining + 5);
+  const n = E.encodePublish(buf, 0, f);
+  return { head: toHex(buf, 0, 8), written: n, size: E.sizeOfPublish(f) };
+}
+
+/** sizeOfX for the packet types whose size varies; the fixed ones by their constant size. */
+export function sizeOfObject(o: PacketObject): number {
+  switch (o.cmd) {
+    case "connect":
+      return E.sizeOfConnect({
+        clientId: o.clientId ?? "",
+        clean: o.clean ?? true,
+        keepalive: o.keepalive ?? 0,
+        will: o.will ? { topic: o.will.topic, payload: fromHex(o.will.payload), qos: o.will.qos, retain: o.will.retain } : null,
+        username: o.username ?? null,
+        password: o.password == null ? null : fromHex(o.password),
+      });
+    case "publish":
+      return E.sizeOfPublish({
+        topic: o.topic ?? "",
+        payload: fromHex(o.payload ?? ""),
+        qos: o.qos ?? 0,
+        retain: !!o.retain,
+        dup: !!o.dup,
+        packetId: o.messageId ?? 0,
+      });
+    case "subscribe":
+      return E.sizeOfSubscribe({ packetId: o.messageId ?? 0, subscriptions: o.subscriptions ?? [] });
+    case "suback":
+      return E.sizeOfSuback({ packetId: o.messageId ?? 0, granted: o.granted ?? [] });
+    case "unsubscribe":
+      return E.sizeOfUnsubscribe({ packetId: o.messageId ?? 0, topics: o.unsubscriptions ?? [] });
+    case "connack":
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+    case "unsuback":
+      return 4;
+    default:
+      return 2;
+  }
+}
+
+export interface RoundTrip {
+  /** bytes written by each encode, and its sizeOf figure */
+  sizes: [number, number][];
+  decoded: Outcome;
+}
+
+/** Encodes all packets into one stream, then decodes it under the given chunking. */
+export function roundTrip(objs: PacketObject[], bufferSize: number, chunks: number[]): RoundTrip {
+  let total = 0;
+  const sizes: [number, number][] = [];
+  for (const o of objs) total += sizeOfObject(o);
+  const stream = new Uint8Array(total);
+  let off = 0;
+  for (const o of objs) {
+    const n = encodeObject(stream, off, o);
+    sizes.push([n, sizeOfObject(o)]);
+    off += n;
+  }
+  return { sizes, decoded: decodeBytes(stream, bufferSize, chunks) };
+}
+
+/** Tries to write `o` into a buffer of `size` bytes filled with 0xee; reports the error and whether any byte changed. */
+export function encodeTooSmall(o: PacketObject, size: number): { error?: Failure; touched: boolean } {
+  const guard = new Uint8Array(size).fill(0xee);
+  try {
+    encodeObject(guard, 0, o);
+    return { touched: true };
+  } catch (e) {
+    let touched = false;
+    for (let i = 0; i < size; i++) if (guard[i] !== 0xee) touched = true;
+    return { error: failure(e), touched };
+  }
+}
+
+// ---- bounded fuzz ----
+
+/** mulberry32: a small seeded PRNG, the same sequence on every engine. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Valid packets the mutations start from: every type, split and oversize publishes. */
+const SEEDS: PacketObject[] = [
+  { cmd: "connect", clientId: "esp32-01", clean: false, keepalive: 60, will: { topic: "s/esp32-01/status", payload: "6f66666c696e65", qos: 1, retain: true }, username: "u", password: "7077" },
+  { cmd: "connack", sessionPresent: true, returnCode: 0 },
+  { cmd: "publish", topic: "sensors/esp32-01/temperature", payload: "7b2274223a32312e357d", qos: 0, retain: false, dup: false },
+  { cmd: "publish", topic: "sensors/é/température", payload: "00".repeat(300), qos: 1, messageId: 7, retain: true, dup: true },
+  { cmd: "puback", messageId: 1 },
+  { cmd: "pubrec", messageId: 2 },
+  { cmd: "pubrel", messageId: 3 },
+  { cmd: "pubcomp", messageId: 4 },
+  { cmd: "subscribe", messageId: 5, subscriptions: [{ topic: "a/+/c", qos: 1 }, { topic: "#", qos: 0 }] },
+  { cmd: "suback", messageId: 5, granted: [1, 0x80] },
+  { cmd: "unsubscribe", messageId: 6, unsubscriptions: ["a/+/c", "x"] },
+  { cmd: "unsuback", messageId: 6 },
+  { cmd: "pingreq" },
+  { cmd: "pingresp" },
+  { cmd: "disconnect" },
+];
+
+export interface FuzzReport {
+  cases: number;
+  packets: number;
+  protocolErrors: number;
+  codes: Record<string, number>;
+  /** anything but a ProtocolError thrown, or an invariant broken: must stay empty */
+  failures: string[];
+}
+
+/**
+ * Runs `count` inputs: mutated encodings of valid packet streams (byte flips, inserts,
+ * deletions, truncations, splices) and pure noise, each under a random chunking.
+ */
+export function fuzz(seed: number, count: number, bufferSize: number): FuzzReport {
+  const rnd = prng(seed);
+  const int = (n: number) => Math.floor(rnd() * n);
+  const seeds = SEEDS.map((o) => {
+    const buf = new Uint8Array(4096);
+    return buf.slice(0, encodeObject(buf, 0, o));
+  });
+  const report: FuzzReport = { cases: 0, packets: 0, protocolErrors: 0, codes: {}, failures: [] };
+  for (let c = 0; c < count; c++) {
+    let bytes: number[] = [];
+    if (int(10) === 0) {
+      const n = int(64);
+      for (let i = 0; i < n; i++) bytes.push(int(256));
+    } else {
+      const parts = 1 + int(4);
+      for (let i = 0; i < parts; i++) for (const b of seeds[int(seeds.length)]) bytes.push(b);
+      const mutations = 1 + int(4);
+      for (let m = 0; m < mutations && bytes.length > 0; m++) {
+        const at = int(bytes.length);
+        switch (int(6)) {
+          case 0:
+            bytes[at] ^= 1 << int(8);
+            break;
+          case 1:
+            bytes[at] = int(256);
+            break;
+          case 2:
+            bytes.splice(at, 0, int(256));
+            break;
+          case 3:
+            bytes.splice(at, 1 + int(4));
+            break;
+          case 4:
+            bytes = bytes.slice(0, at);
+            break;
+          default:
+            bytes[at] = [0x00, 0x7f, 0x80, 0xff, 0xc0, 0xed, 0xf4][int(7)];
+        }
+      }
+    }
+    const chunks: number[] = [];
+    const nc = int(4);
+    for (let i = 0; i < nc; i++) chunks.push(1 + int(40));
+    let out: Outcome;
+    try {
+      out = decodeBytes(new Uint8Array(bytes), bufferSize, chunks);
+    } catch (e) {
+      report.failures.push(`case ${c}: threw outside push: ${failure(e).message}`);
+      continue;
+    }
+    report.cases++;
+    report.packets += out.packets.length;
+    for (const v of out.violations) report.failures.push(`case ${c}: ${v}`);
+    if (out.error) {
+      if (out.error.name !== "ProtocolError") report.failures.push(`case ${c}: ${out.error.name} ${out.error.message} on ${toHex(new Uint8Array(bytes))}`);
+      else {
+        report.protocolErrors++;
+        report.codes[out.error.code] = (report.codes[out.error.code] ?? 0) + 1;
+      }
+    }
+    if (report.failures.length > 20) break;
+  }
+  return report;
+}

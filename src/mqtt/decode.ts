@@ -1,0 +1,389 @@
+/**
+ * Streaming MQTT 3.1.1 decoder over one fixed receive buffer.
+ *
+ * Bytes go in by {@link Decoder.push} in chunks of any size; every complete packet comes
+ * out through {@link PacketHandler.onPacket} as the decoder's one {@link Packet} record,
+ * refilled in place. A packet that arrives whole inside one chunk is parsed where it lies,
+ * with no copy; a split packet is gathered in the receive buffer. A PUBLISH larger than the
+ * buffer is delivered in payload fragments, so memory never exceeds the configured size.
+ * Steady-state decoding allocates nothing.
+ */
+import { ProtocolCode as C, ProtocolError } from "./errors.js";
+import { Packet, PacketType as T, PacketName } from "./packet.js";
+import { isValidFilterUtf8 } from "./topic.js";
+import { scanUtf8, UTF8_MALFORMED } from "./utf8.js";
+
+/** Receives decoded packets. The packet record and the bytes it points at are valid only during the call. */
+export interface PacketHandler {
+  onPacket(packet: Packet): void;
+}
+
+const S_HEADER = 0;
+const S_LENGTH = 1;
+const S_BODY = 2;
+const S_PUB_HEAD = 3;
+const S_PUB_STREAM = 4;
+const S_FAILED = 5;
+
+/**
+ * Required remaining length per type, -1 where it varies (§3.x.1). Types 0 and 15 are
+ * rejected before this table is read.
+ */
+const FIXED_LENGTH = [-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1];
+
+/** Required low-nibble flags per type, -1 for PUBLISH (§2.2.2). */
+const REQUIRED_FLAGS = [-1, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, -1];
+
+export class Decoder {
+  /** The receive buffer: split packets and payload fragments are gathered here. */
+  readonly buffer: Uint8Array;
+  /** The record every packet is delivered in. */
+  readonly packet = new Packet();
+  private handler: PacketHandler;
+  private state = S_HEADER;
+  private first = 0;
+  private remaining = 0;
+  private shift = 0;
+  private lengthBytes = 0;
+  /** Bytes of the current packet's body held in `buffer`. */
+  private fill = 0;
+  /** Oversize PUBLISH: bytes of the variable header, and payload bytes still to come. */
+  private headLength = 0;
+  private payloadLeft = 0;
+  private failure: ProtocolError | null = null;
+
+  /**
+   * @param buffer the receive buffer, or its size in bytes; the largest non-PUBLISH packet
+   *   and the largest PUBLISH topic it can hold, and the fragment size for larger payloads.
+   */
+  constructor(buffer: Uint8Array | number, handler: PacketHandler) {
+    this.buffer = typeof buffer === "number" ? new Uint8Array(buffer) : buffer;
+    if (this.buffer.length < 8) throw new RangeError("receive buffer must be at least 8 bytes");
+    this.handler = handler;
+  }
+
+  /** The error that stopped this decoder, or null. */
+  get error(): ProtocolError | null {
+    return this.failure;
+  }
+
+  /** Forgets any partial packet and a past error; call on a new connection. */
+  reset(): void {
+    this.state = S_HEADER;
+    this.failure = null;
+    this.fill = 0;
+    this.headLength = 0;
+  }
+
+  /**
+   * Feeds `chunk[start, end)`. Calls the handler for each packet completed. Throws
+   * {@link ProtocolError} on bytes MQTT 3.1.1 forbids, and again on every later call until
+   * {@link reset}. Exceptions thrown by the handler pass through unchanged.
+   */
+  push(chunk: Uint8Array, start = 0, end = chunk.length): void {
+    if (this.state === S_FAILED) throw this.failure!;
+    let i = start;
+    const buf = this.buffer;
+    while (i < end) {
+      switch (this.state) {
+        case S_HEADER: {
+          const b = chunk[i++];
+          const type = b >> 4;
+          if (type === 0 || type === 15) this.fail(C.UnknownPacketType, `reserved packet type ${type} (first byte 0x${hex2(b)})`);
+          const flags = b & 15;
+          const required = REQUIRED_FLAGS[type];
+          if (required >= 0 ? flags !== required : (flags & 6) === 6)
+            return required >= 0
+              ? this.fail(C.InvalidFlags, `${PacketName[type]} flags must be ${required}, not ${flags}`)
+              : this.fail(C.InvalidQoS, "PUBLISH with QoS 3");
+          this.first = b;
+          this.remaining = 0;
+          this.shift = 0;
+          this.lengthBytes = 0;
+          this.state = S_LENGTH;
+          break;
+        }
+        case S_LENGTH: {
+          const b = chunk[i++];
+          this.remaining += (b & 0x7f) * 2 ** this.shift;
+          this.shift += 7;
+          if (b & 0x80) {
+            if (++this.lengthBytes === 4) this.fail(C.MalformedRemainingLength, "remaining length has more than four bytes");
+            break;
+          }
+          const type = this.first >> 4;
+          const n = this.remaining;
+          const fixed = FIXED_LENGTH[type];
+          if (fixed >= 0 && n !== fixed) this.fail(C.InvalidLength, `${PacketName[type]} remaining length must be ${fixed}, not ${n}`);
+          this.fill = 0;
+          if (n === 0) {
+            this.state = S_HEADER;
+            this.parse(chunk, i, i);
+          } else if (n <= buf.length) this.state = S_BODY;
+          else if (type === T.PUBLISH) {
+            this.headLength = 0;
+            this.state = S_PUB_HEAD;
+          }
+          else this.fail(C.PacketTooLarge, `${PacketName[type]} of ${n} bytes exceeds the ${buf.length}-byte receive buffer`);
+          break;
+        }
+        case S_BODY: {
+          const n = this.remaining;
+          if (this.fill === 0 && end - i >= n) {
+            // the whole body is in this chunk: parse it in place
+            this.state = S_HEADER;
+            this.parse(chunk, i, i + n);
+            i += n;
+            break;
+          }
+          i = this.gather(chunk, i, end, n);
+          if (this.fill === n) {
+            this.state = S_HEADER;
+            this.parse(buf, 0, n);
+          }
+          break;
+        }
+        case S_PUB_HEAD: {
+          // gather the topic length, then topic and packet id
+          i = this.gather(chunk, i, end, this.fill < 2 ? 2 : this.headLength);
+          if (this.fill === 2 && this.headLength === 0) {
+            const h = 2 + ((buf[0] << 8) | buf[1]) + (this.first & 6 ? 2 : 0);
+            if (h > this.remaining) this.fail(C.LengthOverrun, "PUBLISH topic runs past the end of the packet");
+            if (h >= buf.length) this.fail(C.PacketTooLarge, `PUBLISH topic of ${h - 2} bytes does not fit the ${buf.length}-byte receive buffer`);
+            this.headLength = h;
+          }
+          if (this.headLength > 0 && this.fill === this.headLength) {
+            this.publishHead(buf, 0, this.remaining);
+            this.payloadLeft = this.remaining - this.headLength;
+            this.packet.payloadOffset = 0;
+            this.state = S_PUB_STREAM;
+          }
+          break;
+        }
+        case S_PUB_STREAM: {
+          const room = buf.length - this.fill;
+          const want = this.payloadLeft < room ? this.payloadLeft : room;
+          const before = i;
+          i = this.gather(chunk, i, end, this.fill + want);
+          this.payloadLeft -= i - before;
+          if (this.fill === buf.length || this.payloadLeft === 0) {
+            const p = this.packet;
+            p.data = buf;
+            p.payloadStart = this.headLength;
+            p.payloadEnd = this.fill;
+            p.more = this.payloadLeft > 0;
+            if (!p.more) {
+              this.state = S_HEADER;
+              this.headLength = 0;
+            }
+            this.handler.onPacket(p);
+            p.payloadOffset += this.fill - this.headLength;
+            this.fill = this.headLength;
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  /** Copies from the chunk into the buffer until it holds `upTo` bytes; returns the new chunk index. */
+  private gather(chunk: Uint8Array, i: number, end: number, upTo: number): number {
+    const buf = this.buffer;
+    let fill = this.fill;
+    let stop = i + (upTo - fill);
+    if (stop > end) stop = end;
+    while (i < stop) buf[fill++] = chunk[i++];
+    this.fill = fill;
+    return i;
+  }
+
+  private fail(code: C, message: string): never {
+    this.state = S_FAILED;
+    this.failure = new ProtocolError(code, message);
+    throw this.failure;
+  }
+
+  private u16(d: Uint8Array, o: number): number {
+    return (d[o] << 8) | d[o + 1];
+  }
+
+  /** Reads a packet id at `o`; 0 is refused (§2.3.1). */
+  private id(d: Uint8Array, o: number, type: number): void {
+    const id = (d[o] << 8) | d[o + 1];
+    if (id === 0) this.fail(C.InvalidPacketId, `${PacketName[type]} with packet id 0`);
+    this.packet.packetId = id;
+  }
+
+  /** Parses one whole packet body `d[s, e)`, then hands it to the handler. */
+  private parse(d: Uint8Array, s: number, e: number): void {
+    const p = this.packet;
+    const type = this.first >> 4;
+    p.type = type;
+    p.flags = this.first & 15;
+    p.remainingLength = e - s;
+    p.data = d;
+    p.packetId = 0;
+    switch (type) {
+      case T.PUBLISH:
+        this.publishHead(d, s, e - s);
+        p.payloadStart = s + this.headLength;
+        p.payloadEnd = e;
+        p.payloadLength = e - p.payloadStart;
+        p.payloadOffset = 0;
+        p.more = false;
+        this.headLength = 0;
+        break;
+      case T.PUBACK:
+      case T.PUBREC:
+      case T.PUBREL:
+      case T.PUBCOMP:
+      case T.UNSUBACK:
+        this.id(d, s, type);
+        break;
+      case T.CONNACK: {
+        const f = d[s];
+        if (f & 0xfe) this.fail(C.InvalidFlags, `CONNACK acknowledge flags must be 0 or 1, not ${f}`);
+        const rc = d[s + 1];
+        if (rc > 5) this.fail(C.InvalidReturnCode, `CONNACK return code ${rc} is not 0-5`);
+        p.sessionPresent = f === 1;
+        p.returnCode = rc;
+        break;
+      }
+      case T.SUBACK:
+        this.list(d, s, e, type);
+        for (let k = p.payloadStart; k < e; k++) {
+          const rc = d[k];
+          if (rc > 2 && rc !== 0x80) this.fail(C.InvalidReturnCode, `SUBACK return code 0x${hex2(rc)} is not 0, 1, 2 or 0x80`);
+        }
+        break;
+      case T.SUBSCRIBE:
+      case T.UNSUBSCRIBE:
+        this.list(d, s, e, type);
+        for (let k = p.payloadStart; k < e; ) {
+          if (k + 2 > e) this.fail(C.LengthOverrun, `${PacketName[type]} entry runs past the end of the packet`);
+          const n = this.u16(d, k);
+          k += 2;
+          const qosBytes = type === T.SUBSCRIBE ? 1 : 0;
+          if (k + n + qosBytes > e) this.fail(C.LengthOverrun, `${PacketName[type]} topic filter runs past the end of the packet`);
+          if (n === 0 || !isValidFilterUtf8(d, k, k + n)) {
+            if (scanUtf8(d, k, k + n) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "topic filter is not well-formed UTF-8");
+            this.fail(C.InvalidTopicFilter, "topic filter is empty or has a misplaced wildcard");
+          }
+          k += n;
+          if (qosBytes) {
+            const q = d[k++];
+            if (q & 0xfc) this.fail(C.InvalidFlags, `SUBSCRIBE options reserved bits set (0x${hex2(q)})`);
+            if (q === 3) this.fail(C.InvalidQoS, "SUBSCRIBE requests QoS 3");
+          }
+        }
+        break;
+      case T.CONNECT:
+        this.connect(d, s, e);
+        break;
+      // PINGREQ, PINGRESP, DISCONNECT: length checked already
+    }
+    this.handler.onPacket(p);
+  }
+
+  /** Packet id then a non-empty list: sets payloadStart/End. */
+  private list(d: Uint8Array, s: number, e: number, type: number): void {
+    if (e - s < 3) this.fail(e - s < 2 ? C.LengthOverrun : C.EmptyPayload, `${PacketName[type]} without any entry`);
+    this.id(d, s, type);
+    this.packet.payloadStart = s + 2;
+    this.packet.payloadEnd = e;
+  }
+
+  /**
+   * Parses and checks a PUBLISH variable header at `d[s...]` whose packet has `n` bytes
+   * in all; sets the topic and id fields and `headLength`.
+   */
+  private publishHead(d: Uint8Array, s: number, n: number): void {
+    const p = this.packet;
+    const f = this.first & 15;
+    p.type = T.PUBLISH;
+    p.flags = f;
+    p.remainingLength = n;
+    p.qos = (f >> 1) & 3;
+    p.dup = (f & 8) !== 0;
+    p.retain = (f & 1) !== 0;
+    p.packetId = 0;
+    if (n < 2) this.fail(C.LengthOverrun, "PUBLISH too short for its topic length");
+    const tl = this.u16(d, s);
+    const head = 2 + tl + (p.qos > 0 ? 2 : 0);
+    if (head > n) this.fail(C.LengthOverrun, "PUBLISH topic or packet id runs past the end of the packet");
+    p.topicStart = s + 2;
+    p.topicLength = tl;
+    const scan = scanUtf8(d, s + 2, s + 2 + tl);
+    if (scan === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "PUBLISH topic is not well-formed UTF-8");
+    if (tl === 0) this.fail(C.InvalidTopic, "PUBLISH topic is empty");
+    if (scan !== 0) this.fail(C.InvalidTopic, "PUBLISH topic contains a wildcard");
+    if (p.qos > 0) this.id(d, s + 2 + tl, T.PUBLISH);
+    p.payloadLength = n - head;
+    p.data = d;
+    this.headLength = head;
+  }
+
+  /** CONNECT (§3.1): protocol, flags, keepalive, then the payload fields in order. */
+  private connect(d: Uint8Array, s: number, e: number): void {
+    const p = this.packet;
+    if (e - s < 10) this.fail(C.LengthOverrun, "CONNECT variable header is shorter than 10 bytes");
+    if (this.u16(d, s) !== 4 || d[s + 2] !== 0x4d || d[s + 3] !== 0x51 || d[s + 4] !== 0x54 || d[s + 5] !== 0x54)
+      this.fail(C.UnsupportedProtocol, "CONNECT protocol name is not MQTT");
+    if (d[s + 6] !== 4) this.fail(C.UnsupportedProtocol, `CONNECT protocol level ${d[s + 6]} is not 4 (MQTT 3.1.1)`);
+    const flags = d[s + 7];
+    if (flags & 1) this.fail(C.InvalidFlags, "CONNECT reserved flag is set");
+    const will = (flags & 4) !== 0;
+    const wq = (flags >> 3) & 3;
+    if (wq === 3) this.fail(C.InvalidQoS, "CONNECT will QoS 3");
+    if (!will && (wq !== 0 || flags & 0x20)) this.fail(C.InvalidFlags, "CONNECT will QoS or retain set without a will");
+    if (flags & 0x40 && !(flags & 0x80)) this.fail(C.InvalidFlags, "CONNECT password without a user name");
+    p.protocolLevel = 4;
+    p.connectFlags = flags;
+    p.keepalive = this.u16(d, s + 8);
+    let k = s + 10;
+    k = this.field(d, k, e, true, "client id");
+    p.clientIdStart = this.fieldStart;
+    p.clientIdLength = this.fieldLength;
+    p.willTopicLength = p.willPayloadLength = p.usernameLength = p.passwordLength = -1;
+    if (will) {
+      k = this.field(d, k, e, true, "will topic");
+      if (this.fieldLength === 0 || scanUtf8(d, this.fieldStart, this.fieldStart + this.fieldLength) !== 0)
+        this.fail(C.InvalidTopic, "CONNECT will topic is empty or contains a wildcard");
+      p.willTopicStart = this.fieldStart;
+      p.willTopicLength = this.fieldLength;
+      k = this.field(d, k, e, false, "will payload");
+      p.willPayloadStart = this.fieldStart;
+      p.willPayloadLength = this.fieldLength;
+    }
+    if (flags & 0x80) {
+      k = this.field(d, k, e, true, "user name");
+      p.usernameStart = this.fieldStart;
+      p.usernameLength = this.fieldLength;
+    }
+    if (flags & 0x40) {
+      k = this.field(d, k, e, false, "password");
+      p.passwordStart = this.fieldStart;
+      p.passwordLength = this.fieldLength;
+    }
+    if (k !== e) this.fail(C.LengthOverrun, `CONNECT has ${e - k} bytes after its last field`);
+  }
+
+  private fieldStart = 0;
+  private fieldLength = 0;
+
+  /** Reads a length-prefixed field at `k` into fieldStart/fieldLength; returns the index after it. */
+  private field(d: Uint8Array, k: number, e: number, utf8: boolean, what: string): number {
+    if (k + 2 > e) this.fail(C.LengthOverrun, `CONNECT ${what} length runs past the end of the packet`);
+    const n = this.u16(d, k);
+    k += 2;
+    if (k + n > e) this.fail(C.LengthOverrun, `CONNECT ${what} runs past the end of the packet`);
+    if (utf8 && scanUtf8(d, k, k + n) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, `CONNECT ${what} is not well-formed UTF-8`);
+    this.fieldStart = k;
+    this.fieldLength = n;
+    return k + n;
+  }
+}
+
+function hex2(b: number): string {
+  return (b < 16 ? "0" : "") + b.toString(16);
+}

@@ -1,0 +1,127 @@
+/**
+ * Error codes and error types of xsmqtt.
+ *
+ * Every failure the library reports carries one of the codes below, so callers can
+ * branch on `err.code` without parsing messages. Hot paths return numbers; these
+ * objects are created only when something has already gone wrong.
+ */
+
+/**
+ * Codes of {@link ProtocolError}: the peer sent bytes that MQTT 3.1.1 forbids, or a
+ * packet this decoder cannot hold. Each names the rule broken.
+ */
+export const ProtocolCode = {
+  /** Remaining length uses more than four bytes (MQTT 3.1.1 §2.2.3). */
+  MalformedRemainingLength: "MalformedRemainingLength",
+  /** Packet type 0 or 15 (reserved, §2.2.1). */
+  UnknownPacketType: "UnknownPacketType",
+  /** Fixed-header flag bits differ from the values §2.2.2 requires. */
+  InvalidFlags: "InvalidFlags",
+  /** PUBLISH or will QoS 3 (§3.3.1.2, §3.1.2.6). */
+  InvalidQoS: "InvalidQoS",
+  /** Packet identifier 0 where one is required (§2.3.1). */
+  InvalidPacketId: "InvalidPacketId",
+  /** A field's length runs past the end of its packet, or bytes are left over. */
+  LengthOverrun: "LengthOverrun",
+  /** A packet's remaining length is not the one its type requires. */
+  InvalidLength: "InvalidLength",
+  /** A string is not well-formed UTF-8, or contains U+0000 (§1.5.3). */
+  MalformedUtf8: "MalformedUtf8",
+  /** CONNACK or SUBACK return code out of range (§3.2.2.3, §3.9.3). */
+  InvalidReturnCode: "InvalidReturnCode",
+  /** PUBLISH topic empty or containing wildcards (§3.3.2.1, §4.7). */
+  InvalidTopic: "InvalidTopic",
+  /** SUBSCRIBE/UNSUBSCRIBE topic filter not valid (§4.7.1). */
+  InvalidTopicFilter: "InvalidTopicFilter",
+  /** SUBSCRIBE, SUBACK or UNSUBSCRIBE without a single entry (§3.8.3, §3.10.3). */
+  EmptyPayload: "EmptyPayload",
+  /** CONNECT protocol name/level is not MQTT 3.1.1 ("MQTT", 4; §3.1.2.1-2). */
+  UnsupportedProtocol: "UnsupportedProtocol",
+  /** A packet other than PUBLISH, or a PUBLISH's topic, is larger than the receive buffer. */
+  PacketTooLarge: "PacketTooLarge",
+  /** A packet type this side of the connection must never receive. */
+  UnexpectedPacket: "UnexpectedPacket",
+} as const;
+export type ProtocolCode = (typeof ProtocolCode)[keyof typeof ProtocolCode];
+
+/** Codes of {@link MqttError}: the application asked for something that cannot be done. */
+export const ErrorCode = {
+  /** The packet does not fit the buffer it was to be written into. */
+  BufferTooSmall: "BufferTooSmall",
+  /** The packet exceeds the configured maximum or MQTT's 256 MiB limit. */
+  PacketTooLarge: "PacketTooLarge",
+  /** Topic name empty, over 65535 bytes, or containing `+`/`#` (§4.7). */
+  InvalidTopic: "InvalidTopic",
+  /** Topic filter with a misplaced wildcard (§4.7.1). */
+  InvalidTopicFilter: "InvalidTopicFilter",
+  /** QoS other than 0, 1 or 2 (or 2 where this client supports only 0 and 1). */
+  InvalidQoS: "InvalidQoS",
+  /** A string that cannot be sent as MQTT UTF-8 (lone surrogate, U+0000). */
+  InvalidString: "InvalidString",
+  /** A field outside its range (packet id, keepalive, options). */
+  InvalidArgument: "InvalidArgument",
+  /** The offline queue has no room for the message (policy "refuse"). */
+  QueueFull: "QueueFull",
+  /** The client was closed by the application. */
+  Closed: "Closed",
+  /** The broker refused the connection; see `returnCode`. */
+  ConnectionRefused: "ConnectionRefused",
+  /** The broker refused a subscription (SUBACK 0x80). */
+  SubscriptionRefused: "SubscriptionRefused",
+  /** The connection was lost before the operation completed. */
+  ConnectionLost: "ConnectionLost",
+  /** No PINGRESP arrived before the deadline. */
+  KeepaliveTimeout: "KeepaliveTimeout",
+  /** No CONNACK arrived before the deadline. */
+  ConnectTimeout: "ConnectTimeout",
+  /** The transport failed (DNS, TCP, TLS). */
+  TransportError: "TransportError",
+  /** The peer broke the protocol; the connection was closed. */
+  ProtocolError: "ProtocolError",
+  /** An inbound message was dropped; see the client's counters. */
+  MessageDropped: "MessageDropped",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error the application can act on; `code` says which. */
+export class MqttError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = "MqttError";
+  }
+}
+
+/**
+ * The peer sent something MQTT 3.1.1 forbids. A decoder that raised it refuses further
+ * input until reset; a client that meets it closes the connection and reconnects.
+ */
+export class ProtocolError extends MqttError {
+  override readonly code: ProtocolCode;
+  constructor(code: ProtocolCode, message: string) {
+    super(code, message);
+    this.code = code;
+    this.name = "ProtocolError";
+  }
+}
+
+/** CONNACK return codes 1-5 (§3.2.2.3), by number. */
+export const ConnackReason: readonly string[] = [
+  "accepted",
+  "unacceptable protocol version",
+  "identifier rejected",
+  "server unavailable",
+  "bad user name or password",
+  "not authorized",
+];
+
+/** The broker refused the connection with a CONNACK return code 1-5. */
+export class ConnectionRefusedError extends MqttError {
+  readonly returnCode: number;
+  constructor(returnCode: number) {
+    super(ErrorCode.ConnectionRefused, `connection refused: ${ConnackReason[returnCode] ?? "unknown"} (${returnCode})`);
+    this.returnCode = returnCode;
+    this.name = "ConnectionRefusedError";
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * MQTT 3.1.1 control packet types (§2.2.1) and the decoded-packet record the decoder
+ * fills in place.
+ */
+
+/** Control packet types, the high nibble of the first byte (§2.2.1). */
+export const PacketType = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  PUBREC: 5,
+  PUBREL: 6,
+  PUBCOMP: 7,
+  SUBSCRIBE: 8,
+  SUBACK: 9,
+  UNSUBSCRIBE: 10,
+  UNSUBACK: 11,
+  PINGREQ: 12,
+  PINGRESP: 13,
+  DISCONNECT: 14,
+} as const;
+
+/** Packet type names by number, for messages and tools. */
+export const PacketName: readonly string[] = [
+  "reserved",
+  "connect",
+  "connack",
+  "publish",
+  "puback",
+  "pubrec",
+  "pubrel",
+  "pubcomp",
+  "subscribe",
+  "suback",
+  "unsubscribe",
+  "unsuback",
+  "pingreq",
+  "pingresp",
+  "disconnect",
+  "reserved",
+];
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One decoded packet. The decoder owns a single instance and refills it for every packet,
+ * so the handler must copy anything it keeps: the `*Start` offsets index `data`, which is
+ * the decoder's receive buffer or the caller's chunk and is only valid during the call.
+ *
+ * A PUBLISH larger than the receive buffer arrives as several calls, one per payload
+ * fragment: `payloadOffset` is where the fragment starts in the whole payload,
+ * `payloadLength` the whole payload's size, and `more` is false on the last one. Topic,
+ * QoS and packet id are the same on each.
+ */
+export class Packet {
+  /** {@link PacketType} value. */
+  type = 0;
+  /** Low nibble of the first byte. */
+  flags = 0;
+  remainingLength = 0;
+  /** The bytes the offsets below index. */
+  data: Uint8Array = EMPTY;
+  /** Packet identifier, 0 where the packet has none. */
+  packetId = 0;
+
+  // PUBLISH
+  qos = 0;
+  dup = false;
+  retain = false;
+  topicStart = 0;
+  topicLength = 0;
+  /** This fragment of the payload is `data[payloadStart, payloadEnd)`. */
+  payloadStart = 0;
+  payloadEnd = 0;
+  /** Whole payload size, in bytes. */
+  payloadLength = 0;
+  /** Offset of this fragment within the whole payload. */
+  payloadOffset = 0;
+  /** More fragments of this PUBLISH follow. */
+  more = false;
+
+  // CONNACK
+  sessionPresent = false;
+  returnCode = 0;
+
+  // CONNECT (a length of -1 means the field is absent). SUBSCRIBE, SUBACK and
+  // UNSUBSCRIBE keep their entry lists in data[payloadStart, payloadEnd).
+  protocolLevel = 0;
+  connectFlags = 0;
+  keepalive = 0;
+  clientIdStart = 0;
+  clientIdLength = 0;
+  willTopicStart = 0;
+  willTopicLength = -1;
+  willPayloadStart = 0;
+  willPayloadLength = -1;
+  usernameStart = 0;
+  usernameLength = -1;
+  passwordStart = 0;
+  passwordLength = -1;
+}

@@ -1,0 +1,168 @@
+/**
+ * Topic names, topic filters and matching (MQTT 3.1.1 §4.7), and the subscription table
+ * the client dispatches with. Matching works on UTF-8 bytes so an incoming message is
+ * routed without making a string of its topic.
+ */
+import { ErrorCode, MqttError } from "./errors.js";
+import { scanUtf8, utf8Length, writeUtf8, UTF8_MALFORMED, UTF8_WILDCARD } from "./utf8.js";
+
+const SLASH = 0x2f;
+const PLUS = 0x2b;
+const HASH = 0x23;
+const DOLLAR = 0x24;
+
+/** Throws `InvalidTopic` unless `topic` is a valid topic name: non-empty, no wildcards, sendable UTF-8 of at most 65535 bytes. */
+export function validateTopic(topic: string): void {
+  if (typeof topic !== "string" || topic.length === 0) throw new MqttError(ErrorCode.InvalidTopic, "topic name must be a non-empty string");
+  if (topic.indexOf("+") >= 0 || topic.indexOf("#") >= 0)
+    throw new MqttError(ErrorCode.InvalidTopic, `topic name may not contain wildcards: ${topic}`);
+  const n = utf8Length(topic);
+  if (n < 0) throw new MqttError(ErrorCode.InvalidTopic, "topic name is not sendable UTF-8 (lone surrogate or U+0000)");
+  if (n > 65535) throw new MqttError(ErrorCode.InvalidTopic, "topic name is longer than 65535 bytes");
+}
+
+/** Throws `InvalidTopicFilter` unless `filter` is valid: `+` fills a whole level, `#` only as the whole last level. */
+export function validateTopicFilter(filter: string): void {
+  if (typeof filter !== "string" || filter.length === 0) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter must be a non-empty string");
+  const n = utf8Length(filter);
+  if (n < 0) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter is not sendable UTF-8 (lone surrogate or U+0000)");
+  if (n > 65535) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter is longer than 65535 bytes");
+  const bytes = new Uint8Array(n);
+  writeUtf8(bytes, 0, filter);
+  if (!isValidFilterBytes(bytes, 0, n)) throw new MqttError(ErrorCode.InvalidTopicFilter, `misplaced wildcard in topic filter: ${filter}`);
+}
+
+/** Wildcard placement check on UTF-8 bytes (the caller checked the UTF-8 itself). */
+export function isValidFilterBytes(data: Uint8Array, start: number, end: number): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) {
+    const c = data[i];
+    if (c === PLUS || c === HASH) {
+      if (i > start && data[i - 1] !== SLASH) return false;
+      if (c === HASH) return i === end - 1;
+      if (i + 1 < end && data[i + 1] !== SLASH) return false;
+    }
+  }
+  return true;
+}
+
+/** Whether bytes form a valid topic name (§4.7.3, §1.5.3). */
+export function isValidTopicBytes(data: Uint8Array, start: number, end: number): boolean {
+  return end > start && scanUtf8(data, start, end) === 0;
+}
+
+/** Whether bytes form a valid topic filter. */
+export function isValidFilterUtf8(data: Uint8Array, start: number, end: number): boolean {
+  const s = scanUtf8(data, start, end);
+  if (s === UTF8_MALFORMED) return false;
+  return s !== UTF8_WILDCARD || isValidFilterBytes(data, start, end);
+}
+
+/**
+ * Whether `filter` (UTF-8 bytes) matches the topic `data[start, start+length)` (§4.7).
+ * `+` and `#` in the first level do not match topics that begin with `$` (§4.7.2).
+ */
+export function matchFilter(filter: Uint8Array, data: Uint8Array, start: number, length: number): boolean {
+  const fl = filter.length;
+  const end = start + length;
+  if (length > 0 && data[start] === DOLLAR && fl > 0 && (filter[0] === PLUS || filter[0] === HASH)) return false;
+  let f = 0;
+  let t = start;
+  for (;;) {
+    // at the start of a level in both
+    if (f < fl && filter[f] === HASH) return true; // this level and all below (§4.7.1.2)
+    if (f < fl && filter[f] === PLUS) {
+      while (t < end && data[t] !== SLASH) t++;
+      f++;
+    } else {
+      while (f < fl && filter[f] !== SLASH) {
+        if (t >= end || data[t] !== filter[f]) return false;
+        f++;
+        t++;
+      }
+      if (t < end && data[t] !== SLASH) return false;
+    }
+    // each is at a separator or its end
+    if (f === fl) return t === end;
+    if (t === end) return f + 2 === fl && filter[f + 1] === HASH; // "a/#" matches "a"
+    f++;
+    t++;
+  }
+}
+
+/** String convenience for {@link matchFilter}; allocates, so not for the hot path. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = new Uint8Array(utf8Length(filter));
+  writeUtf8(f, 0, filter);
+  const t = new Uint8Array(utf8Length(topic));
+  writeUtf8(t, 0, topic);
+  return matchFilter(f, t, 0, t.length);
+}
+
+/** One row of a {@link SubscriptionTable}. */
+export interface SubscriptionEntry<H> {
+  readonly filter: string;
+  readonly bytes: Uint8Array;
+  qos: number;
+  handler: H;
+}
+
+/**
+ * Filters and their handlers. Lookup scans the rows and compares bytes; it returns row
+ * indexes, so routing a message allocates nothing:
+ * `for (let i = t.next(d, s, n, 0); i >= 0; i = t.next(d, s, n, i + 1)) t.at(i).handler(...)`.
+ */
+export class SubscriptionTable<H> {
+  private rows: SubscriptionEntry<H>[] = [];
+
+  /** Adds or replaces the row for `filter` (validated); returns it. */
+  set(filter: string, qos: number, handler: H): SubscriptionEntry<H> {
+    validateTopicFilter(filter);
+    const i = this.indexOf(filter);
+    if (i >= 0) {
+      const row = this.rows[i];
+      row.qos = qos;
+      row.handler = handler;
+      return row;
+    }
+    const bytes = new Uint8Array(utf8Length(filter));
+    writeUtf8(bytes, 0, filter);
+    const row = { filter, bytes, qos, handler };
+    this.rows.push(row);
+    return row;
+  }
+
+  /** Removes the row for `filter`; true if there was one. */
+  delete(filter: string): boolean {
+    const i = this.indexOf(filter);
+    if (i < 0) return false;
+    this.rows.splice(i, 1);
+    return true;
+  }
+
+  get(filter: string): SubscriptionEntry<H> | undefined {
+    const i = this.indexOf(filter);
+    return i < 0 ? undefined : this.rows[i];
+  }
+
+  get size(): number {
+    return this.rows.length;
+  }
+
+  at(index: number): SubscriptionEntry<H> {
+    return this.rows[index];
+  }
+
+  /** Index of the first row at or after `from` whose filter matches the topic bytes, or -1. */
+  next(data: Uint8Array, start: number, length: number, from: number): number {
+    const rows = this.rows;
+    for (let i = from; i < rows.length; i++) if (matchFilter(rows[i].bytes, data, start, length)) return i;
+    return -1;
+  }
+
+  private indexOf(filter: string): number {
+    const rows = this.rows;
+    for (let i = 0; i < rows.length; i++) if (rows[i].filter === filter) return i;
+    return -1;
+  }
+}
