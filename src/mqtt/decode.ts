@@ -34,6 +34,13 @@ const FIXED_LENGTH = [-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1];
 /** Required low-nibble flags per type, -1 for PUBLISH (§2.2.2). */
 const REQUIRED_FLAGS = [-1, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, -1];
 
+/** 1 for each first byte 3.1.1 allows: a defined type with the flags it requires. */
+const FIRST_BYTE_OK = new Uint8Array(256);
+for (let b = 0x10; b < 0xf0; b++) {
+  const required = REQUIRED_FLAGS[b >> 4];
+  FIRST_BYTE_OK[b] = (required >= 0 ? (b & 15) === required : (b & 6) !== 6) ? 1 : 0;
+}
+
 export class Decoder {
   /** The receive buffer: split packets and payload fragments are gathered here. */
   readonly buffer: Uint8Array;
@@ -87,16 +94,25 @@ export class Decoder {
     while (i < end) {
       switch (this.state) {
         case S_HEADER: {
-          const b = chunk[i++];
-          const type = b >> 4;
-          if (type === 0 || type === 15) this.fail(C.UnknownPacketType, `reserved packet type ${type} (first byte 0x${hex2(b)})`);
-          const flags = b & 15;
-          const required = REQUIRED_FLAGS[type];
-          if (required >= 0 ? flags !== required : (flags & 6) === 6)
-            return required >= 0
-              ? this.fail(C.InvalidFlags, `${PacketName[type]} flags must be ${required}, not ${flags}`)
-              : this.fail(C.InvalidQoS, "PUBLISH with QoS 3");
+          const b = chunk[i];
+          if (FIRST_BYTE_OK[b] === 0) this.badFirstByte(b);
           this.first = b;
+          // fast path: a packet with a one- or two-byte length that lies whole in this chunk
+          const b1 = chunk[i + 1];
+          if (b1 < 0x80) {
+            if (end - i - 2 >= b1 && this.whole(chunk, i + 2, b1)) {
+              i += 2 + b1;
+              break;
+            }
+          } else if (i + 2 < end) {
+            const b2 = chunk[i + 2];
+            const n = (b1 & 0x7f) | (b2 << 7);
+            if (b2 < 0x80 && end - i - 3 >= n && this.whole(chunk, i + 3, n)) {
+              i += 3 + n;
+              break;
+            }
+          }
+          i++;
           this.remaining = 0;
           this.shift = 0;
           this.lengthBytes = 0;
@@ -184,6 +200,26 @@ export class Decoder {
         }
       }
     }
+  }
+
+  /**
+   * Parses a packet whose body `d[s, s+n)` is all present, if it fits the buffer (larger
+   * ones take the general path so a PUBLISH streams in fragments); returns whether it did.
+   */
+  private whole(d: Uint8Array, s: number, n: number): boolean {
+    if (n > this.buffer.length) return false;
+    const fixed = FIXED_LENGTH[this.first >> 4];
+    if (fixed >= 0 && n !== fixed) this.fail(C.InvalidLength, `${PacketName[this.first >> 4]} remaining length must be ${fixed}, not ${n}`);
+    this.parse(d, s, s + n);
+    return true;
+  }
+
+  private badFirstByte(b: number): never {
+    const type = b >> 4;
+    if (type === 0 || type === 15) this.fail(C.UnknownPacketType, `reserved packet type ${type} (first byte 0x${hex2(b)})`);
+    const required = REQUIRED_FLAGS[type];
+    if (required < 0) this.fail(C.InvalidQoS, "PUBLISH with QoS 3");
+    this.fail(C.InvalidFlags, `${PacketName[type]} flags must be ${required}, not ${b & 15}`);
   }
 
   /** Copies from the chunk into the buffer until it holds `upTo` bytes; returns the new chunk index. */

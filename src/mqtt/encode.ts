@@ -6,7 +6,7 @@
  */
 import { ErrorCode, MqttError } from "./errors.js";
 import { PacketType } from "./packet.js";
-import { utf8Length, writeUtf8 } from "./utf8.js";
+import { utf8Length, writeUtf8, UTF8_HAS_WILDCARD } from "./utf8.js";
 
 /** Binary fields accept bytes, or a string sent as its UTF-8. */
 export type Bytes = Uint8Array | string;
@@ -34,6 +34,12 @@ export interface ConnectFields {
 /** PUBLISH fields (§3.3); the object is meant to be reused from message to message. */
 export interface PublishFields {
   topic: string;
+  /**
+   * The topic's UTF-8, already validated (see `validateTopic`), or null. When given, the
+   * encoder copies these bytes and does not read `topic`: the client caches them so a
+   * repeated topic costs no string walk.
+   */
+  topicBytes?: Uint8Array | null;
   payload: Bytes;
   qos: number;
   retain: boolean;
@@ -149,15 +155,20 @@ function checkId(id: number): void {
     throw new MqttError(ErrorCode.InvalidArgument, `packet id must be 1-65535, not ${id}`);
 }
 
-/** Topic name length, refusing what §4.7 forbids in a name (empty, wildcards). */
-function topicNameLength(topic: string, what: string): number {
-  if (topic.length === 0) throw new MqttError(ErrorCode.InvalidTopic, `${what} topic is empty`);
-  if (topic.indexOf("+") >= 0 || topic.indexOf("#") >= 0)
-    throw new MqttError(ErrorCode.InvalidTopic, `${what} topic contains a wildcard: ${topic}`);
-  const n = utf8Length(topic);
-  if (n < 0) throw new MqttError(ErrorCode.InvalidTopic, `${what} topic is not sendable UTF-8`);
-  if (n > 65535) throw new MqttError(ErrorCode.InvalidTopic, `${what} topic is longer than 65535 bytes`);
-  return n;
+/** Topic name length, refusing what §4.7 forbids in a name (empty, wildcards, over 65535 bytes). */
+export function topicNameLength(topic: string, what: string): number {
+  const n = typeof topic === "string" ? utf8Length(topic, true) : 0;
+  if (n > 0 && n <= 65535) return n;
+  throw new MqttError(
+    ErrorCode.InvalidTopic,
+    n === 0
+      ? `${what} topic is empty`
+      : n === UTF8_HAS_WILDCARD
+        ? `${what} topic contains a wildcard: ${topic}`
+        : n > 0
+          ? `${what} topic is longer than 65535 bytes`
+          : `${what} topic is not sendable UTF-8 (lone surrogate or U+0000)`,
+  );
 }
 
 // ---- CONNECT ----
@@ -233,7 +244,8 @@ function publishRemaining(f: PublishFields): number {
   checkQoS(f.qos, "PUBLISH");
   if (f.qos > 0) checkId(f.packetId);
   const p = f.payload;
-  return 2 + topicNameLength(f.topic, "PUBLISH") + (f.qos > 0 ? 2 : 0) + (typeof p === "string" ? stringLengthAny(p) : p.length);
+  const t = f.topicBytes;
+  return 2 + (t ? t.length : topicNameLength(f.topic, "PUBLISH")) + (f.qos > 0 ? 2 : 0) + (typeof p === "string" ? stringLengthAny(p) : p.length);
 }
 
 /** A payload string has no 65535 limit, only the UTF-8 rule. */
@@ -257,7 +269,8 @@ export function encodePublish(buf: Uint8Array, offset: number, f: PublishFields)
   const size = packetSize(remaining);
   room(buf, offset, size);
   let o = header(buf, offset, (PacketType.PUBLISH << 4) | (f.dup ? 8 : 0) | (f.qos << 1) | (f.retain ? 1 : 0), remaining);
-  o = str(buf, o, f.topic);
+  const t = f.topicBytes;
+  o = t ? bin(buf, o, t, true) : str(buf, o, f.topic);
   if (f.qos > 0) o = u16(buf, o, f.packetId);
   o = bin(buf, o, f.payload, false);
   return o - offset;

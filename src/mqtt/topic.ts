@@ -3,6 +3,7 @@
  * the client dispatches with. Matching works on UTF-8 bytes so an incoming message is
  * routed without making a string of its topic.
  */
+import { topicNameLength } from "./encode.js";
 import { ErrorCode, MqttError } from "./errors.js";
 import { scanUtf8, utf8Length, writeUtf8, UTF8_MALFORMED, UTF8_WILDCARD } from "./utf8.js";
 
@@ -13,18 +14,20 @@ const DOLLAR = 0x24;
 
 /** Throws `InvalidTopic` unless `topic` is a valid topic name: non-empty, no wildcards, sendable UTF-8 of at most 65535 bytes. */
 export function validateTopic(topic: string): void {
-  if (typeof topic !== "string" || topic.length === 0) throw new MqttError(ErrorCode.InvalidTopic, "topic name must be a non-empty string");
-  if (topic.indexOf("+") >= 0 || topic.indexOf("#") >= 0)
-    throw new MqttError(ErrorCode.InvalidTopic, `topic name may not contain wildcards: ${topic}`);
-  const n = utf8Length(topic);
-  if (n < 0) throw new MqttError(ErrorCode.InvalidTopic, "topic name is not sendable UTF-8 (lone surrogate or U+0000)");
-  if (n > 65535) throw new MqttError(ErrorCode.InvalidTopic, "topic name is longer than 65535 bytes");
+  topicNameLength(topic, "topic name:");
+}
+
+/** The UTF-8 of a valid topic name, for `PublishFields.topicBytes`; throws `InvalidTopic`. */
+export function encodeTopic(topic: string): Uint8Array {
+  const bytes = new Uint8Array(topicNameLength(topic, "topic name:"));
+  writeUtf8(bytes, 0, topic);
+  return bytes;
 }
 
 /** Throws `InvalidTopicFilter` unless `filter` is valid: `+` fills a whole level, `#` only as the whole last level. */
 export function validateTopicFilter(filter: string): void {
-  if (typeof filter !== "string" || filter.length === 0) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter must be a non-empty string");
-  const n = utf8Length(filter);
+  const n = typeof filter === "string" ? utf8Length(filter) : -1;
+  if (n === 0) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter is empty");
   if (n < 0) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter is not sendable UTF-8 (lone surrogate or U+0000)");
   if (n > 65535) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter is longer than 65535 bytes");
   const bytes = new Uint8Array(n);

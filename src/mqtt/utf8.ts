@@ -2,33 +2,50 @@
  * UTF-8 for MQTT strings (MQTT 3.1.1 §1.5.3) with ECMAScript built-ins only:
  * XS on a microcontroller has no TextEncoder, so these walk UTF-16 code units directly
  * and never allocate except in {@link decodeUtf8}, which exists to make a string.
+ *
+ * In XS, reading a property of a primitive string (`s.length`, `s.charCodeAt`) boxes it in
+ * a new String object: two heap slots per access, measured with the xsnap meter. So these
+ * walkers call the built-in through {@link code}, which does not box, and stop at the NaN
+ * it returns past the end instead of reading `length`.
  */
 
+const charCodeAt = String.prototype.charCodeAt;
+
+/** UTF-16 code unit `i` of `s`, or NaN past its end; allocates nothing on XS. */
+export function code(s: string, i: number): number {
+  return charCodeAt.call(s, i);
+}
+
+/** {@link utf8Length} result: a lone surrogate (no UTF-8 form) or U+0000 (forbidden, §1.5.3). */
+export const UTF8_UNSENDABLE = -1;
+/** {@link utf8Length} result when asked to refuse wildcards and `+` or `#` is present. */
+export const UTF8_HAS_WILDCARD = -2;
+
 /**
- * Bytes `s` takes as MQTT UTF-8, or -1 if it cannot be sent: a lone surrogate has no
- * UTF-8 form and U+0000 is forbidden (§1.5.3).
+ * Bytes `s` takes as MQTT UTF-8, or {@link UTF8_UNSENDABLE}; with `noWildcards`, also
+ * {@link UTF8_HAS_WILDCARD} if it contains `+` or `#` (a topic name check in the same pass).
  */
-export function utf8Length(s: string): number {
+export function utf8Length(s: string, noWildcards = false): number {
   let n = 0;
-  const len = s.length;
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i);
+  for (let i = 0; ; i++) {
+    const c = charCodeAt.call(s, i);
+    if (c !== c) return n; // NaN: past the end
     if (c < 0x80) {
-      if (c === 0) return -1;
+      if (c === 0) return UTF8_UNSENDABLE;
+      if (noWildcards && (c === 0x2b || c === 0x23)) return UTF8_HAS_WILDCARD;
       n += 1;
     } else if (c < 0x800) {
       n += 2;
     } else if (c >= 0xd800 && c <= 0xdfff) {
-      if (c >= 0xdc00 || i + 1 >= len) return -1;
-      const d = s.charCodeAt(i + 1);
-      if (d < 0xdc00 || d > 0xdfff) return -1;
+      if (c >= 0xdc00) return UTF8_UNSENDABLE;
+      const d = charCodeAt.call(s, i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return UTF8_UNSENDABLE;
       i++;
       n += 4;
     } else {
       n += 3;
     }
   }
-  return n;
 }
 
 /**
@@ -36,16 +53,16 @@ export function utf8Length(s: string): number {
  * checked `s` with {@link utf8Length} and made room; nothing is checked here.
  */
 export function writeUtf8(buf: Uint8Array, offset: number, s: string): number {
-  const len = s.length;
-  for (let i = 0; i < len; i++) {
-    let c = s.charCodeAt(i);
+  for (let i = 0; ; i++) {
+    let c = charCodeAt.call(s, i);
+    if (c !== c) return offset;
     if (c < 0x80) {
       buf[offset++] = c;
     } else if (c < 0x800) {
       buf[offset++] = 0xc0 | (c >> 6);
       buf[offset++] = 0x80 | (c & 0x3f);
     } else if (c >= 0xd800 && c <= 0xdbff) {
-      c = 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00);
+      c = 0x10000 + ((c - 0xd800) << 10) + (charCodeAt.call(s, ++i) - 0xdc00);
       buf[offset++] = 0xf0 | (c >> 18);
       buf[offset++] = 0x80 | ((c >> 12) & 0x3f);
       buf[offset++] = 0x80 | ((c >> 6) & 0x3f);
@@ -56,7 +73,6 @@ export function writeUtf8(buf: Uint8Array, offset: number, s: string): number {
       buf[offset++] = 0x80 | (c & 0x3f);
     }
   }
-  return offset;
 }
 
 /** {@link scanUtf8} result: bytes are not well-formed UTF-8, or contain U+0000. */
@@ -73,10 +89,13 @@ export function scanUtf8(data: Uint8Array, start: number, end: number): number {
   let flags = 0;
   let i = start;
   while (i < end) {
+    // ASCII other than NUL, '+' and '#' is the common case: one table load a byte
     const b = data[i++];
-    if (b < 0x80) {
-      if (b === 0) return UTF8_MALFORMED;
-      if (b === 0x2b || b === 0x23) flags = UTF8_WILDCARD;
+    const k = BYTE_CLASS[b];
+    if (k === 0) continue;
+    if (k === 1) return UTF8_MALFORMED;
+    if (k === 2) {
+      flags = UTF8_WILDCARD;
       continue;
     }
     let need: number;
@@ -102,6 +121,13 @@ export function scanUtf8(data: Uint8Array, start: number, end: number): number {
   }
   return flags;
 }
+
+/** Byte classes for {@link scanUtf8}: 0 plain ASCII, 1 NUL, 2 wildcard, 3 start of a multi-byte sequence (or invalid). */
+const BYTE_CLASS = new Uint8Array(256);
+BYTE_CLASS[0] = 1;
+BYTE_CLASS[0x2b] = 2;
+BYTE_CLASS[0x23] = 2;
+BYTE_CLASS.fill(3, 0x80);
 
 /**
  * Makes a string of the UTF-8 in `data[start, end)`. Allocates: call it only when the
@@ -134,14 +160,20 @@ export function decodeUtf8(data: Uint8Array, start: number, end: number): string
 export function utf8Equals(data: Uint8Array, start: number, length: number, s: string): boolean {
   const end = start + length;
   let i = start;
-  const len = s.length;
-  for (let k = 0; k < len; k++) {
-    let c = s.charCodeAt(k);
+  for (let k = 0; ; k++) {
+    let c = charCodeAt.call(s, k);
+    if (c !== c) return i === end;
     if (c < 0x80) {
       if (i >= end || data[i++] !== c) return false;
       continue;
     }
-    if (c >= 0xd800 && c <= 0xdbff && k + 1 < len) c = 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(++k) - 0xdc00);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = charCodeAt.call(s, k + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        k++;
+      }
+    }
     const n = c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
     if (i + n > end) return false;
     if (n === 2) {
@@ -157,5 +189,4 @@ export function utf8Equals(data: Uint8Array, start: number, length: number, s: s
       return false;
     i += n;
   }
-  return i === end;
 }
