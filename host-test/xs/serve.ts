@@ -7,13 +7,23 @@ export type Ops = Record<string, (...args: any[]) => unknown>;
 
 declare const globalThis: { handleCommand?: (bytes: ArrayBuffer) => ArrayBuffer };
 
-export function serve(ops: Ops): void {
+/**
+ * Installs `handleCommand`: a message starting with `{` is a JSON `{op, args}` call of
+ * `ops`; any other goes to `other` (the bridge's binary transport and timer events).
+ */
+export function serve(ops: Ops, other?: (bytes: Uint8Array) => void): void {
   const enc = new TextEncoder();
   const dec = new TextDecoder();
+  const none = new ArrayBuffer(0);
   globalThis.handleCommand = (bytes: ArrayBuffer): ArrayBuffer => {
+    const view = new Uint8Array(bytes);
+    if (view[0] !== 0x7b && other) {
+      other(view);
+      return none;
+    }
     let out: string;
     try {
-      const { op, args } = JSON.parse(dec.decode(new Uint8Array(bytes))) as { op: string; args: unknown[] };
+      const { op, args } = JSON.parse(dec.decode(view)) as { op: string; args: unknown[] };
       const f = ops[op];
       if (!f) throw new Error(`no op ${op}`);
       out = JSON.stringify({ ok: f(...args) ?? null });

@@ -103,34 +103,35 @@ export function topicMatches(filter: string, topic: string): boolean {
 }
 
 /** One row of a {@link SubscriptionTable}. */
-export interface SubscriptionEntry<H> {
+export interface SubscriptionEntry<V> {
   readonly filter: string;
   readonly bytes: Uint8Array;
   qos: number;
-  handler: H;
+  /** Whatever the owner keeps per filter (the client keeps its handler and state). */
+  value: V;
 }
 
 /**
  * Filters and their handlers. Lookup scans the rows and compares bytes; it returns row
  * indexes, so routing a message allocates nothing:
- * `for (let i = t.next(d, s, n, 0); i >= 0; i = t.next(d, s, n, i + 1)) t.at(i).handler(...)`.
+ * `for (let i = t.next(d, s, n, 0); i >= 0; i = t.next(d, s, n, i + 1)) use(t.at(i).value)`.
  */
-export class SubscriptionTable<H> {
-  private rows: SubscriptionEntry<H>[] = [];
+export class SubscriptionTable<V> {
+  private rows: SubscriptionEntry<V>[] = [];
 
   /** Adds or replaces the row for `filter` (validated); returns it. */
-  set(filter: string, qos: number, handler: H): SubscriptionEntry<H> {
+  set(filter: string, qos: number, value: V): SubscriptionEntry<V> {
     validateTopicFilter(filter);
     const i = this.indexOf(filter);
     if (i >= 0) {
       const row = this.rows[i];
       row.qos = qos;
-      row.handler = handler;
+      row.value = value;
       return row;
     }
     const bytes = new Uint8Array(utf8Length(filter));
     writeUtf8(bytes, 0, filter);
-    const row = { filter, bytes, qos, handler };
+    const row = { filter, bytes, qos, value };
     this.rows.push(row);
     return row;
   }
@@ -143,7 +144,7 @@ export class SubscriptionTable<H> {
     return true;
   }
 
-  get(filter: string): SubscriptionEntry<H> | undefined {
+  get(filter: string): SubscriptionEntry<V> | undefined {
     const i = this.indexOf(filter);
     return i < 0 ? undefined : this.rows[i];
   }
@@ -152,7 +153,7 @@ export class SubscriptionTable<H> {
     return this.rows.length;
   }
 
-  at(index: number): SubscriptionEntry<H> {
+  at(index: number): SubscriptionEntry<V> {
     return this.rows[index];
   }
 

@@ -1,0 +1,128 @@
+/**
+ * Drives clients from JSON commands and reports their callbacks as JSON events. Plain
+ * ECMAScript over the client and a Platform: the same compiled file runs on Node (with the
+ * Node platform) and inside XS (with the xsnap platform), so one test suite exercises both.
+ */
+import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/mqtt/client.js";
+import { MqttError } from "../../src/mqtt/errors.js";
+import { fromHex, toHex } from "../../src/mqtt/inspect.js";
+import type { Message } from "../../src/mqtt/message.js";
+import type { Platform } from "../../src/mqtt/platform.js";
+
+/** Client options as JSON: binary fields (will payload, password) as hex. */
+export type DriverOptions = Omit<ClientOptions, "will" | "password" | `on${string}`> & {
+  will?: { topic: string; payload: string; qos: number; retain: boolean } | null;
+  password?: string | null;
+  /** Report every message event (default) or only count them. */
+  quiet?: boolean;
+  /** Added to the platform clock, to test a 32-bit clock that wraps during the run. */
+  clockOffset?: number;
+};
+
+export type Payload = { hex: string } | { text: string } | { size: number };
+
+function payloadOf(p: Payload): Uint8Array | string {
+  if ("hex" in p) return fromHex(p.hex);
+  if ("text" in p) return p.text;
+  return new Uint8Array(p.size);
+}
+
+function errorOf(e: unknown): { code: string; name: string; message: string } {
+  if (e instanceof MqttError) return { code: e.code, name: e.name, message: e.message };
+  throw e;
+}
+
+export function makeDriver(platform: Platform, emit: (event: object) => void) {
+  const clients = new Map<string, MqttClient>();
+  const get = (name: string) => {
+    const c = clients.get(name);
+    if (!c) throw new Error(`no client ${name}`);
+    return c;
+  };
+  const messageEvent = (client: string, m: Message, filter?: string) => ({
+    type: "message",
+    client,
+    filter,
+    topic: m.topic,
+    payload: toHex(m.data, m.payloadStart, m.payloadEnd),
+    qos: m.qos,
+    retain: m.retain,
+    dup: m.dup,
+    more: m.more,
+    offset: m.payloadOffset,
+    length: m.payloadLength,
+  });
+
+  return {
+    create(name: string, options: DriverOptions): null {
+      const { will, password, quiet, clockOffset, ...rest } = options;
+      const p = clockOffset ? { ...platform, now: () => (platform.now() + clockOffset) >>> 0 } : platform;
+      const o: ClientOptions = {
+        ...rest,
+        will: will ? { ...will, payload: fromHex(will.payload) } : null,
+        password: password == null ? null : fromHex(password),
+        onConnect: (sessionPresent, broker) => emit({ type: "connect", client: name, sessionPresent, port: broker.port }),
+        onDisconnect: (error) => emit({ type: "disconnect", client: name, code: error?.code ?? null, message: error?.message ?? null }),
+        onDelivered: (token) => emit({ type: "delivered", client: name, token }),
+        onDrop: (reason, token) => emit({ type: "drop", client: name, reason, token }),
+        onError: (error) => emit({ type: "error", client: name, code: error.code, message: error.message, returnCode: (error as { returnCode?: number }).returnCode }),
+        onMessage: quiet ? undefined : (m) => emit(messageEvent(name, m)),
+      };
+      clients.set(name, new MqttClient(o, p));
+      return null;
+    },
+    connect(name: string): null {
+      get(name).connect();
+      return null;
+    },
+    publish(name: string, topic: string, payload: Payload, options?: PublishOptions) {
+      try {
+        return { token: get(name).publish(topic, payloadOf(payload), options) };
+      } catch (e) {
+        return { error: errorOf(e) };
+      }
+    },
+    /** Publishes `count` messages numbered from `first` ("<prefix><n>" as text); returns tokens and any error. */
+    publishMany(name: string, topic: string, prefix: string, first: number, count: number, options?: PublishOptions) {
+      const tokens: number[] = [];
+      for (let i = 0; i < count; i++) {
+        try {
+          tokens.push(get(name).publish(topic, prefix + (first + i), options));
+        } catch (e) {
+          return { tokens, error: errorOf(e) };
+        }
+      }
+      return { tokens };
+    },
+    subscribe(name: string, filter: string, qos = 0, withHandler = false) {
+      try {
+        get(name).subscribe(filter, {
+          qos,
+          handler: withHandler ? (m) => emit({ ...messageEvent(name, m, filter), type: "handler" }) : null,
+          done: (error, granted) => emit({ type: "suback", client: name, filter, granted, code: error?.code ?? null }),
+        });
+        return { ok: true };
+      } catch (e) {
+        return { error: errorOf(e) };
+      }
+    },
+    unsubscribe(name: string, filter: string) {
+      try {
+        get(name).unsubscribe(filter, () => emit({ type: "unsuback", client: name, filter }));
+        return { ok: true };
+      } catch (e) {
+        return { error: errorOf(e) };
+      }
+    },
+    close(name: string): null {
+      clients.get(name)?.close();
+      return null;
+    },
+    stats(name: string) {
+      const c = get(name);
+      return { ...c.stats, queued: c.queued, queuedBytes: c.queuedBytes, inflight: c.inflight, connected: c.connected };
+    },
+  };
+}
+
+export type Driver = ReturnType<typeof makeDriver>;

@@ -1,0 +1,844 @@
+/**
+ * The MQTT 3.1.1 client: QoS 0 and 1 out, QoS 0-2 in, a fixed in-flight window, DUP
+ * resend after reconnect, keepalive with a PINGRESP deadline, reconnect with backoff and
+ * jitter across a list of brokers, a bounded offline queue, and wildcard dispatch.
+ *
+ * All memory is allocated at construction from the options: the receive buffer, the
+ * control send buffer, the outbox ring and its window slots. Publishing and receiving
+ * allocate nothing in steady state. The client reaches the world only through a
+ * {@link Platform}; nothing here names Node or Moddable.
+ */
+import { Decoder } from "./decode.js";
+import {
+  encodeConnect,
+  encodeDisconnect,
+  encodePingreq,
+  encodePuback,
+  encodePubcomp,
+  encodePubrec,
+  encodePubrel,
+  encodePublish,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  sizeOfConnect,
+  sizeOfPublish,
+  sizeOfSubscribe,
+  sizeOfUnsubscribe,
+  type Bytes,
+  type ConnectFields,
+  type PublishFields,
+  type WillFields,
+} from "./encode.js";
+import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError } from "./errors.js";
+import { Message } from "./message.js";
+import { Outbox } from "./outbox.js";
+import { PacketType as T, PacketName, type Packet } from "./packet.js";
+import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
+import { encodeTopic, SubscriptionTable, validateTopicFilter } from "./topic.js";
+
+/** What to do with a publish when the outbox is full. */
+export type QueuePolicy = "refuse" | "drop-oldest";
+
+export interface ClientOptions {
+  clientId: string;
+  /** Tried in order; after a failed attempt the next one is used. */
+  brokers: BrokerAddress[];
+  /** Clean session (§3.1.2.4); default true. */
+  clean?: boolean;
+  /** Seconds; 0 turns keepalive off. Default 60. */
+  keepalive?: number;
+  will?: WillFields | null;
+  username?: string | null;
+  password?: Bytes | null;
+  /** Largest inbound packet held whole, and the fragment size above it. Default 1024. */
+  receiveBufferSize?: number;
+  /** Room for control packets: CONNECT, SUBSCRIBE, acks, PINGREQ. Default 512. */
+  sendBufferSize?: number;
+  /** Bytes of outgoing PUBLISH packets held: the offline queue and the resend store. Default 8192. */
+  outboxBytes?: number;
+  /** QoS 1 messages in flight at once. Default 8. */
+  inflightWindow?: number;
+  /** Outbox full: refuse the new message (throws `QueueFull`) or drop the oldest. Default "refuse". */
+  queuePolicy?: QueuePolicy;
+  /** Largest outgoing PUBLISH in bytes; larger ones are refused before a byte is sent. Default: what the outbox holds. */
+  maxPacketSize?: number;
+  /** Inbound messages larger than the receive buffer: hand them over in fragments, or drop and count them. Default "fragment". */
+  oversize?: "fragment" | "drop";
+  /** Reconnect backoff: first delay, cap (ms), and jitter (0-1, share of the delay randomized). */
+  reconnect?: { min?: number; max?: number; jitter?: number };
+  /** Milliseconds to wait for CONNACK after the transport opens. Default 10000. */
+  connectTimeout?: number;
+  /** Milliseconds to wait for PINGRESP. Default half the keepalive. */
+  pingTimeout?: number;
+  /** Distinct publish topics whose UTF-8 is kept, so a repeated topic costs no string walk. Default 16. */
+  topicCache?: number;
+
+  /** Connected (CONNACK accepted). */
+  onConnect?(sessionPresent: boolean, broker: BrokerAddress): void;
+  /** An established connection ended; the client reconnects unless closed. */
+  onDisconnect?(error: MqttError | null): void;
+  /** Every inbound message (or fragment), after the handlers of matching subscriptions. */
+  onMessage?(message: Message): void;
+  /** A publish finished: QoS 1 acknowledged, QoS 0 written. `token` is what publish returned. */
+  onDelivered?(token: number): void;
+  /** A message was dropped: "queue-full" (outgoing, oldest dropped) or "oversize" (inbound). */
+  onDrop?(reason: "queue-full" | "oversize", token: number): void;
+  /** Something failed that the application may want to know: refusals, protocol errors, timeouts. */
+  onError?(error: MqttError): void;
+}
+
+export type MessageHandler = (message: Message) => void;
+
+export interface SubscribeOptions {
+  qos?: number;
+  /** Called for messages whose topic matches this filter. */
+  handler?: MessageHandler | null;
+  /** The broker answered: granted QoS, or an error (SUBACK 0x80). */
+  done?: (error: MqttError | null, granted: number) => void;
+}
+
+export interface PublishOptions {
+  qos?: number;
+  retain?: boolean;
+}
+
+/** Counters; each drop or refusal is counted here and reported through a callback. */
+export interface ClientStats {
+  published: number;
+  delivered: number;
+  /** Publishes refused: queue full under "refuse", or over the size limit. */
+  refused: number;
+  /** Outgoing messages dropped from a full outbox under "drop-oldest". */
+  dropped: number;
+  /** QoS 1 messages sent again with DUP=1 after a reconnect. */
+  resent: number;
+  received: number;
+  /** Inbound messages dropped for being larger than the receive buffer (oversize "drop"). */
+  droppedInbound: number;
+  /** Inbound QoS 2 duplicates not delivered twice. */
+  duplicatesInbound: number;
+  /** PUBACKs for ids not in flight, ignored. */
+  unknownAcks: number;
+  connects: number;
+  connectionLosses: number;
+  protocolErrors: number;
+}
+
+const S_IDLE = 0; // not connected; a reconnect may be scheduled
+const S_OPENING = 1; // transport opening
+const S_CONNACK = 2; // CONNECT sent, waiting for CONNACK
+const S_CONNECTED = 3;
+const S_CLOSED = 4; // closed by the application
+
+interface SubRow {
+  /** 0: to send, 1: sent, 2: acknowledged. */
+  state: number;
+  handler: MessageHandler | null;
+  done: ((error: MqttError | null, granted: number) => void) | null;
+}
+
+/** A SUBSCRIBE or UNSUBSCRIBE awaiting its ack. */
+interface PendingRequest {
+  type: number;
+  filters: string[];
+  done: ((error: MqttError | null) => void) | null;
+}
+
+/** Elapsed milliseconds on a wrapping 32-bit clock. */
+function since(now: number, then: number): number {
+  return (now - then) >>> 0;
+}
+
+const Q0: PublishOptions = { qos: 0 };
+
+export class MqttClient {
+  readonly stats: ClientStats = {
+    published: 0,
+    delivered: 0,
+    refused: 0,
+    dropped: 0,
+    resent: 0,
+    received: 0,
+    droppedInbound: 0,
+    duplicatesInbound: 0,
+    unknownAcks: 0,
+    connects: 0,
+    connectionLosses: 0,
+    protocolErrors: 0,
+  };
+
+  private readonly o: ClientOptions;
+  private readonly platform: Platform;
+  private readonly timer: Timer;
+  private readonly decoder: Decoder;
+  private readonly outbox: Outbox;
+  private readonly ctl: Uint8Array;
+  private ctlStart = 0;
+  private ctlEnd = 0;
+  private readonly message = new Message();
+  private readonly subs = new SubscriptionTable<SubRow>();
+  private readonly pending = new Map<number, PendingRequest>();
+  private unsubscribeLater: string[] = [];
+  private readonly topics = new Map<string, Uint8Array>();
+  private readonly fields: PublishFields = { topic: "", topicBytes: null, payload: "", qos: 0, retain: false, dup: false, packetId: 0 };
+  private readonly ackFields = { packetId: 0 };
+  private readonly connectFields: ConnectFields;
+  /** Inbound QoS 2 ids answered with PUBREC, awaiting PUBREL. */
+  private readonly awaitingRel: Uint16Array;
+  private awaitingRelCount = 0;
+
+  private state = S_IDLE;
+  private transport: Transport | null = null;
+  private sink: TransportSink | null = null;
+  private brokerIndex = 0;
+  private attempt = 0;
+  private reconnectAt = 0;
+  private reconnectPending = false;
+  private connackDeadline = 0;
+  private lastSent = 0;
+  private lastReceived = 0;
+  private pingOutstanding = false;
+  private pingSentAt = 0;
+  private lastId = 0;
+  private token = 0;
+  /** The outbox entry being written, and how far. */
+  private entry = -1;
+  private entryPos = 0;
+  private pumping = false;
+  /** Inbound: the current message is an oversize one being dropped, or a QoS 2 duplicate. */
+  private skipping = false;
+
+  private readonly keepaliveMs: number;
+  private readonly pingTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly backoffMin: number;
+  private readonly backoffMax: number;
+  private readonly jitter: number;
+  private readonly maxPacket: number;
+
+  constructor(options: ClientOptions, platform: Platform) {
+    if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0)
+      throw new MqttError(ErrorCode.InvalidArgument, "options.brokers must list at least one broker");
+    this.o = options;
+    this.platform = platform;
+    const keepalive = options.keepalive ?? 60;
+    this.keepaliveMs = keepalive * 1000;
+    this.pingTimeoutMs = options.pingTimeout ?? this.keepaliveMs / 2;
+    this.connectTimeoutMs = options.connectTimeout ?? 10000;
+    this.backoffMin = options.reconnect?.min ?? 1000;
+    this.backoffMax = options.reconnect?.max ?? 60000;
+    this.jitter = options.reconnect?.jitter ?? 0.25;
+    this.connectFields = {
+      clientId: options.clientId,
+      clean: options.clean ?? true,
+      keepalive,
+      will: options.will ?? null,
+      username: options.username ?? null,
+      password: options.password ?? null,
+    };
+    const connectSize = sizeOfConnect(this.connectFields); // validates the options
+    this.ctl = new Uint8Array(Math.max(options.sendBufferSize ?? 512, connectSize, 64));
+    this.decoder = new Decoder(options.receiveBufferSize ?? 1024, { onPacket: (p) => this.onPacket(p) });
+    const outboxBytes = options.outboxBytes ?? 8192;
+    this.outbox = new Outbox(outboxBytes, options.inflightWindow ?? 8);
+    this.maxPacket = Math.min(options.maxPacketSize ?? outboxBytes, outboxBytes - 12);
+    this.awaitingRel = new Uint16Array(16);
+    this.timer = platform.timer(() => this.tick());
+    const self = this;
+    this.makeSink = () => {
+      // one sink per connection attempt, so a stale transport's events are recognisable
+      const sink: TransportSink = {
+        onConnect: () => sink === self.sink && self.onTransportConnect(),
+        onData: (d, s, e) => sink === self.sink && self.onData(d, s, e),
+        onWritable: () => sink === self.sink && self.pump(),
+        onClose: (reason) => sink === self.sink && self.lost(new MqttError(ErrorCode.TransportError, reason ?? "connection closed by the broker")),
+      };
+      return sink;
+    };
+  }
+
+  private readonly makeSink: () => TransportSink;
+
+  /** Connected and past CONNACK. */
+  get connected(): boolean {
+    return this.state === S_CONNECTED;
+  }
+
+  /** The broker in use or being tried. */
+  get broker(): BrokerAddress {
+    return this.o.brokers[this.brokerIndex];
+  }
+
+  /** Messages waiting in the outbox (queued or awaiting PUBACK). */
+  get queued(): number {
+    return this.outbox.count;
+  }
+
+  get queuedBytes(): number {
+    return this.outbox.used;
+  }
+
+  get inflight(): number {
+    return this.outbox.inflightCount;
+  }
+
+  /** Starts connecting; reconnects by itself from then on until {@link close}. */
+  connect(): void {
+    if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
+    if (this.state !== S_IDLE || this.transport) return;
+    this.reconnectPending = false;
+    this.open();
+  }
+
+  /**
+   * Queues a PUBLISH and sends it when it can. Returns a token that `onDelivered` reports
+   * when the message is done. Throws {@link MqttError}: `InvalidTopic`, `InvalidQoS` (QoS 2
+   * is not sent by this client), `InvalidString`, `PacketTooLarge`, `QueueFull`, `Closed`.
+   * Nothing is sent when it throws.
+   */
+  publish(topic: string, payload: Bytes, options: PublishOptions = Q0): number {
+    if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
+    const qos = options.qos ?? 0;
+    if (qos !== 0 && qos !== 1) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0 or 1, not ${qos}`);
+    const f = this.fields;
+    f.topic = topic;
+    f.topicBytes = this.topicBytes(topic);
+    f.payload = payload;
+    f.qos = qos;
+    f.retain = options.retain === true;
+    f.dup = false;
+    f.packetId = 1; // the real id is written when the message is first sent
+    if (typeof payload !== "string" && !(payload instanceof Uint8Array))
+      throw new MqttError(ErrorCode.InvalidArgument, "payload must be a Uint8Array or a string");
+    const size = sizeOfPublish(f);
+    if (size > this.maxPacket) {
+      this.stats.refused++;
+      throw new MqttError(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the ${this.maxPacket}-byte limit`);
+    }
+    const box = this.outbox;
+    let at = box.reserve(size);
+    while (at < 0) {
+      if (this.o.queuePolicy !== "drop-oldest" || box.count === 0 || box.oldest() === this.entry) {
+        this.stats.refused++;
+        throw new MqttError(ErrorCode.QueueFull, `outbox full (${box.count} messages, ${box.used} bytes)`);
+      }
+      const dropped = box.dropOldest();
+      this.stats.dropped++;
+      this.o.onDrop?.("queue-full", dropped);
+      at = box.reserve(size);
+    }
+    encodePublish(box.ring, at, f);
+    const token = (this.token = (this.token + 1) >>> 0);
+    box.commit(at, size, qos, token);
+    this.stats.published++;
+    if (this.state === S_CONNECTED) this.pump();
+    return token;
+  }
+
+  /**
+   * Subscribes to `filter` (validated; throws `InvalidTopicFilter`, `InvalidQoS`). Sent now
+   * when connected, else at the next connection; restored after any reconnect that finds
+   * no session.
+   */
+  subscribe(filter: string, options: SubscribeOptions = {}): void {
+    if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
+    const qos = options.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `subscription QoS must be 0, 1 or 2, not ${qos}`);
+    validateTopicFilter(filter);
+    this.subs.set(filter, qos, { state: 0, handler: options.handler ?? null, done: options.done ?? null });
+    const later = this.unsubscribeLater.indexOf(filter);
+    if (later >= 0) this.unsubscribeLater.splice(later, 1);
+    if (this.state === S_CONNECTED) this.sendSubscriptions();
+  }
+
+  /** Unsubscribes from `filter`; `done` runs on UNSUBACK. */
+  unsubscribe(filter: string, done?: (error: MqttError | null) => void): void {
+    if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
+    validateTopicFilter(filter);
+    this.subs.delete(filter);
+    if (this.state === S_CONNECTED) this.sendUnsubscribe([filter], done ?? null);
+    else {
+      this.unsubscribeLater.push(filter);
+      done?.(null);
+    }
+  }
+
+  /** Sends DISCONNECT when connected and closes; no reconnect follows. Messages still queued are kept in {@link queued}. */
+  close(): void {
+    if (this.state === S_CLOSED) return;
+    const t = this.transport;
+    if (this.state === S_CONNECTED && t && this.entry < 0) {
+      this.ctlStart = this.ctlEnd = 0;
+      const n = encodeDisconnect(this.ctl, 0);
+      t.write(this.ctl, 0, n);
+    }
+    this.state = S_CLOSED;
+    this.transport = null;
+    this.sink = null;
+    this.timer.clear();
+    t?.close();
+  }
+
+  // ---- connection ----
+
+  private open(): void {
+    this.state = S_OPENING;
+    this.decoder.reset();
+    this.ctlStart = this.ctlEnd = 0;
+    this.entry = -1;
+    this.pingOutstanding = false;
+    this.skipping = false;
+    this.connackDeadline = (this.platform.now() + this.connectTimeoutMs) >>> 0;
+    const sink = (this.sink = this.makeSink());
+    try {
+      this.transport = this.platform.connect(this.broker, sink);
+    } catch (e) {
+      this.transport = null;
+      this.failed(new MqttError(ErrorCode.TransportError, `cannot connect to ${this.broker.host}:${this.broker.port}: ${(e as Error).message}`));
+      return;
+    }
+    this.arm();
+  }
+
+  private onTransportConnect(): void {
+    if (this.state !== S_OPENING) return;
+    const n = encodeConnect(this.ctl, 0, this.connectFields);
+    this.ctlStart = 0;
+    this.ctlEnd = n;
+    this.state = S_CONNACK;
+    this.pump();
+  }
+
+  private onConnack(p: Packet): void {
+    if (this.state !== S_CONNACK) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, "CONNACK outside the connect handshake"));
+    if (p.returnCode !== 0) {
+      const err = new ConnectionRefusedError(p.returnCode);
+      this.closeTransport();
+      this.failed(err);
+      return;
+    }
+    this.state = S_CONNECTED;
+    this.attempt = 0;
+    this.stats.connects++;
+    const now = this.platform.now();
+    this.lastSent = this.lastReceived = now;
+    if (!p.sessionPresent) this.awaitingRelCount = 0;
+    for (let i = 0; i < this.subs.size; i++) {
+      const row = this.subs.at(i).value;
+      if (!p.sessionPresent || row.state !== 2) row.state = 0;
+    }
+    this.outbox.rewind();
+    this.o.onConnect?.(p.sessionPresent, this.broker);
+    if (this.state !== S_CONNECTED) return; // closed from the callback
+    if (this.unsubscribeLater.length) {
+      const filters = this.unsubscribeLater;
+      this.unsubscribeLater = [];
+      this.sendUnsubscribe(filters, null);
+    }
+    this.sendSubscriptions();
+    this.pump();
+    this.arm();
+  }
+
+  /** A connection attempt failed: report it, move to the next broker, back off. */
+  private failed(error: MqttError): void {
+    this.o.onError?.(error);
+    this.brokerIndex = (this.brokerIndex + 1) % this.o.brokers.length;
+    this.retryLater();
+  }
+
+  /** The transport ended or must end. */
+  private lost(error: MqttError): void {
+    if (this.state === S_CLOSED || this.state === S_IDLE) return;
+    const wasConnected = this.state === S_CONNECTED;
+    this.closeTransport();
+    if (!wasConnected) return this.failed(error);
+    this.stats.connectionLosses++;
+    this.o.onDisconnect?.(error);
+    if (this.state === S_CLOSED) return;
+    this.retryLater();
+  }
+
+  private closeTransport(): void {
+    const t = this.transport;
+    this.transport = null;
+    this.sink = null;
+    this.entry = -1;
+    this.ctlStart = this.ctlEnd = 0;
+    this.pingOutstanding = false;
+    if (this.state !== S_CLOSED) this.state = S_IDLE;
+    t?.close();
+  }
+
+  private retryLater(): void {
+    if (this.state === S_CLOSED) return;
+    const base = Math.min(this.backoffMax, this.backoffMin * 2 ** Math.min(this.attempt, 20));
+    this.attempt++;
+    const random = this.platform.random ? this.platform.random() : Math.random();
+    const delay = Math.max(0, Math.round(base * (1 - this.jitter * random)));
+    this.reconnectAt = (this.platform.now() + delay) >>> 0;
+    this.reconnectPending = true;
+    this.arm();
+  }
+
+  private protocolFailure(error: ProtocolError): void {
+    this.stats.protocolErrors++;
+    this.o.onError?.(error);
+    this.lost(new MqttError(ErrorCode.ProtocolError, error.message));
+  }
+
+  // ---- time ----
+
+  /** Runs whatever is due and arms the timer for the next deadline. */
+  private tick(): void {
+    const now = this.platform.now();
+    switch (this.state) {
+      case S_IDLE:
+        if (this.reconnectPending && since(now, this.reconnectAt) < 0x80000000) {
+          this.reconnectPending = false;
+          this.open();
+          return;
+        }
+        break;
+      case S_OPENING:
+      case S_CONNACK:
+        if (since(now, this.connackDeadline) < 0x80000000) {
+          this.closeTransport();
+          this.failed(new MqttError(ErrorCode.ConnectTimeout, `no CONNACK from ${this.broker.host}:${this.broker.port} within ${this.connectTimeoutMs} ms`));
+          return;
+        }
+        break;
+      case S_CONNECTED:
+        if (this.pingOutstanding) {
+          if (since(now, this.pingSentAt) >= this.pingTimeoutMs) {
+            this.lost(new MqttError(ErrorCode.KeepaliveTimeout, `no PINGRESP within ${this.pingTimeoutMs} ms`));
+            return;
+          }
+        } else if (this.keepaliveMs > 0 && (since(now, this.lastSent) >= this.keepaliveMs || since(now, this.lastReceived) >= this.keepaliveMs)) {
+          this.ping(now);
+        }
+        break;
+    }
+    this.arm();
+  }
+
+  private ping(now: number): void {
+    if (!this.control(2)) return;
+    this.ctlEnd += encodePingreq(this.ctl, this.ctlEnd);
+    this.pingOutstanding = true;
+    this.pingSentAt = now;
+    this.pump();
+  }
+
+  /** Arms the single timer for the earliest deadline of the current state. */
+  private arm(): void {
+    const now = this.platform.now();
+    let wait = -1;
+    switch (this.state) {
+      case S_IDLE:
+        if (this.reconnectPending) wait = this.remaining(now, this.reconnectAt);
+        break;
+      case S_OPENING:
+      case S_CONNACK:
+        wait = this.remaining(now, this.connackDeadline);
+        break;
+      case S_CONNECTED:
+        if (this.pingOutstanding) wait = Math.max(0, this.pingTimeoutMs - since(now, this.pingSentAt));
+        else if (this.keepaliveMs > 0)
+          wait = Math.max(0, this.keepaliveMs - Math.max(since(now, this.lastSent), since(now, this.lastReceived)));
+        break;
+    }
+    if (wait < 0) this.timer.clear();
+    else this.timer.set(wait);
+  }
+
+  private remaining(now: number, deadline: number): number {
+    const d = (deadline - now) >>> 0;
+    return d >= 0x80000000 ? 0 : d;
+  }
+
+  // ---- output ----
+
+  /** Makes room for `n` more control bytes, or fails the connection. */
+  private control(n: number): boolean {
+    if (this.ctlEnd + n <= this.ctl.length) return true;
+    if (this.ctlStart > 0) {
+      this.ctl.copyWithin(0, this.ctlStart, this.ctlEnd);
+      this.ctlEnd -= this.ctlStart;
+      this.ctlStart = 0;
+      if (this.ctlEnd + n <= this.ctl.length) return true;
+    }
+    this.lost(new MqttError(ErrorCode.BufferTooSmall, `send buffer of ${this.ctl.length} bytes is full; the connection cannot keep up`));
+    return false;
+  }
+
+  private ack(type: number, id: number): void {
+    if (!this.control(4)) return;
+    this.ackFields.packetId = id;
+    const c = this.ctl;
+    const at = this.ctlEnd;
+    this.ctlEnd +=
+      type === T.PUBACK ? encodePuback(c, at, this.ackFields) : type === T.PUBREC ? encodePubrec(c, at, this.ackFields) : type === T.PUBREL ? encodePubrel(c, at, this.ackFields) : encodePubcomp(c, at, this.ackFields);
+  }
+
+  /**
+   * Writes what is waiting, in order: the rest of a partly written packet, control
+   * packets, then outbox entries while the window allows. Stops when the transport takes
+   * less than offered and resumes on `onWritable`.
+   */
+  private pump(): void {
+    const t = this.transport;
+    if (this.pumping || !t) return;
+    this.pumping = true;
+    let wrote = false;
+    const box = this.outbox;
+    const ring = box.ring;
+    for (;;) {
+      if (this.entry >= 0) {
+        const end = this.entry + box.sizeAt(this.entry);
+        const n = t.write(ring, this.entryPos, end);
+        if (n > 0) wrote = true;
+        this.entryPos += n;
+        if (this.entryPos < end) break;
+        const done = this.entry;
+        this.entry = -1;
+        const qos0 = box.qosAt(done) === 0;
+        const token = box.tokenAt(done);
+        box.written(done);
+        if (qos0) this.delivered(token);
+        continue;
+      }
+      if (this.ctlEnd > this.ctlStart) {
+        const n = t.write(this.ctl, this.ctlStart, this.ctlEnd);
+        if (n > 0) wrote = true;
+        this.ctlStart += n;
+        if (this.ctlStart < this.ctlEnd) break;
+        this.ctlStart = this.ctlEnd = 0;
+        continue;
+      }
+      if (this.state !== S_CONNECTED) break;
+      const at = box.next();
+      if (at < 0) break;
+      if (box.isResend(at)) {
+        ring[at] |= 0x08; // DUP (§3.3.1.1)
+        this.stats.resent++;
+      } else if (box.qosAt(at) > 0) {
+        const id = this.nextId();
+        const idAt = idOffset(ring, at);
+        ring[idAt] = id >> 8;
+        ring[idAt + 1] = id & 0xff;
+        box.assign(at, id);
+      }
+      this.entry = at;
+      this.entryPos = at;
+    }
+    this.pumping = false;
+    if (wrote) this.lastSent = this.platform.now();
+  }
+
+  private delivered(token: number): void {
+    this.stats.delivered++;
+    this.o.onDelivered?.(token);
+  }
+
+  /** Next free packet id: skips ids in flight, never 0, wraps 65535 → 1. */
+  private nextId(): number {
+    for (;;) {
+      const id = (this.lastId = this.lastId >= 65535 ? 1 : this.lastId + 1);
+      if (!this.outbox.holds(id) && !this.pending.has(id)) return id;
+    }
+  }
+
+  private sendSubscriptions(): void {
+    const subscriptions: { topic: string; qos: number }[] = [];
+    for (let i = 0; i < this.subs.size; i++) {
+      const row = this.subs.at(i);
+      if (row.value.state === 0) subscriptions.push({ topic: row.filter, qos: row.qos });
+    }
+    if (subscriptions.length === 0) return;
+    // one SUBSCRIBE per batch that fits the send buffer
+    let batch: { topic: string; qos: number }[] = [];
+    const flush = () => {
+      if (batch.length === 0) return;
+      const id = this.nextId();
+      const f = { packetId: id, subscriptions: batch };
+      const size = sizeOfSubscribe(f);
+      if (!this.control(size)) return;
+      this.ctlEnd += encodeSubscribe(this.ctl, this.ctlEnd, f);
+      this.pending.set(id, { type: T.SUBSCRIBE, filters: batch.map((s) => s.topic), done: null });
+      for (const s of batch) this.subs.get(s.topic)!.value.state = 1;
+      batch = [];
+    };
+    for (const s of subscriptions) {
+      const next = [...batch, s];
+      if (batch.length > 0 && sizeOfSubscribe({ packetId: 1, subscriptions: next }) > this.ctl.length / 2) flush();
+      batch.push(s);
+    }
+    flush();
+    this.pump();
+  }
+
+  private sendUnsubscribe(filters: string[], done: ((error: MqttError | null) => void) | null): void {
+    const id = this.nextId();
+    const f = { packetId: id, topics: filters };
+    if (!this.control(sizeOfUnsubscribe(f))) return;
+    this.ctlEnd += encodeUnsubscribe(this.ctl, this.ctlEnd, f);
+    this.pending.set(id, { type: T.UNSUBSCRIBE, filters, done });
+    this.pump();
+  }
+
+  private topicBytes(topic: string): Uint8Array {
+    let bytes = this.topics.get(topic);
+    if (bytes === undefined) {
+      bytes = encodeTopic(topic); // throws InvalidTopic
+      if (this.topics.size >= (this.o.topicCache ?? 16)) this.topics.clear();
+      this.topics.set(topic, bytes);
+    }
+    return bytes;
+  }
+
+  // ---- input ----
+
+  private onData(data: Uint8Array, start: number, end: number): void {
+    this.lastReceived = this.platform.now();
+    try {
+      this.decoder.push(data, start, end);
+    } catch (e) {
+      if (e instanceof ProtocolError) return this.protocolFailure(e);
+      throw e;
+    }
+    if (this.ctlEnd > this.ctlStart) this.pump();
+  }
+
+  private onPacket(p: Packet): void {
+    if (this.state !== S_CONNECTED && p.type !== T.CONNACK) {
+      if (this.state === S_CONNACK)
+        return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `${PacketName[p.type]} before CONNACK`));
+      return;
+    }
+    switch (p.type) {
+      case T.PUBLISH:
+        return this.onPublish(p);
+      case T.PUBACK: {
+        const token = this.outbox.ack(p.packetId);
+        if (token < 0) this.stats.unknownAcks++;
+        else {
+          this.delivered(token);
+          this.pump();
+        }
+        return;
+      }
+      case T.CONNACK:
+        return this.onConnack(p);
+      case T.PINGRESP:
+        this.pingOutstanding = false;
+        this.lastSent = this.platform.now(); // next PINGREQ one interval after this PINGRESP
+        return;
+      case T.PUBREC:
+        // this client sends no QoS 2; answer anyway so the broker's session never stalls
+        return this.ack(T.PUBREL, p.packetId);
+      case T.PUBREL:
+        this.released(p.packetId);
+        return this.ack(T.PUBCOMP, p.packetId);
+      case T.PUBCOMP:
+        return;
+      case T.SUBACK:
+      case T.UNSUBACK:
+        return this.onRequestAck(p);
+      default:
+        return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `a broker does not send ${PacketName[p.type]}`));
+    }
+  }
+
+  private onPublish(p: Packet): void {
+    const first = p.payloadOffset === 0;
+    if (first) {
+      this.skipping = false;
+      if (p.more && this.o.oversize === "drop") {
+        this.skipping = true;
+        this.stats.droppedInbound++;
+        this.o.onDrop?.("oversize", p.packetId);
+      } else if (p.qos === 2 && this.awaiting(p.packetId)) {
+        this.skipping = true;
+        this.stats.duplicatesInbound++;
+      }
+    }
+    if (!this.skipping) {
+      const m = this.message;
+      m.fill(p);
+      const subs = this.subs;
+      for (let i = subs.next(p.data, p.topicStart, p.topicLength, 0); i >= 0; i = subs.next(p.data, p.topicStart, p.topicLength, i + 1)) {
+        const h = subs.at(i).value.handler;
+        if (h !== null) this.call(h, m);
+      }
+      const all = this.o.onMessage;
+      if (all) this.call(all, m);
+    }
+    if (p.more) return;
+    if (!this.skipping) this.stats.received++;
+    if (p.qos === 1) this.ack(T.PUBACK, p.packetId);
+    else if (p.qos === 2) {
+      if (!this.awaiting(p.packetId) && this.awaitingRelCount < this.awaitingRel.length) this.awaitingRel[this.awaitingRelCount++] = p.packetId;
+      this.ack(T.PUBREC, p.packetId);
+    }
+  }
+
+  /** Runs an application handler; an exception is reported, not allowed to break the session. */
+  private call(h: MessageHandler, m: Message): void {
+    try {
+      h(m);
+    } catch (e) {
+      this.o.onError?.(new MqttError(ErrorCode.InvalidArgument, `message handler threw: ${(e as Error)?.message ?? e}`));
+    }
+  }
+
+  private awaiting(id: number): boolean {
+    for (let k = 0; k < this.awaitingRelCount; k++) if (this.awaitingRel[k] === id) return true;
+    return false;
+  }
+
+  private released(id: number): void {
+    for (let k = 0; k < this.awaitingRelCount; k++)
+      if (this.awaitingRel[k] === id) {
+        this.awaitingRel[k] = this.awaitingRel[--this.awaitingRelCount];
+        return;
+      }
+  }
+
+  private onRequestAck(p: Packet): void {
+    const req = this.pending.get(p.packetId);
+    if (!req) return;
+    this.pending.delete(p.packetId);
+    if (p.type === T.UNSUBACK) {
+      req.done?.(null);
+      return;
+    }
+    const n = p.payloadEnd - p.payloadStart;
+    for (let i = 0; i < req.filters.length; i++) {
+      const filter = req.filters[i];
+      const code = i < n ? p.data[p.payloadStart + i] : 0x80;
+      const entry = this.subs.get(filter);
+      if (!entry) continue;
+      const row = entry.value;
+      const done = row.done;
+      row.done = null;
+      if (code === 0x80) {
+        this.subs.delete(filter);
+        const err = new MqttError(ErrorCode.SubscriptionRefused, `broker refused the subscription to ${filter}`);
+        this.o.onError?.(err);
+        done?.(err, 0x80);
+      } else {
+        row.state = 2;
+        done?.(null, code);
+      }
+    }
+  }
+}
+
+/** Offset of a QoS 1/2 PUBLISH's packet id in `ring`, the packet starting at `at`. */
+function idOffset(ring: Uint8Array, at: number): number {
+  let p = at + 1;
+  while (ring[p] & 0x80) p++;
+  p++;
+  return p + 2 + ((ring[p] << 8) | ring[p + 1]);
+}

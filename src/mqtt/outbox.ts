@@ -1,0 +1,273 @@
+/**
+ * The outbox: every outgoing PUBLISH, encoded once, in a fixed byte ring, oldest first.
+ *
+ * A message stays here from `publish()` until it is done: a QoS 0 message until it is
+ * written, a QoS 1 message until its PUBACK. That makes one structure serve as the
+ * offline queue (messages published while disconnected wait in order) and as the resend
+ * store (after a reconnect, unacknowledged messages go again with DUP=1 and their packet
+ * ids, ahead of anything newer). The in-flight window is a fixed table of packet-id slots.
+ *
+ * Each entry is a 12-byte header followed by the packet, contiguous in the ring; an entry
+ * that would not fit before the end starts over at 0 behind a wrap marker.
+ */
+
+/** Entry states (header byte 0). */
+const QUEUED = 1;
+const SENT = 2;
+const DONE = 3;
+const WRAP = 4;
+
+/** Header: state, qos, packet id (2), packet length (4), token (4). */
+export const ENTRY_HEADER = 12;
+
+export class Outbox {
+  readonly ring: Uint8Array;
+  /** Offsets of entries in flight (sent, awaiting PUBACK), and their packet ids. */
+  private slotEntry: Int32Array;
+  private slotId: Uint16Array;
+  private inflight = 0;
+  private head = 0;
+  private tail = 0;
+  /** Next entry to send. */
+  private cursor = 0;
+  private entries = 0;
+  private bytes = 0;
+
+  constructor(capacity: number, window: number) {
+    this.ring = new Uint8Array(capacity);
+    this.slotEntry = new Int32Array(window);
+    this.slotId = new Uint16Array(window);
+  }
+
+  /** Messages held (queued or in flight). */
+  get count(): number {
+    return this.entries;
+  }
+
+  /** Ring bytes in use, headers included. */
+  get used(): number {
+    return this.bytes;
+  }
+
+  get inflightCount(): number {
+    return this.inflight;
+  }
+
+  get window(): number {
+    return this.slotId.length;
+  }
+
+  /** Whether a packet of `size` bytes could ever fit. */
+  fits(size: number): boolean {
+    return size + ENTRY_HEADER <= this.ring.length;
+  }
+
+  /**
+   * Room for a packet of `size` bytes: returns where to encode it, or -1 when the ring
+   * is too full. Call {@link commit} after encoding there.
+   */
+  reserve(size: number): number {
+    const need = size + ENTRY_HEADER;
+    if (this.entries === 0) this.head = this.tail = this.cursor = this.bytes = 0;
+    const { head, tail } = this;
+    if (this.entries === 0 || tail > head) {
+      // free space: [tail, end), else [0, head) behind a wrap
+      if (tail + need <= this.ring.length) return tail + ENTRY_HEADER;
+      return need < head ? ENTRY_HEADER : -1;
+    }
+    // wrapped: free space is [tail, head). Tail never catches up with head, so that
+    // head === tail always means empty.
+    return tail + need < head ? tail + ENTRY_HEADER : -1;
+  }
+
+  /** Records the packet just encoded at `offset` (from {@link reserve}). */
+  commit(offset: number, size: number, qos: number, token: number): void {
+    const r = this.ring;
+    const at = offset - ENTRY_HEADER;
+    if (at !== this.tail) {
+      // wrapped: mark the skipped end, if a state byte fits there
+      if (this.tail < r.length) r[this.tail] = WRAP;
+      this.bytes += r.length - this.tail;
+    }
+    r[at] = QUEUED;
+    r[at + 1] = qos;
+    r[at + 2] = 0;
+    r[at + 3] = 0;
+    writeU32(r, at + 4, size);
+    writeU32(r, at + 8, token);
+    this.tail = at + ENTRY_HEADER + size;
+    this.bytes += ENTRY_HEADER + size;
+    this.entries++;
+  }
+
+  /** Entry offset after `at`, following a wrap. */
+  private after(at: number): number {
+    const next = at + ENTRY_HEADER + readU32(this.ring, at + 4);
+    return this.normalize(next);
+  }
+
+  private normalize(at: number): number {
+    if (at === this.tail) return at;
+    if (at + ENTRY_HEADER > this.ring.length || this.ring[at] === WRAP) return 0;
+    return at;
+  }
+
+  /**
+   * The next entry to send, or -1: none left, or a QoS 1 message waits for a free slot in
+   * the window. Returns the entry's packet offset; its length is {@link sizeAt}.
+   */
+  next(): number {
+    if (this.entries === 0) return -1;
+    let at = this.normalize(this.cursor);
+    while (at !== this.tail) {
+      const state = this.ring[at];
+      // SENT here means a resend after a rewind: it keeps its slot and packet id
+      if (state === SENT || (state === QUEUED && (this.ring[at + 1] === 0 || this.inflight < this.slotId.length))) {
+        this.cursor = at;
+        return at + ENTRY_HEADER;
+      }
+      if (state === QUEUED) break; // QoS 1 waiting for a window slot
+      at = this.after(at);
+    }
+    this.cursor = at;
+    return -1;
+  }
+
+  sizeAt(offset: number): number {
+    return readU32(this.ring, offset - ENTRY_HEADER + 4);
+  }
+
+  qosAt(offset: number): number {
+    return this.ring[offset - ENTRY_HEADER + 1];
+  }
+
+  tokenAt(offset: number): number {
+    return readU32(this.ring, offset - ENTRY_HEADER + 8);
+  }
+
+  /** Whether the entry was sent before (it goes again with DUP=1 and the same id). */
+  isResend(offset: number): boolean {
+    return this.ring[offset - ENTRY_HEADER] === SENT;
+  }
+
+  /**
+   * The QoS 1 entry at `offset` goes out with packet id `id` (the caller picked a free one
+   * and wrote it into the packet): it takes a window slot and counts as sent from now on,
+   * so a connection lost halfway through the write resends it with DUP=1.
+   */
+  assign(offset: number, id: number): void {
+    const at = offset - ENTRY_HEADER;
+    const k = this.inflight++;
+    this.slotEntry[k] = at;
+    this.slotId[k] = id;
+    this.ring[at] = SENT;
+    this.ring[at + 2] = id >> 8;
+    this.ring[at + 3] = id & 0xff;
+  }
+
+  /** Packet id of an entry in flight. */
+  idAt(offset: number): number {
+    const at = offset - ENTRY_HEADER;
+    return (this.ring[at + 2] << 8) | this.ring[at + 3];
+  }
+
+  /** Whether packet id `id` is in flight. */
+  holds(id: number): boolean {
+    const ids = this.slotId;
+    for (let k = 0; k < this.inflight; k++) if (ids[k] === id) return true;
+    return false;
+  }
+
+  /**
+   * The entry at `offset` was written whole: a QoS 0 message is done, a QoS 1 message
+   * waits for its PUBACK. Moves the cursor past it.
+   */
+  written(offset: number): void {
+    const at = offset - ENTRY_HEADER;
+    this.cursor = this.after(at);
+    if (this.ring[at + 1] === 0) {
+      this.ring[at] = DONE;
+      this.collect();
+    }
+  }
+
+  /** PUBACK for `id`: returns the acknowledged entry's token, or -1 for an id not in flight. */
+  ack(id: number): number {
+    const ids = this.slotId;
+    for (let k = 0; k < this.inflight; k++) {
+      if (ids[k] !== id) continue;
+      const at = this.slotEntry[k];
+      this.release(k);
+      const token = readU32(this.ring, at + 8);
+      this.ring[at] = DONE;
+      this.collect();
+      return token;
+    }
+    return -1;
+  }
+
+  private release(k: number): void {
+    const last = --this.inflight;
+    this.slotEntry[k] = this.slotEntry[last];
+    this.slotId[k] = this.slotId[last];
+  }
+
+  /** Frees finished entries at the head. */
+  private collect(): void {
+    const r = this.ring;
+    while (this.entries > 0) {
+      const at = this.normalize(this.head);
+      if (at !== this.head) {
+        this.bytes -= r.length - this.head;
+        this.head = at;
+      }
+      if (r[at] !== DONE) return;
+      const size = ENTRY_HEADER + readU32(r, at + 4);
+      this.bytes -= size;
+      this.entries--;
+      this.head = at + size;
+      if (this.cursor === at) this.cursor = this.normalize(this.head);
+    }
+    this.head = this.tail = this.cursor = 0;
+    this.bytes = 0;
+  }
+
+  /** After a reconnect: send again from the oldest entry. */
+  rewind(): void {
+    this.cursor = this.normalize(this.head);
+  }
+
+  /** Offset of the oldest entry's packet, or -1. */
+  oldest(): number {
+    return this.entries > 0 ? this.normalize(this.head) + ENTRY_HEADER : -1;
+  }
+
+  /** Drops the oldest entry whatever its state; returns its token. */
+  dropOldest(): number {
+    const at = this.normalize(this.head);
+    const token = readU32(this.ring, at + 8);
+    if (this.ring[at] === SENT) {
+      for (let k = 0; k < this.inflight; k++) if (this.slotEntry[k] === at) this.release(k);
+    }
+    this.ring[at] = DONE;
+    this.collect();
+    return token;
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.head = this.tail = this.cursor = 0;
+    this.entries = this.bytes = this.inflight = 0;
+  }
+}
+
+function writeU32(r: Uint8Array, o: number, v: number): void {
+  r[o] = v >>> 24;
+  r[o + 1] = (v >>> 16) & 0xff;
+  r[o + 2] = (v >>> 8) & 0xff;
+  r[o + 3] = v & 0xff;
+}
+
+function readU32(r: Uint8Array, o: number): number {
+  return ((r[o] << 24) | (r[o + 1] << 16) | (r[o + 2] << 8) | r[o + 3]) >>> 0;
+}

@@ -1,0 +1,137 @@
+/**
+ * The platform for running the client inside the xsnap worker on the host: sockets and
+ * timers live in the Node process (host-test/xs/bridge.ts) and are reached through
+ * xsnap's `issueCommand`; inbound events arrive through {@link dispatch}, which the
+ * module that serves `handleCommand` calls. This is how the host tests run the device
+ * code in the real XS engine; on a device, src/platform/moddable takes its place.
+ */
+import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "../../mqtt/platform.js";
+import { utf8Length, writeUtf8 } from "../../mqtt/utf8.js";
+import { FromXs, ToXs } from "./protocol.js";
+
+interface XsnapGlobals {
+  issueCommand(message: ArrayBuffer): ArrayBuffer;
+  performance?: { now(): number };
+}
+
+const g = globalThis as unknown as XsnapGlobals;
+
+/** One resizable buffer for every message to the host, so a write allocates no buffer of its own. */
+const mail = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(0, {
+  maxByteLength: 1 << 20,
+});
+const mailBytes = new Uint8Array(mail);
+
+function send(kind: number, id: number, extra: number): Uint8Array {
+  mail.resize(3 + extra);
+  mailBytes[0] = kind;
+  mailBytes[1] = id >> 8;
+  mailBytes[2] = id & 0xff;
+  return mailBytes;
+}
+
+/** Sends `value` as JSON (UTF-8) in a message of `kind`. */
+function sendJson(value: unknown, kind: number, id: number): void {
+  const s = JSON.stringify(value); // escapes U+0000 and lone surrogates, so utf8Length accepts it
+  writeUtf8(send(kind, id, utf8Length(s)), 3, s);
+  g.issueCommand(mail);
+}
+
+const sinks = new Map<number, TransportSink>();
+const timers = new Map<number, () => void>();
+let nextConn = 1;
+let nextTimer = 1;
+
+class BridgeTransport implements Transport {
+  constructor(private id: number) {}
+  write(data: Uint8Array, start: number, end: number): number {
+    if (!sinks.has(this.id)) return 0;
+    const b = send(FromXs.Write, this.id, end - start);
+    b.set(data.subarray(start, end), 3);
+    const r = new Uint8Array(g.issueCommand(mail));
+    return ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
+  }
+  close(): void {
+    if (!sinks.delete(this.id)) return;
+    send(FromXs.Close, this.id, 0);
+    g.issueCommand(mail);
+  }
+}
+
+class BridgeTimer implements Timer {
+  constructor(private id: number) {}
+  set(ms: number): void {
+    const b = send(FromXs.TimerSet, this.id, 4);
+    const v = Math.max(0, Math.min(0x7fffffff, Math.round(ms)));
+    b[3] = v >>> 24;
+    b[4] = (v >>> 16) & 0xff;
+    b[5] = (v >>> 8) & 0xff;
+    b[6] = v & 0xff;
+    g.issueCommand(mail);
+  }
+  clear(): void {
+    send(FromXs.TimerClear, this.id, 0);
+    g.issueCommand(mail);
+  }
+}
+
+/** Sends an event to the host as JSON. */
+export function emit(event: unknown): void {
+  sendJson(event, FromXs.Event, 0);
+}
+
+/** The platform; the clock is xsnap's `performance.now`, as a wrapping 32-bit count. */
+export function xsnapPlatform(options: { clockOffset?: number } = {}): Platform {
+  const offset = options.clockOffset ?? 0;
+  const perf = g.performance;
+  return {
+    connect(broker: BrokerAddress, sink: TransportSink): Transport {
+      const id = nextConn++;
+      sinks.set(id, sink);
+      sendJson(broker, FromXs.Connect, id);
+      return new BridgeTransport(id);
+    },
+    timer(callback: () => void): Timer {
+      const id = nextTimer++;
+      timers.set(id, callback);
+      return new BridgeTimer(id);
+    },
+    now: () => (Math.floor(perf ? perf.now() : 0) + offset) >>> 0,
+  };
+}
+
+function decodeReason(b: Uint8Array): string | null {
+  if (b.length <= 3) return null;
+  let s = "";
+  for (let i = 3; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+
+/**
+ * Delivers a host event (any {@link ToXs} kind but `Op`). Returns false for kinds it does
+ * not handle.
+ */
+export function dispatch(b: Uint8Array): boolean {
+  const id = (b[1] << 8) | b[2];
+  switch (b[0]) {
+    case ToXs.Connected:
+      sinks.get(id)?.onConnect();
+      return true;
+    case ToXs.Data:
+      sinks.get(id)?.onData(b, 3, b.length);
+      return true;
+    case ToXs.Writable:
+      sinks.get(id)?.onWritable();
+      return true;
+    case ToXs.Closed: {
+      const sink = sinks.get(id);
+      sinks.delete(id);
+      sink?.onClose(decodeReason(b));
+      return true;
+    }
+    case ToXs.Timer:
+      timers.get(id)?.();
+      return true;
+  }
+  return false;
+}

@@ -1,0 +1,163 @@
+/**
+ * The `xsmqtt` command: a dispatcher over subcommands, each a module in `commands/` that
+ * is loaded only when asked for, so a subcommand that needs a network stack or a serial
+ * port costs nothing to the ones that do not.
+ *
+ * Exit codes, for every subcommand: 0 success, 1 some input failed (the rest was still
+ * processed), 2 the command line itself is wrong.
+ */
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** Where a subcommand's input lines come from. */
+export interface InputSource {
+  /** Read this file, if given. */
+  file?: string;
+  /** Otherwise these lines, if given; otherwise standard input. */
+  inline?: readonly string[];
+}
+
+/** Everything a subcommand touches outside itself; {@link main} passes the process's. */
+export interface CommandIo {
+  /** The input's lines without their line ends. Rejects if the file cannot be read. */
+  lines(source: InputSource): AsyncIterable<string>;
+  /** Writes to standard output. */
+  out(text: string): void;
+  /** Writes to standard error. */
+  err(text: string): void;
+}
+
+/** A subcommand module: `commands/<name>.ts`. */
+export interface Command {
+  /** Usage and examples, printed by `xsmqtt help <name>` and `xsmqtt <name> --help`. */
+  readonly usage: string;
+  /** Runs with the arguments after the subcommand's name; resolves to the exit code. */
+  run(args: string[], io: CommandIo): Promise<number>;
+}
+
+/** Thrown by a subcommand for a wrong command line: {@link main} prints it with the usage and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Subcommands by name, each loaded on first use. Add new ones here. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  decode: { summary: "print MQTT packets given as hex as JSON, one per line", load: () => import("./commands/decode.js") },
+  encode: { summary: "print the hex of MQTT packets given as JSON objects", load: () => import("./commands/encode.js") },
+};
+
+function overview(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    "usage: xsmqtt <command> [options]",
+    "",
+    "MQTT 3.1.1 tools for xsmqtt.",
+    "",
+    "commands:",
+    ...rows,
+    `  ${"help".padEnd(width)}  show this text, or a command's: xsmqtt help <command>`,
+    "",
+    "Exit status: 0 success, 1 some input failed, 2 wrong command line.",
+    "",
+  ].join("\n");
+}
+
+/** `help` with no name: the overview and every command's usage. With a name: that command's. */
+async function help(names: string[], io: CommandIo): Promise<number> {
+  if (names.length === 0) {
+    io.out(overview());
+    for (const c of Object.values(COMMANDS)) io.out("\n" + (await c.load()).usage);
+    return 0;
+  }
+  const c = COMMANDS[names[0]];
+  if (!c) {
+    io.err(`xsmqtt: no command "${names[0]}"\n\n${overview()}`);
+    return 2;
+  }
+  io.out((await c.load()).usage);
+  return 0;
+}
+
+/** Lines of the file, the inline lines, or standard input; CRLF and LF both end a line. */
+async function* fileLines(source: InputSource): AsyncIterable<string> {
+  if (source.file === undefined && source.inline) {
+    yield* source.inline;
+    return;
+  }
+  if (source.file === undefined && process.stdin.isTTY) process.stderr.write("(reading standard input; end it with Ctrl-D)\n");
+  const input = source.file === undefined ? process.stdin : createReadStream(source.file, { encoding: "utf8" });
+  // the iterator rethrows the stream's errors (ENOENT, EISDIR) to the command
+  let first = true;
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    // a byte-order mark, as Windows editors write it, is not part of the first line
+    yield first && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
+    first = false;
+  }
+}
+
+/** The process's standard streams. */
+export const processIo: CommandIo = {
+  lines: fileLines,
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+};
+
+/**
+ * Parses a subcommand's options with node:util's parseArgs, turning its errors into
+ * {@link UsageError}. Every command accepts `-h`/`--help`.
+ */
+export function parseOptions<O extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Runs the command line `argv` (without node and the script); sets `process.exitCode`. */
+export async function main(argv: string[], io: CommandIo = processIo): Promise<void> {
+  // a reader that went away (`xsmqtt decode ... | head`) ends the command, as SIGPIPE would
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+  process.exitCode = await run(argv, io);
+}
+
+/** {@link main} without the process: resolves to the exit code. */
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === "help" || name === "--help" || name === "-h") return help(rest, io);
+  const entry = name === undefined ? undefined : COMMANDS[name];
+  if (!entry) {
+    io.err((name === undefined ? "xsmqtt: no command given" : `xsmqtt: unknown command "${name}"`) + "\n\n" + overview());
+    return 2;
+  }
+  const command = await entry.load();
+  const end = rest.indexOf("--");
+  const options = end < 0 ? rest : rest.slice(0, end);
+  if (options.includes("--help") || options.includes("-h")) {
+    io.out(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`xsmqtt ${name}: ${e.message}\n\n${command.usage}`);
+      return 2;
+    }
+    // unreadable input file and the like: say what, without a stack
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === "string" && err.syscall) {
+      io.err(`xsmqtt ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
