@@ -207,6 +207,9 @@ export class MqttClient {
   private pumping = false;
   /** Inbound: the current message is an oversize one being dropped, or a QoS 2 duplicate. */
   private skipping = false;
+  /** Handlers are running: unsubscribes wait so the dispatch loop's row indexes stay valid. */
+  private dispatching = false;
+  private deferredDeletes: string[] = [];
 
   private readonly keepaliveMs: number;
   private readonly pingTimeoutMs: number;
@@ -345,6 +348,8 @@ export class MqttClient {
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `subscription QoS must be 0, 1 or 2, not ${qos}`);
     validateTopicFilter(filter);
+    const deferred = this.deferredDeletes.indexOf(filter);
+    if (deferred >= 0) this.deferredDeletes.splice(deferred, 1);
     this.subs.set(filter, qos, { state: 0, handler: options.handler ?? null, done: options.done ?? null });
     const later = this.unsubscribeLater.indexOf(filter);
     if (later >= 0) this.unsubscribeLater.splice(later, 1);
@@ -355,7 +360,8 @@ export class MqttClient {
   unsubscribe(filter: string, done?: (error: MqttError | null) => void): void {
     if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
     validateTopicFilter(filter);
-    this.subs.delete(filter);
+    if (this.dispatching) this.deferredDeletes.push(filter);
+    else this.subs.delete(filter);
     if (this.state === S_CONNECTED) this.sendUnsubscribe([filter], done ?? null);
     else {
       this.unsubscribeLater.push(filter);
@@ -767,9 +773,15 @@ export class MqttClient {
       const m = this.message;
       m.fill(p);
       const subs = this.subs;
+      this.dispatching = true;
       for (let i = subs.next(p.data, p.topicStart, p.topicLength, 0); i >= 0; i = subs.next(p.data, p.topicStart, p.topicLength, i + 1)) {
         const h = subs.at(i).value.handler;
         if (h !== null) this.call(h, m);
+      }
+      this.dispatching = false;
+      if (this.deferredDeletes.length > 0) {
+        for (const f of this.deferredDeletes) this.subs.delete(f);
+        this.deferredDeletes.length = 0;
       }
       const all = this.o.onMessage;
       if (all) this.call(all, m);

@@ -152,7 +152,7 @@ function checkQoS(qos: number, what: string): void {
 
 function checkId(id: number): void {
   if (!(id >= 1 && id <= 65535 && (id | 0) === id))
-    throw new MqttError(ErrorCode.InvalidArgument, `packet id must be 1-65535, not ${id}`);
+    throw new MqttError(ErrorCode.InvalidArgument, id === 0 ? "a packet id (1-65535) is required" : `packet id must be 1-65535, not ${id}`);
 }
 
 /** Topic name length, refusing what §4.7 forbids in a name (empty, wildcards, over 65535 bytes). */
@@ -174,7 +174,7 @@ export function topicNameLength(topic: string, what: string): number {
 // ---- CONNECT ----
 
 function connectRemaining(f: ConnectFields): number {
-  if (!(f.keepalive >= 0 && f.keepalive <= 65535)) throw new MqttError(ErrorCode.InvalidArgument, `keepalive must be 0-65535, not ${f.keepalive}`);
+  if (!(Number.isInteger(f.keepalive) && f.keepalive >= 0 && f.keepalive <= 65535)) throw new MqttError(ErrorCode.InvalidArgument, `keepalive must be 0-65535, not ${f.keepalive}`);
   let n = 10 + 2 + stringLength(f.clientId, "client id");
   const w = f.will;
   if (w) {
@@ -229,7 +229,7 @@ export function encodeConnect(buf: Uint8Array, offset: number, f: ConnectFields)
 
 /** Writes CONNACK (§3.2); 4 bytes. */
 export function encodeConnack(buf: Uint8Array, offset: number, f: ConnackFields): number {
-  if (!(f.returnCode >= 0 && f.returnCode <= 5)) throw new MqttError(ErrorCode.InvalidArgument, `CONNACK return code must be 0-5, not ${f.returnCode}`);
+  if (!(Number.isInteger(f.returnCode) && f.returnCode >= 0 && f.returnCode <= 5)) throw new MqttError(ErrorCode.InvalidArgument, `CONNACK return code must be 0-5, not ${f.returnCode}`);
   room(buf, offset, 4);
   buf[offset] = PacketType.CONNACK << 4;
   buf[offset + 1] = 2;
@@ -243,6 +243,7 @@ export function encodeConnack(buf: Uint8Array, offset: number, f: ConnackFields)
 function publishRemaining(f: PublishFields): number {
   checkQoS(f.qos, "PUBLISH");
   if (f.qos > 0) checkId(f.packetId);
+  else if (f.dup) throw new MqttError(ErrorCode.InvalidArgument, "DUP must be 0 on a QoS 0 PUBLISH (§3.3.1.1)");
   const p = f.payload;
   const t = f.topicBytes;
   return 2 + (t ? t.length : topicNameLength(f.topic, "PUBLISH")) + (f.qos > 0 ? 2 : 0) + (typeof p === "string" ? stringLengthAny(p) : p.length);

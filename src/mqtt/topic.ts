@@ -93,8 +93,13 @@ export function matchFilter(filter: Uint8Array, data: Uint8Array, start: number,
   }
 }
 
-/** String convenience for {@link matchFilter}; allocates, so not for the hot path. */
+/**
+ * String convenience for {@link matchFilter}; allocates, so not for the hot path. Throws
+ * `InvalidTopicFilter` or `InvalidTopic` for arguments that are not valid.
+ */
 export function topicMatches(filter: string, topic: string): boolean {
+  validateTopicFilter(filter);
+  validateTopic(topic);
   const f = new Uint8Array(utf8Length(filter));
   writeUtf8(f, 0, filter);
   const t = new Uint8Array(utf8Length(topic));
@@ -122,6 +127,7 @@ export class SubscriptionTable<V> {
   /** Adds or replaces the row for `filter` (validated); returns it. */
   set(filter: string, qos: number, value: V): SubscriptionEntry<V> {
     validateTopicFilter(filter);
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `subscription QoS must be 0, 1 or 2, not ${qos}`);
     const i = this.indexOf(filter);
     if (i >= 0) {
       const row = this.rows[i];

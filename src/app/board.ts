@@ -1,0 +1,89 @@
+/**
+ * The board abstraction the firmware runs on. A device board (src/platform/moddable)
+ * and the simulated host board (src/platform/host) both provide it; the app knows nothing
+ * else about the hardware. Plain ECMAScript types only.
+ */
+import type { Platform } from "../mqtt/platform.js";
+
+/** Which sensor sits where: the data of a board file under boards/. */
+export interface SensorDefinition {
+  /** Name used in topics: `<prefix>/<deviceId>/<name>`. */
+  name: string;
+  /** Driver: "sht3x", "aht10", "bmp280", "tmp102" on devices; "simulated" on the host. */
+  driver: string;
+  /** I2C address. */
+  address?: number;
+  /** Simulated sensors: the quantities they produce, with a base value and drift. */
+  simulate?: { [quantity: string]: { base: number; drift: number; decimals?: number } };
+}
+
+/** One board file: pins, buses, sensors. Adding a board is adding one of these. */
+export interface BoardDefinition {
+  /** e.g. "esp32/nodemcu"; also the Moddable platform/subplatform it builds for. */
+  name: string;
+  i2c?: { sda: number; scl: number; hz?: number };
+  led?: { pin: number; activeLow?: boolean };
+  sensors: SensorDefinition[];
+}
+
+/** Readings of one sample: quantity name → value. The same object is refilled each sample. */
+export interface Sample {
+  [quantity: string]: number;
+}
+
+export interface Sensor {
+  readonly name: string;
+  /** Decimals to publish per quantity (default 2). */
+  readonly decimals?: { [quantity: string]: number };
+  /**
+   * Fills `into` with fresh values and returns true, or returns false when the sensor did
+   * not answer (the app reports it; it never throws through the app).
+   */
+  sample(into: Sample): boolean;
+}
+
+export type NetworkStatus = "connecting" | "connected" | "disconnected";
+
+/** Wi-Fi on a device; simulated (with drop-outs tests can trigger) on the host. */
+export interface Network {
+  readonly connected: boolean;
+  /** Joins and keeps rejoining with backoff; reports every status change. */
+  start(onStatus: (status: NetworkStatus, detail: string) => void): void;
+}
+
+/** Wall-clock time for readings: SNTP on a device. */
+export interface WallClock {
+  /** Milliseconds since 1970 when synchronized, else -1. */
+  now(): number;
+  readonly synchronized: boolean;
+  /** Starts synchronizing; `onSync` runs when time is known. */
+  start(onSync: () => void): void;
+}
+
+/** Settings that survive a restart: Moddable `preference` on a device, a file on the host. */
+export interface Storage {
+  get(key: string): string | undefined;
+  set(key: string, value: string): void;
+  delete(key: string): void;
+  keys(): string[];
+}
+
+/** The serial console: log lines out, command lines in (provisioning). */
+export interface SerialConsole {
+  write(line: string): void;
+  onLine(handler: (line: string) => void): void;
+}
+
+export interface Board {
+  readonly definition: BoardDefinition;
+  /** Transport, timer and monotonic clock for the MQTT client and the app's timers. */
+  readonly platform: Platform;
+  readonly network: Network;
+  readonly clock: WallClock;
+  readonly storage: Storage;
+  readonly console: SerialConsole;
+  readonly sensors: Sensor[];
+  /** Status LED, when the board has one. */
+  led?(on: boolean): void;
+  restart(): void;
+}
