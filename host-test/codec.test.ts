@@ -146,7 +146,7 @@ const packetArb: fc.Arbitrary<PacketObject> = fc.oneof(
   fc
     .record({ retain: fc.boolean(), qos: fc.integer({ min: 0, max: 2 }), dup: fc.boolean(), topic: topicName, payload: hex(700), messageId: id })
     .map((r) => {
-      const o: PacketObject = { cmd: "publish", retain: r.retain, qos: r.qos, dup: r.dup, topic: r.topic, payload: r.payload };
+      const o: PacketObject = { cmd: "publish", retain: r.retain, qos: r.qos, dup: r.qos > 0 && r.dup, topic: r.topic, payload: r.payload };
       if (r.qos > 0) o.messageId = r.messageId;
       return o;
     }),
