@@ -56,6 +56,8 @@ export class XsWorker {
     });
     const stdio = this.child.stdio as unknown as [null, null, Readable, Writable, Readable];
     this.toXs = stdio[3];
+    // a worker that died (or was killed with the process group) must not crash the host
+    this.toXs.on("error", () => undefined);
     stdio[2].on("data", (d: Buffer) => {
       this.stderr += d.toString();
       if (process.env.XS_TRACE) process.stderr.write(d);

@@ -1,0 +1,313 @@
+/**
+ * The sensor firmware. Joins the network, connects to the broker with a retained
+ * "offline" will, announces itself with a retained "online" status, then every interval
+ * samples each sensor and publishes one reading. Readings taken while the network or the
+ * broker is down wait in the client's bounded outbox with their sample times and go out
+ * after reconnect; when the budget is full the oldest are dropped and counted.
+ *
+ * Topics (see README, "Topics and payloads"):
+ *   <prefix>/<deviceId>/<sensor>   readings, JSON: {"t":<ms since 1970>,"temperature":21.5,...}
+ *                                  ("up":<ms since start> instead of "t" until the clock is set)
+ *   <prefix>/<deviceId>/status     retained: {"state":"online",...counters} / {"state":"offline"}
+ *   <prefix>/<deviceId>/cmd        commands in: {"cmd":"interval","value":5000} | {"cmd":"sample"}
+ *                                  | {"cmd":"status"} | {"cmd":"restart"}
+ *   <prefix>/<deviceId>/cmd/result command results out: {"cmd":...,"ok":true} or {"ok":false,"error":...}
+ */
+import { MqttClient } from "../mqtt/client.js";
+import type { MqttError } from "../mqtt/errors.js";
+import type { Message } from "../mqtt/message.js";
+import type { Timer } from "../mqtt/platform.js";
+import type { Board, Sample, Sensor } from "./board.js";
+import { checkSetting, resolveConfig, SETTINGS, type AppConfig, type BuildConfig } from "./config.js";
+import { JsonWriter } from "./json.js";
+
+export const FIRMWARE_VERSION = "0.1.0";
+
+export interface AppStats {
+  samples: number;
+  readings: number;
+  sensorErrors: number;
+  commands: number;
+}
+
+interface SensorSlot {
+  sensor: Sensor;
+  topic: string;
+  sample: Sample;
+}
+
+export class App {
+  readonly stats: AppStats = { samples: 0, readings: 0, sensorErrors: 0, commands: 0 };
+  config: AppConfig;
+  client: MqttClient | null = null;
+  private readonly board: Board;
+  private readonly build: BuildConfig;
+  private readonly timer: Timer;
+  private readonly json = new JsonWriter(512);
+  private slots: SensorSlot[] = [];
+  private statusTopic = "";
+  private commandTopic = "";
+  private resultTopic = "";
+  private started: number;
+  private running = false;
+
+  constructor(board: Board, build: BuildConfig) {
+    this.board = board;
+    this.build = build;
+    this.config = resolveConfig(build, board.storage, `xsmqtt-${board.definition.name.replace(/[^A-Za-z0-9]/g, "-")}`);
+    this.timer = board.platform.timer(() => this.tick());
+    this.started = board.platform.now();
+    board.console.onLine((line) => this.onConsoleLine(line));
+  }
+
+  /** Starts the network, the clock and the sampling loop; connects when the network is up. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.prepare();
+    this.log(`xsmqtt ${FIRMWARE_VERSION} on ${this.board.definition.name}: device ${this.config.deviceId}, sampling every ${this.config.interval} ms`);
+    this.board.clock.start(() => this.log("clock synchronized"));
+    this.board.network.start((status, detail) => {
+      this.log(`network ${status}${detail ? ": " + detail : ""}`);
+      if (status === "connected" && this.client && !this.client.connected) this.client.connect();
+    });
+    this.client = this.makeClient();
+    if (this.board.network.connected) this.client.connect();
+    this.timer.set(this.config.interval);
+  }
+
+  /** Stops sampling and closes the connection (the broker keeps the retained status). */
+  stop(): void {
+    this.running = false;
+    this.timer.clear();
+    this.client?.close();
+  }
+
+  private prepare(): void {
+    const { prefix, deviceId } = this.config;
+    const base = `${prefix}/${deviceId}`;
+    this.statusTopic = `${base}/status`;
+    this.commandTopic = `${base}/cmd`;
+    this.resultTopic = `${base}/cmd/result`;
+    this.slots = this.board.sensors.map((sensor) => ({ sensor, topic: `${base}/${sensor.name}`, sample: {} }));
+  }
+
+  private makeClient(): MqttClient {
+    const c = this.config;
+    const client = new MqttClient(
+      {
+        clientId: c.deviceId,
+        brokers: c.brokers,
+        clean: false,
+        keepalive: 30,
+        username: c.username,
+        password: c.password,
+        will: { topic: this.statusTopic, payload: '{"state":"offline"}', qos: 1, retain: true },
+        outboxBytes: c.outboxBytes,
+        queuePolicy: "drop-oldest",
+        inflightWindow: 8,
+        receiveBufferSize: 512,
+        reconnect: { min: 1000, max: 30000, jitter: 0.25 },
+        onConnect: (sessionPresent, broker) => {
+          this.log(`mqtt connected to ${broker.host}:${broker.port}${sessionPresent ? " (session resumed)" : ""}`);
+          this.board.led?.(true);
+          this.publishStatus();
+        },
+        onDisconnect: (error) => {
+          this.board.led?.(false);
+          this.log(`mqtt disconnected: ${error ? error.message : "closed"}`);
+        },
+        onError: (error: MqttError) => this.log(`mqtt ${error.code}: ${error.message}`),
+        onDrop: (reason) => reason === "queue-full" && this.log("offline queue full: oldest reading dropped"),
+      },
+      this.board.platform,
+    );
+    client.subscribe(this.commandTopic, { qos: 1, handler: (m) => this.onCommand(m) });
+    return client;
+  }
+
+  private tick(): void {
+    if (!this.running) return;
+    this.sampleAll();
+    this.timer.set(this.config.interval);
+  }
+
+  /** Samples every sensor and publishes one reading each. */
+  sampleAll(): void {
+    this.stats.samples++;
+    for (const slot of this.slots) this.publishReading(slot);
+  }
+
+  private publishReading(slot: SensorSlot): void {
+    const w = this.json.reset().raw("{");
+    const t = this.board.clock.now();
+    if (t >= 0) w.raw('"t":').number(t, 0);
+    else w.raw('"up":').number((this.board.platform.now() - this.started) >>> 0, 0);
+    let ok = false;
+    try {
+      ok = slot.sensor.sample(slot.sample);
+    } catch {
+      ok = false;
+    }
+    if (ok) {
+      const s = slot.sample;
+      const decimals = slot.sensor.decimals;
+      for (const key in s) w.raw(',"').raw(key).raw('":').number(s[key], decimals?.[key] ?? 2);
+    } else {
+      this.stats.sensorErrors++;
+      w.raw(',"error":"no answer"');
+      this.log(`sensor ${slot.sensor.name} did not answer`);
+    }
+    w.raw("}");
+    this.publish(slot.topic, w.view(), false);
+    this.stats.readings++;
+  }
+
+  private publish(topic: string, payload: Uint8Array | string, retain: boolean): void {
+    const client = this.client;
+    if (!client) return;
+    try {
+      client.publish(topic, payload, { qos: this.config.qos, retain });
+    } catch (e) {
+      this.log(`publish to ${topic} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** The retained status, with the counters a fleet operator watches. */
+  statusJson(): string {
+    const c = this.client;
+    const s = c?.stats;
+    return JSON.stringify({
+      state: "online",
+      fw: FIRMWARE_VERSION,
+      board: this.board.definition.name,
+      interval: this.config.interval,
+      up: (this.board.platform.now() - this.started) >>> 0,
+      samples: this.stats.samples,
+      readings: this.stats.readings,
+      sensorErrors: this.stats.sensorErrors,
+      queued: c ? c.queued : 0,
+      dropped: s ? s.dropped : 0,
+      reconnects: s ? s.connects - 1 : 0,
+    });
+  }
+
+  publishStatus(): void {
+    const client = this.client;
+    if (!client) return;
+    try {
+      client.publish(this.statusTopic, this.statusJson(), { qos: 1, retain: true });
+    } catch (e) {
+      this.log(`status publish failed: ${(e as Error).message}`);
+    }
+  }
+
+  private onCommand(m: Message): void {
+    this.stats.commands++;
+    let cmd: { cmd?: unknown; value?: unknown };
+    try {
+      cmd = JSON.parse(m.text());
+    } catch {
+      return this.result({ ok: false, error: "command is not JSON" });
+    }
+    switch (cmd.cmd) {
+      case "interval": {
+        const v = String(cmd.value);
+        const err = checkSetting("interval", v);
+        if (err) return this.result({ cmd: "interval", ok: false, error: err });
+        this.config.interval = Number(v);
+        this.board.storage.set("interval", v);
+        this.timer.set(this.config.interval);
+        this.result({ cmd: "interval", ok: true, value: this.config.interval });
+        return this.publishStatus();
+      }
+      case "sample":
+        this.sampleAll();
+        return this.result({ cmd: "sample", ok: true });
+      case "status":
+        this.publishStatus();
+        return this.result({ cmd: "status", ok: true });
+      case "restart":
+        this.result({ cmd: "restart", ok: true });
+        return this.board.restart();
+      default:
+        return this.result({ ok: false, error: `unknown command ${JSON.stringify(cmd.cmd)}` });
+    }
+  }
+
+  private result(r: object): void {
+    this.publish(this.resultTopic, JSON.stringify(r), false);
+  }
+
+  /**
+   * The serial console's line protocol (what `xsmqtt provision` speaks):
+   *   set <key> <value>  → ok <key> | error <reason>     (stored in preferences)
+   *   get <key>          → value <key> <value> | error <reason>  (passwords are never echoed)
+   *   keys               → keys <k1> <k2> …
+   *   status             → status <json>
+   *   apply              → ok apply  (reconnects with the stored settings)
+   *   restart            → ok restart
+   */
+  onConsoleLine(raw: string): void {
+    const line = raw.trim();
+    if (line === "") return;
+    const space = line.indexOf(" ");
+    const verb = space < 0 ? line : line.slice(0, space);
+    const rest = space < 0 ? "" : line.slice(space + 1).trim();
+    const out = (s: string) => this.board.console.write(s);
+    switch (verb) {
+      case "set": {
+        const sp = rest.indexOf(" ");
+        const key = sp < 0 ? rest : rest.slice(0, sp);
+        const value = sp < 0 ? "" : rest.slice(sp + 1).trim();
+        const err = value === "" ? "set needs a key and a value" : checkSetting(key, value);
+        if (err) return out(`error ${err}`);
+        this.board.storage.set(key, value);
+        return out(`ok ${key}`);
+      }
+      case "get": {
+        if (!(rest in SETTINGS)) return out(`error unknown setting "${rest}"`);
+        const v = this.board.storage.get(rest);
+        if (v === undefined) return out(`error ${rest} is not set`);
+        return out(`value ${rest} ${rest === "pass" || rest === "wifipass" ? "********" : v}`);
+      }
+      case "keys":
+        return out(`keys ${this.board.storage.keys().join(" ")}`);
+      case "status":
+        return out(`status ${this.statusJson()}`);
+      case "apply":
+        this.apply();
+        return out("ok apply");
+      case "restart":
+        out("ok restart");
+        return this.board.restart();
+      case "help":
+        return out("commands: set <key> <value> | get <key> | keys | status | apply | restart");
+      default:
+        return out(`error unknown command "${verb}"`);
+    }
+  }
+
+  /** Takes stored settings into effect: a new session with the (maybe new) broker and identity. */
+  apply(): void {
+    const old = this.client;
+    this.config = resolveConfig(this.build, this.board.storage, this.config.deviceId);
+    this.prepare();
+    old?.close();
+    this.client = this.makeClient();
+    if (this.running && this.board.network.connected) this.client.connect();
+    if (this.running) this.timer.set(this.config.interval);
+    this.log(`settings applied: broker ${this.config.brokers.map((b) => `${b.host}:${b.port}`).join(", ")}`);
+  }
+
+  private log(message: string): void {
+    this.board.console.write(`# ${message}`);
+  }
+}
+
+/** Creates and starts the firmware on `board`. */
+export function startApp(board: Board, config: BuildConfig = {}): App {
+  const app = new App(board, config);
+  app.start();
+  return app;
+}

@@ -1,0 +1,116 @@
+/**
+ * Firmware configuration: defaults, the build's config (Moddable manifest "config", or
+ * the host runner's options), then stored preferences on top. Stored keys are at most 15
+ * characters (ESP32 preference names).
+ */
+import type { BrokerAddress } from "../mqtt/platform.js";
+import { validateTopic } from "../mqtt/topic.js";
+import type { Storage } from "./board.js";
+
+/** What a build may set. */
+export interface BuildConfig {
+  deviceId?: string;
+  /** Broker URLs: mqtt://host[:port] or mqtts://host[:port]. */
+  brokers?: string[];
+  username?: string;
+  password?: string;
+  /** Topic prefix: readings go to `<prefix>/<deviceId>/<sensor>`. */
+  prefix?: string;
+  /** Milliseconds between samples. */
+  interval?: number;
+  /** QoS of readings, 0 or 1. */
+  qos?: number;
+  ssid?: string;
+  wifiPassword?: string;
+  /** Offline queue budget in bytes. */
+  outboxBytes?: number;
+}
+
+export interface AppConfig {
+  deviceId: string;
+  brokers: BrokerAddress[];
+  username: string | null;
+  password: string | null;
+  prefix: string;
+  interval: number;
+  qos: number;
+  ssid: string | null;
+  wifiPassword: string | null;
+  outboxBytes: number;
+}
+
+/** Preference keys, and the BuildConfig field each overrides. */
+export const SETTINGS = {
+  deviceid: "deviceId",
+  broker: "brokers",
+  user: "username",
+  pass: "password",
+  prefix: "prefix",
+  interval: "interval",
+  qos: "qos",
+  ssid: "ssid",
+  wifipass: "wifiPassword",
+} as const;
+export type SettingKey = keyof typeof SETTINGS;
+
+/** Parses mqtt://host[:port] (1883) or mqtts://host[:port] (8883); throws a readable Error. */
+export function parseBrokerUrl(url: string): BrokerAddress {
+  const m = /^(mqtts?|tcp|ssl):\/\/(\[[^\]]+\]|[^:/?#]+)(?::(\d+))?\/?$/.exec(url.trim());
+  if (!m) throw new Error(`not a broker URL: "${url}" (expected mqtt://host[:port] or mqtts://host[:port])`);
+  const tls = m[1] === "mqtts" || m[1] === "ssl";
+  const port = m[3] ? Number(m[3]) : tls ? 8883 : 1883;
+  if (!(port > 0 && port < 65536)) throw new Error(`broker port out of range in "${url}"`);
+  const host = m[2].startsWith("[") ? m[2].slice(1, -1) : m[2];
+  return tls ? { host, port, tls: true } : { host, port };
+}
+
+/** Checks one setting's value; returns an error message or null. */
+export function checkSetting(key: string, value: string): string | null {
+  if (!(key in SETTINGS)) return `unknown setting "${key}" (known: ${Object.keys(SETTINGS).join(", ")})`;
+  switch (key as SettingKey) {
+    case "broker":
+      try {
+        for (const u of value.split(",")) parseBrokerUrl(u);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return null;
+    case "interval": {
+      const n = Number(value);
+      return Number.isInteger(n) && n >= 100 && n <= 86400000 ? null : "interval must be whole milliseconds, 100 to 86400000";
+    }
+    case "qos":
+      return value === "0" || value === "1" ? null : "qos must be 0 or 1";
+    case "deviceid":
+    case "prefix":
+      try {
+        validateTopic(value);
+      } catch {
+        return `${key} must be usable in a topic (no + or #, not empty)`;
+      }
+      return value.includes("/") && key === "deviceid" ? "deviceid may not contain /" : null;
+    default:
+      return null;
+  }
+}
+
+/** Defaults ← build config ← stored settings. */
+export function resolveConfig(build: BuildConfig, storage: Storage, fallbackId: string): AppConfig {
+  const stored = (k: SettingKey) => {
+    const v = storage.get(k);
+    return v !== undefined && checkSetting(k, v) === null ? v : undefined;
+  };
+  const brokers = stored("broker")?.split(",") ?? build.brokers ?? ["mqtt://127.0.0.1:1883"];
+  return {
+    deviceId: stored("deviceid") ?? build.deviceId ?? fallbackId,
+    brokers: brokers.map(parseBrokerUrl),
+    username: stored("user") ?? build.username ?? null,
+    password: stored("pass") ?? build.password ?? null,
+    prefix: stored("prefix") ?? build.prefix ?? "xsmqtt",
+    interval: Number(stored("interval") ?? build.interval ?? 10000),
+    qos: Number(stored("qos") ?? build.qos ?? 1),
+    ssid: stored("ssid") ?? build.ssid ?? null,
+    wifiPassword: stored("wifipass") ?? build.wifiPassword ?? null,
+    outboxBytes: build.outboxBytes ?? 16384,
+  };
+}

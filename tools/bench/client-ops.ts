@@ -1,0 +1,197 @@
+/**
+ * The end-to-end benchmark's XS workload: one connected {@link MqttClient} over a stub
+ * platform, so the meter sees the client's own cost and nothing of a socket. Plain
+ * ECMAScript (the same compiled file runs inside xsnap).
+ *
+ * The stub transport takes every write whole without copying (it only counts bytes and
+ * remembers where the last packet lay); inbound packets are pre-encoded once and injected
+ * through the client's sink, one packet per `onData` call, as a socket would deliver them.
+ * Timers do nothing and the clock stands still, so no keepalive work falls inside a window.
+ */
+import { MqttClient, type PublishOptions } from "../../src/mqtt/client.js";
+import type { Message } from "../../src/mqtt/message.js";
+import { encodePublish, type PublishFields } from "../../src/mqtt/encode.js";
+import type { Platform, Transport, TransportSink } from "../../src/mqtt/platform.js";
+
+export const TOPIC = "sensors/esp32-01/temperature";
+export const FILTER = "sensors/+/temperature";
+export const PAYLOAD_SIZE = 48;
+
+export const payload = new Uint8Array(PAYLOAD_SIZE);
+for (let j = 0; j < PAYLOAD_SIZE; j++) payload[j] = 0x30 + (j % 10);
+
+const Q0: PublishOptions = { qos: 0 };
+const Q1: PublishOptions = { qos: 1 };
+
+// ---- the stub platform ----
+
+let sink: TransportSink | null = null;
+let bytesWritten = 0;
+let writes = 0;
+/** Where the last write began: the packet id of a QoS 1 PUBLISH is read from there. */
+let lastData: Uint8Array = payload;
+let lastStart = 0;
+let clock = 1000;
+
+const transport: Transport = {
+  write(data: Uint8Array, start: number, end: number): number {
+    writes++;
+    bytesWritten += end - start;
+    lastData = data;
+    lastStart = start;
+    return end - start;
+  },
+  close() {
+    sink = null;
+  },
+};
+
+const platform: Platform = {
+  connect(_broker, s) {
+    sink = s;
+    return transport;
+  },
+  timer() {
+    return { set() {}, clear() {} };
+  },
+  now: () => clock,
+  random: () => 0.5,
+};
+
+// ---- the client ----
+
+let received = 0;
+let handled = 0;
+let payloadBytes = 0;
+let delivered = 0;
+let errors = 0;
+
+function onTopic(m: Message): void {
+  handled++;
+  payloadBytes += m.payloadLength;
+}
+
+const client = new MqttClient(
+  {
+    clientId: "bench-xs",
+    brokers: [{ host: "stub", port: 1883 }],
+    outboxBytes: 8192,
+    inflightWindow: 16,
+    onMessage(m: Message) {
+      received++;
+    },
+    onDelivered() {
+      delivered++;
+    },
+    onError() {
+      errors++;
+    },
+  },
+  platform,
+);
+
+/** Broker → client bytes, built by hand (CONNACK, SUBACK) or with the codec (PUBLISH). */
+const CONNACK = new Uint8Array([0x20, 2, 0, 0]);
+const SUBACK = new Uint8Array([0x90, 3, 0, 0, 1]);
+const PUBACK = new Uint8Array([0x40, 2, 0, 0]);
+
+function inject(data: Uint8Array, start = 0, end = data.length): void {
+  if (!sink) throw new Error("no transport open");
+  sink.onData(data, start, end);
+}
+
+client.connect();
+if (!sink) throw new Error("the client did not open a transport");
+(sink as TransportSink).onConnect();
+inject(CONNACK);
+if (!client.connected) throw new Error("the client did not accept the CONNACK");
+client.subscribe(FILTER, { qos: 1, handler: onTopic });
+// the SUBSCRIBE just written carries the packet id the SUBACK must echo
+SUBACK[2] = lastData[lastStart + 2];
+SUBACK[3] = lastData[lastStart + 3];
+inject(SUBACK);
+
+/** `IDS` inbound PUBLISH packets of one QoS back to back, with their offsets. */
+const IDS = 64;
+function preEncode(qos: number): { stream: Uint8Array; offsets: number[] } {
+  const f: PublishFields = { topic: TOPIC, payload, qos, retain: false, dup: false, packetId: 0 };
+  const stream = new Uint8Array(IDS * 128);
+  const offsets = [0];
+  let o = 0;
+  for (let k = 0; k < IDS; k++) {
+    f.packetId = qos ? k + 1 : 0;
+    o += encodePublish(stream, o, f);
+    offsets.push(o);
+  }
+  return { stream, offsets };
+}
+const in0 = preEncode(0);
+const in1 = preEncode(1);
+
+declare const gc: undefined | (() => void);
+
+// ---- the measured operations: each runs n operations after a collection ----
+
+/** `n` QoS 0 publishes of the 48-byte payload; each is written through at once. */
+export function publishMany(n: number): number {
+  if (typeof gc === "function") gc();
+  for (let i = 0; i < n; i++) client.publish(TOPIC, payload, Q0);
+  return n;
+}
+
+/** `n` QoS 1 publishes, each followed by its PUBACK from the "broker". */
+export function publishQos1Many(n: number): number {
+  if (typeof gc === "function") gc();
+  for (let i = 0; i < n; i++) {
+    client.publish(TOPIC, payload, Q1);
+    // the PUBLISH just written: header, 1-byte length, topic length, topic, packet id
+    const at = lastStart + 4 + ((lastData[lastStart + 2] << 8) | lastData[lastStart + 3]);
+    PUBACK[2] = lastData[at];
+    PUBACK[3] = lastData[at + 1];
+    inject(PUBACK);
+  }
+  return n;
+}
+
+function receive(n: number, s: { stream: Uint8Array; offsets: number[] }): number {
+  if (typeof gc === "function") gc();
+  const { stream, offsets } = s;
+  for (let i = 0; i < n; i++) {
+    const k = i % IDS;
+    inject(stream, offsets[k], offsets[k + 1]);
+  }
+  return n;
+}
+
+/** `n` inbound QoS 0 PUBLISH packets, one per onData: subscription handler and onMessage run. */
+export function receiveMany(n: number): number {
+  return receive(n, in0);
+}
+
+/** `n` inbound QoS 1 PUBLISH packets: as {@link receiveMany}, plus a PUBACK queued and written. */
+export function receiveQos1Many(n: number): number {
+  return receive(n, in1);
+}
+
+/** Counters, to check after measuring that every operation did what it claims. */
+export function counters(): Record<string, number> {
+  return {
+    received,
+    handled,
+    payloadBytes,
+    delivered,
+    errors,
+    writes,
+    bytesWritten,
+    connected: client.connected ? 1 : 0,
+    queued: client.queued,
+    inflight: client.inflight,
+    published: client.stats.published,
+    statsDelivered: client.stats.delivered,
+    statsReceived: client.stats.received,
+    refused: client.stats.refused,
+    unknownAcks: client.stats.unknownAcks,
+    protocolErrors: client.stats.protocolErrors,
+    connectionLosses: client.stats.connectionLosses,
+  };
+}

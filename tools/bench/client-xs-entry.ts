@@ -1,0 +1,11 @@
+/** Loaded into XS by the end-to-end benchmark: serves client-ops.ts. */
+import { serve } from "../../host-test/xs/serve.js";
+import * as ops from "./client-ops.js";
+
+serve({
+  publishMany: ops.publishMany,
+  publishQos1Many: ops.publishQos1Many,
+  receiveMany: ops.receiveMany,
+  receiveQos1Many: ops.receiveQos1Many,
+  counters: ops.counters,
+});

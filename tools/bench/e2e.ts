@@ -1,0 +1,509 @@
+/**
+ * npm run bench:e2e — xsmqtt against MQTT.js through one mosquitto on a loopback port, then
+ * the client's own cost per message inside XS. A benchmark, not a test: it prints, it does
+ * not assert (it does report every message lost or left unacknowledged).
+ *
+ * Node: each scenario runs publisher → mosquitto → subscriber, both clients of the same
+ * library, the libraries alternately (xsmqtt first in round 1, MQTT.js first in round 2),
+ * best of 2. The payload is the same 48 bytes for both (a Uint8Array; a Buffer for MQTT.js).
+ * Both publishers respect backpressure the way their library offers it: xsmqtt publishes
+ * while its outbox has room and waits for onDelivered when it has none; MQTT.js publishes
+ * while its socket does not ask for a drain and waits for "drain" when it does.
+ *
+ * XS: client-ops.ts in the xsnap worker over a stub platform, measured as
+ * ../../shared/design.md prescribes (gc() first, windows of 500 and 1,000 after a warm-up).
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import mqtt from "mqtt";
+import { startMosquitto, type Mosquitto } from "../../host-test/brokers.js";
+import { startXs } from "../../host-test/xs/worker.js";
+import { MqttClient, type PublishOptions } from "../../src/mqtt/client.js";
+import { nodePlatform } from "../../src/platform/node/index.js";
+import { measure, type OpCost } from "./meter.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const TOPIC = "sensors/esp32-01/temperature";
+const PAYLOAD = new Uint8Array(48);
+for (let j = 0; j < PAYLOAD.length; j++) PAYLOAD[j] = 0x30 + (j % 10);
+const PAYLOAD_BUF = Buffer.from(PAYLOAD); // the same bytes, as MQTT.js likes them
+
+const N_QOS0 = Number(process.env.BENCH_QOS0 ?? 50000);
+const N_QOS1 = Number(process.env.BENCH_QOS1 ?? 20000);
+const N_SERIAL = Number(process.env.BENCH_SERIAL ?? 5000);
+const ROUNDS = 2;
+
+/** xsmqtt settings for the runs. */
+const OUTBOX_BYTES = 256 * 1024;
+const WINDOW = 16;
+/** Bytes an outbox entry of ours takes: 12-byte header + PUBLISH (2 + 2 + 28 + [2] + 48). */
+const ENTRY = 12 + 2 + 2 + TOPIC.length + 2 + PAYLOAD.length;
+
+/** Time allowed for the last messages to arrive once nothing more moves. */
+const QUIET_MS = 2000;
+
+// ---- the two libraries behind one shape ----
+
+interface Publisher {
+  /** Publishes one message; `onAck` runs when a QoS 1 message is acknowledged. */
+  send(qos: 0 | 1): void;
+  /** Whether another publish may go now without overrunning the library's backpressure. */
+  canSend(): boolean;
+  /** Resolves when the library is ready for more (a delivery, a drain). */
+  ready(): Promise<void>;
+  onAck: (() => void) | null;
+  acked: number;
+  close(): Promise<void>;
+}
+
+interface Subscriber {
+  received: number;
+  /** Bytes of payload received, to check that every message came whole. */
+  bytes: number;
+  onReceive: (() => void) | null;
+  close(): Promise<void>;
+}
+
+interface Lib {
+  name: string;
+  publisher(id: string): Promise<Publisher>;
+  subscriber(id: string, qos: 0 | 1): Promise<Subscriber>;
+}
+
+let broker: Mosquitto;
+let seq = 0;
+
+const Q0: PublishOptions = { qos: 0 };
+const Q1: PublishOptions = { qos: 1 };
+
+function xsmqttClient(id: string, extra: { onDelivered?: () => void; onMessage?: (len: number) => void }): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const c: MqttClient = new MqttClient(
+      {
+        clientId: `${id}-${++seq}`,
+        brokers: [{ host: broker.host, port: broker.port }],
+        keepalive: 60,
+        outboxBytes: OUTBOX_BYTES,
+        inflightWindow: WINDOW,
+        reconnect: { min: 60000 },
+        onConnect: () => resolve(c),
+        onError: (e) => reject(e),
+        onDisconnect: (e) => console.error(`xsmqtt ${id}: connection lost: ${e?.message}`),
+        onDelivered: extra.onDelivered,
+        onMessage: extra.onMessage ? (m) => extra.onMessage!(m.payloadLength) : undefined,
+      },
+      nodePlatform(),
+    );
+    c.connect();
+  });
+}
+
+const xsmqtt: Lib = {
+  name: "xsmqtt",
+  async publisher(id) {
+    let wake: (() => void) | null = null;
+    const p: Publisher = {
+      onAck: null,
+      acked: 0,
+      send(qos) {
+        client.publish(TOPIC, PAYLOAD, qos ? Q1 : Q0);
+      },
+      canSend() {
+        // two entries of slack: the ring may have to skip its end to wrap
+        return client.queuedBytes + 2 * ENTRY + 1 <= OUTBOX_BYTES;
+      },
+      ready() {
+        return new Promise<void>((r) => (wake = r));
+      },
+      async close() {
+        client.close();
+      },
+    };
+    const client = await xsmqttClient(id, {
+      onDelivered() {
+        if (wake) {
+          const w = wake;
+          wake = null;
+          w();
+        }
+        if (p.onAck) {
+          // QoS 0 "delivered" means written; only QoS 1 runs set onAck
+          p.acked++;
+          p.onAck();
+        }
+      },
+    });
+    return p;
+  },
+  async subscriber(id, qos) {
+    const s: Subscriber = { received: 0, bytes: 0, onReceive: null, close: async () => client.close() };
+    const client = await xsmqttClient(id, {
+      onMessage(len) {
+        s.received++;
+        s.bytes += len;
+        s.onReceive?.();
+      },
+    });
+    await new Promise<void>((resolve, reject) => client.subscribe(TOPIC, { qos, done: (e) => (e ? reject(e) : resolve()) }));
+    return s;
+  },
+};
+
+function mqttjsClient(id: string): Promise<mqtt.MqttClient> {
+  return new Promise((resolve, reject) => {
+    const c = mqtt.connect(`mqtt://${broker.host}:${broker.port}`, {
+      clientId: `${id}-${++seq}`,
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 60,
+      reconnectPeriod: 0, // no reconnect noise
+    });
+    c.once("connect", () => {
+      // xsmqtt's Node transport sets TCP_NODELAY; give MQTT.js's socket the same
+      (c.stream as unknown as import("node:net").Socket).setNoDelay?.(true);
+      resolve(c);
+    });
+    c.once("error", reject);
+  });
+}
+
+const mqttjs: Lib = {
+  name: "MQTT.js",
+  async publisher(id) {
+    const client = await mqttjsClient(id);
+    const stream = client.stream as unknown as import("node:net").Socket;
+    const opts0 = { qos: 0 as const };
+    const opts1 = { qos: 1 as const };
+    const p: Publisher = {
+      onAck: null,
+      acked: 0,
+      send(qos) {
+        if (qos === 0) client.publish(TOPIC, PAYLOAD_BUF, opts0);
+        else client.publish(TOPIC, PAYLOAD_BUF, opts1, onPuback);
+      },
+      canSend() {
+        return !stream.writableNeedDrain;
+      },
+      ready() {
+        return new Promise<void>((r) => stream.once("drain", () => r()));
+      },
+      close() {
+        return new Promise<void>((r) => client.end(false, {}, () => r()));
+      },
+    };
+    function onPuback(err?: Error) {
+      if (err) return console.error(`MQTT.js ${id}: ${err.message}`);
+      p.acked++;
+      p.onAck?.();
+    }
+    return p;
+  },
+  async subscriber(id, qos) {
+    const client = await mqttjsClient(id);
+    const s: Subscriber = {
+      received: 0,
+      bytes: 0,
+      onReceive: null,
+      close: () => new Promise<void>((r) => client.end(false, {}, () => r())),
+    };
+    client.on("message", (_topic, payload) => {
+      s.received++;
+      s.bytes += payload.length;
+      s.onReceive?.();
+    });
+    await new Promise<void>((resolve, reject) => client.subscribe(TOPIC, { qos }, (e) => (e ? reject(e) : resolve())));
+    return s;
+  },
+};
+
+// ---- scenarios ----
+
+interface Throughput {
+  rate: number;
+  ms: number;
+  received: number;
+  acked: number;
+  n: number;
+  /** Payload bytes that did not arrive as they left (should be 0). */
+  badBytes: number;
+}
+
+/** Resolves when `done()` holds, or when nothing has moved for QUIET_MS. */
+function settle(done: () => boolean, progress: () => number): Promise<void> {
+  return new Promise((resolve) => {
+    if (done()) return resolve();
+    let last = progress();
+    let lastMove = performance.now();
+    const t = setInterval(() => {
+      const now = progress();
+      if (done()) {
+        clearInterval(t);
+        resolve();
+      } else if (now !== last) {
+        last = now;
+        lastMove = performance.now();
+      } else if (performance.now() - lastMove > QUIET_MS) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 5);
+  });
+}
+
+/** n messages of `qos` as fast as backpressure allows; rate from the first publish to the last receipt (and ack). */
+async function throughput(lib: Lib, qos: 0 | 1, n: number): Promise<Throughput> {
+  const sub = await lib.subscriber(`bench-sub-q${qos}`, qos);
+  const pub = await lib.publisher(`bench-pub-q${qos}`);
+  let lastReceipt = 0;
+  let lastAck = 0;
+  let notify: (() => void) | null = null;
+  sub.onReceive = () => {
+    if (sub.received === n) {
+      lastReceipt = performance.now();
+      notify?.();
+    }
+  };
+  if (qos === 1)
+    pub.onAck = () => {
+      if (pub.acked === n) {
+        lastAck = performance.now();
+        notify?.();
+      }
+    };
+  const complete = () => sub.received >= n && (qos === 0 || pub.acked >= n);
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < n) {
+    while (sent < n && pub.canSend()) {
+      pub.send(qos);
+      sent++;
+    }
+    if (sent < n) await pub.ready();
+  }
+  await Promise.race([
+    new Promise<void>((r) => (notify = () => complete() && r())),
+    settle(complete, () => sub.received + pub.acked),
+  ]);
+  const end = Math.max(lastReceipt, lastAck) || performance.now();
+  const result: Throughput = {
+    rate: complete() ? n / ((end - t0) / 1000) : 0,
+    ms: end - t0,
+    received: sub.received,
+    acked: qos ? pub.acked : n,
+    n,
+    badBytes: sub.bytes - sub.received * PAYLOAD.length,
+  };
+  await pub.close();
+  await sub.close();
+  return result;
+}
+
+interface Latency {
+  p50: number;
+  p99: number;
+  mean: number;
+  received: number;
+  acked: number;
+  n: number;
+}
+
+/** n QoS 1 publishes one at a time: the next goes when the previous one's PUBACK arrives. */
+async function serial(lib: Lib, n: number): Promise<Latency> {
+  const sub = await lib.subscriber("bench-sub-serial", 1);
+  const pub = await lib.publisher("bench-pub-serial");
+  const times = new Float64Array(n);
+  let i = 0;
+  let t = 0;
+  await new Promise<void>((resolve) => {
+    pub.onAck = () => {
+      times[i++] = performance.now() - t;
+      if (i === n) return resolve();
+      t = performance.now();
+      pub.send(1);
+    };
+    t = performance.now();
+    pub.send(1);
+  });
+  await settle(
+    () => sub.received >= n,
+    () => sub.received,
+  );
+  const sorted = Array.from(times).sort((a, b) => a - b);
+  const result: Latency = {
+    p50: sorted[Math.floor(n * 0.5)],
+    p99: sorted[Math.min(n - 1, Math.floor(n * 0.99))],
+    mean: sorted.reduce((a, b) => a + b, 0) / n,
+    received: sub.received,
+    acked: pub.acked,
+    n,
+  };
+  await pub.close();
+  await sub.close();
+  return result;
+}
+
+function mqttVersion(): string {
+  try {
+    return (createRequire(import.meta.url)("mqtt/package.json") as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}
+
+// ---- printing ----
+
+const fmt = (x: number, w = 12) => Math.round(x).toLocaleString("en-US").padStart(w);
+const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
+const losses: string[] = [];
+
+function checkThroughput(lib: string, what: string, r: Throughput): void {
+  if (r.received !== r.n) losses.push(`${lib} ${what}: ${r.n - r.received} of ${r.n} messages not received (${r.received} arrived)`);
+  if (r.acked !== r.n) losses.push(`${lib} ${what}: ${r.n - r.acked} of ${r.n} publishes not acknowledged`);
+  if (r.badBytes !== 0) losses.push(`${lib} ${what}: payload sizes differ by ${r.badBytes} bytes in total`);
+}
+
+function checkLatency(lib: string, what: string, r: Latency): void {
+  if (r.received !== r.n) losses.push(`${lib} ${what}: ${r.n - r.received} of ${r.n} messages not received (${r.received} arrived)`);
+  if (r.acked !== r.n) losses.push(`${lib} ${what}: ${r.n - r.acked} of ${r.n} publishes not acknowledged`);
+}
+
+// ---- main ----
+
+const started = performance.now();
+broker = await startMosquitto({
+  config: [
+    // the subscriber queue must hold a burst of 20,000 QoS 1 messages; the default (1,000) drops
+    "max_queued_messages 100000",
+    "set_tcp_nodelay true",
+  ],
+});
+const libs = [xsmqtt, mqttjs];
+
+try {
+  console.log(
+    `end-to-end benchmark: publisher → mosquitto ${broker.port} (127.0.0.1) → subscriber, same library at both ends; Node ${process.version}, MQTT.js ${mqttVersion()}`,
+  );
+  console.log(`topic ${TOPIC}, ${PAYLOAD.length}-byte payload (same bytes for both); xsmqtt outbox ${OUTBOX_BYTES / 1024} KB, window ${WINDOW}; MQTT.js defaults, reconnectPeriod 0; TCP_NODELAY on both`);
+  console.log(`backpressure: xsmqtt publishes while its outbox has room, else waits for onDelivered; MQTT.js while its socket needs no drain, else waits for "drain"`);
+
+  // warm-up: both libraries, every scenario, a tenth of the size; not reported
+  for (const lib of libs) {
+    await throughput(lib, 0, N_QOS0 / 10);
+    await throughput(lib, 1, N_QOS1 / 10);
+    await serial(lib, N_SERIAL / 10);
+  }
+
+  const q0: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
+  const q1: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
+  const lat: Record<string, Latency[]> = { xsmqtt: [], "MQTT.js": [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? libs : [...libs].reverse();
+    for (const lib of order) q0[lib.name].push(await throughput(lib, 0, N_QOS0));
+    for (const lib of order) q1[lib.name].push(await throughput(lib, 1, N_QOS1));
+    for (const lib of order) lat[lib.name].push(await serial(lib, N_SERIAL));
+  }
+  for (const lib of libs) {
+    q0[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 0 round ${k + 1}`, r));
+    q1[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 1 window round ${k + 1}`, r));
+    lat[lib.name].forEach((r, k) => checkLatency(lib.name, `QoS 1 serial round ${k + 1}`, r));
+  }
+
+  const bestRate = (rs: Throughput[]) => rs.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const bestLat = (rs: Latency[]) => rs.reduce((a, b) => (b.p50 < a.p50 ? b : a));
+
+  console.log("");
+  console.log(`Node, messages per second, first publish → last receipt${""} (best of ${ROUNDS}; each round's figures in brackets)`);
+  console.log("                                         xsmqtt        MQTT.js     ratio");
+  for (const [name, table] of [
+    [`QoS 0, ${N_QOS0.toLocaleString("en-US")} messages`, q0],
+    [`QoS 1 windowed, ${N_QOS1.toLocaleString("en-US")} (+ all PUBACKs)`, q1],
+  ] as const) {
+    const a = bestRate(table.xsmqtt);
+    const b = bestRate(table["MQTT.js"]);
+    console.log(`${name.padEnd(36)}${fmt(a.rate, 13)}  ${fmt(b.rate, 13)}   ${(a.rate / b.rate).toFixed(2).padStart(6)}x`);
+    const each = (rs: Throughput[]) => rs.map((r) => Math.round(r.rate).toLocaleString("en-US")).join(", ");
+    console.log(`${"".padEnd(36)}${`[${each(table.xsmqtt)}]`.padStart(13)}  ${`[${each(table["MQTT.js"])}]`.padStart(13)}`);
+  }
+
+  console.log("");
+  console.log(`Node, QoS 1 one at a time, ${N_SERIAL.toLocaleString("en-US")} round trips publish → PUBACK (round with the better median)`);
+  console.log("                                         xsmqtt        MQTT.js     ratio (MQTT.js / xsmqtt)");
+  const la = bestLat(lat.xsmqtt);
+  const lb = bestLat(lat["MQTT.js"]);
+  for (const [name, k] of [
+    ["p50", "p50"],
+    ["p99", "p99"],
+    ["mean", "mean"],
+  ] as const) {
+    console.log(`${name.padEnd(36)}${us(la[k]).padStart(13)}  ${us(lb[k]).padStart(13)}   ${(lb[k] / la[k]).toFixed(2).padStart(6)}x`);
+  }
+  console.log(`${"round trips per second".padEnd(36)}${fmt(1000 / la.mean, 13)}  ${fmt(1000 / lb.mean, 13)}`);
+
+  console.log("");
+  if (losses.length === 0)
+    console.log(`delivery: every message received by the subscriber and every QoS 1 publish acknowledged, in all ${ROUNDS} rounds of both libraries`);
+  else for (const l of losses) console.log(`LOSS: ${l}`);
+} finally {
+  await broker.close();
+}
+
+// ---- XS ----
+
+console.log("");
+console.log("XS (xsnap-worker), the client over a stub transport (no copy, no socket): per operation, windows of 1,000 after warm-up, gc() first");
+const worker = await startXs(path.join(here, "client-xs-entry.js"), "bench-e2e");
+try {
+  const before = (await worker.call<Record<string, number>>("counters")).result;
+  const costs: Record<string, OpCost> = {};
+  const rows = [
+    ["publish QoS 0", "publishMany"],
+    ["receive QoS 0", "receiveMany"],
+    ["receive QoS 1 (+ PUBACK out)", "receiveQos1Many"],
+    ["publish QoS 1 + PUBACK in", "publishQos1Many"],
+  ] as const;
+  console.log("                                   compute   heap slots   N/2 check");
+  for (const [name, op] of rows) {
+    const c = (costs[op] = await measure(worker, op, 1000));
+    console.log(`${name.padEnd(30)}${String(c.compute).padStart(12)} ${String(c.slots).padStart(12)}   ${c.consistent ? "agrees" : "DIFFERS (collection in window?)"}`);
+  }
+  const after = (await worker.call<Record<string, number>>("counters")).result;
+  const ran = 2000 + 0 + 500 + 1000; // measure(): warm-up, then windows of 0, n/2, n
+  const d = (k: string) => after[k] - before[k];
+  const problems: string[] = [];
+  if (d("published") !== 2 * ran) problems.push(`published ${d("published")}, expected ${2 * ran}`);
+  if (d("statsDelivered") !== 2 * ran) problems.push(`delivered ${d("statsDelivered")}, expected ${2 * ran}`);
+  if (d("received") !== 2 * ran || d("handled") !== 2 * ran) problems.push(`received ${d("received")} / handled ${d("handled")}, expected ${2 * ran}`);
+  if (d("payloadBytes") !== 2 * ran * 48) problems.push(`payload bytes ${d("payloadBytes")}`);
+  // written: QoS 0 PUBLISH 80 B, QoS 1 PUBLISH 82 B, PUBACK 4 B
+  const expectWritten = ran * (80 + 82 + 4);
+  if (d("bytesWritten") !== expectWritten) problems.push(`bytes written ${d("bytesWritten")}, expected ${expectWritten}`);
+  for (const k of ["errors", "refused", "unknownAcks", "protocolErrors", "connectionLosses"]) if (after[k] !== 0) problems.push(`${k} ${after[k]}`);
+  if (after.connected !== 1 || after.queued !== 0 || after.inflight !== 0) problems.push(`connected ${after.connected}, queued ${after.queued}, inflight ${after.inflight}`);
+  console.log(`workload check: ${problems.length === 0 ? `every publish written (and acked), every message dispatched to handler and onMessage, ${d("writes")} writes, no errors` : "PROBLEM: " + problems.join("; ")}`);
+
+  console.log("");
+  console.log("against Moddable's modules in this XS (design.md reference: 48-byte QoS 0 PUBLISH, same topic)");
+  console.log("                       ours: compute / slots   classic mqtt (580/22; 4,300/38)   ECMA-419 mqttclient (630/30; 4,500/29)");
+  const ref = {
+    publish: { classic: [580, 22], ecma: [630, 30] },
+    receive: { classic: [4300, 38], ecma: [4500, 29] },
+  };
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  for (const [name, op, r] of [
+    ["publish QoS 0", "publishMany", ref.publish],
+    ["receive QoS 0", "receiveMany", ref.receive],
+  ] as const) {
+    const c = costs[op];
+    const ours = `${c.compute} / ${c.slots}`;
+    const vs = (x: number[]) => `compute ${ratio(c.compute, x[0])}, slots ${ratio(c.slots, x[1])}`;
+    console.log(`${name.padEnd(22)} ${ours.padStart(22)}   ${vs(r.classic).padEnd(34)}${vs(r.ecma)}`);
+  }
+  console.log("(ratio = ours / theirs; the goal in design.md is compute ≤ 0.33x and 0 slots)");
+} finally {
+  await worker.close();
+}
+console.log("");
+console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);

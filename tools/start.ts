@@ -1,0 +1,140 @@
+/**
+ * npm start — the firmware on the simulated host board, against an embedded aedes broker
+ * on a free loopback port (or --broker URL), showing what the broker receives as it
+ * happens, until Ctrl-C. Type console commands (status, set interval 2000, apply, …) on
+ * stdin.
+ *
+ *   npm start -- [--broker mqtt://host:port] [--engine node|xs] [--interval ms]
+ *                [--device-id id] [--prefix p] [--serial /dev/ttyX] [--settings file]
+ */
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { MqttClient } from "../src/mqtt/client.js";
+import { nodePlatform } from "../src/platform/node/index.js";
+import { LineConsole, runHostApp, serialConsole } from "../src/platform/node/host.js";
+import { parseBrokerUrl, type BuildConfig } from "../src/app/config.js";
+import { XsBridge } from "../host-test/xs/bridge.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const tty = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: string, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
+const stamp = () => new Date().toISOString().slice(11, 23);
+
+function usage(): string {
+  return `usage: npm start -- [options]
+  --broker URL     use this broker (mqtt://host:port) instead of an embedded aedes
+  --engine E       node (default) or xs: run the firmware inside the XS engine
+  --interval MS    sampling interval (default 5000)
+  --device-id ID   device id (default host-<random>)
+  --prefix P       topic prefix (default xsmqtt)
+  --serial PATH    the device console on a serial port (e.g. one end of a socat pty pair)
+  --settings FILE  keep console settings in FILE (default: in memory)`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      broker: { type: "string" },
+      engine: { type: "string", default: "node" },
+      interval: { type: "string", default: "5000" },
+      "device-id": { type: "string" },
+      prefix: { type: "string", default: "xsmqtt" },
+      serial: { type: "string" },
+      settings: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return void console.log(usage());
+  if (values.engine !== "node" && values.engine !== "xs") throw new Error(`--engine must be node or xs, not ${values.engine}`);
+
+  // the broker: embedded aedes, watched through its publish events; or a real one, watched by a subscriber
+  let brokerUrl = values.broker;
+  let stopBroker = async () => {};
+  const show = (topic: string, payload: Buffer | Uint8Array, qos: number, retain: boolean) => {
+    const text = Buffer.from(payload).toString("utf8");
+    console.log(`${paint("2", stamp())}  ${paint("36", "broker ←")} ${paint("1", topic)} ${paint("33", `qos${qos}`)}${retain ? paint("35", " retained") : ""}  ${text}`);
+  };
+  const prefix = values.prefix!;
+  if (!brokerUrl) {
+    const { startAedes } = await import("../host-test/brokers.js");
+    const aedes = await startAedes();
+    aedes.aedes.on("publish", (packet: any, client: any) => {
+      if (client && typeof packet.topic === "string" && !packet.topic.startsWith("$SYS")) show(packet.topic, packet.payload, packet.qos, packet.retain);
+    });
+    brokerUrl = `mqtt://127.0.0.1:${aedes.port}`;
+    stopBroker = () => aedes.close();
+    console.log(paint("2", `${stamp()}  embedded aedes broker on ${brokerUrl}`));
+  } else {
+    const watcher = new MqttClient(
+      {
+        clientId: `xsmqtt-watch-${process.pid}`,
+        brokers: [parseBrokerUrl(brokerUrl)],
+        onMessage: (m) => show(m.topic, m.data.subarray(m.payloadStart, m.payloadEnd), m.qos, m.retain),
+        onError: (e) => console.log(paint("31", `${stamp()}  watcher: ${e.message}`)),
+      },
+      nodePlatform(),
+    );
+    watcher.subscribe(`${prefix}/#`, { qos: 1 });
+    watcher.connect();
+    stopBroker = async () => watcher.close();
+  }
+
+  const config: BuildConfig = {
+    deviceId: values["device-id"] ?? `host-${process.pid}`,
+    brokers: [brokerUrl],
+    prefix,
+    interval: Number(values.interval),
+    qos: 1,
+  };
+  const deviceLine = (line: string) => console.log(`${paint("2", stamp())}  ${paint("32", "device  ")} ${line}`);
+  let input: (line: string) => void;
+  let stop: () => Promise<void>;
+
+  if (values.engine === "node") {
+    const cons = values.serial ? await serialConsole(values.serial) : new LineConsole(deviceLine);
+    const run = runHostApp({ config, storageFile: values.settings, console: cons });
+    if (values.serial) {
+      // the console lives on the serial port; show the device's log here too
+      const origWrite = cons.write.bind(cons);
+      cons.write = (line: string) => (origWrite(line), deviceLine(line));
+    }
+    input = (line) => cons.input(line);
+    stop = async () => {
+      run.stop();
+      await (cons as { close?: () => Promise<void> }).close?.();
+    };
+  } else {
+    const bridge = await XsBridge.start(path.join(here, "app-xs-entry.js"), (e) => {
+      if (e.type === "console") deviceLine(e.line);
+    });
+    await bridge.call("start", config, {});
+    input = (line) => void bridge.call("line", line);
+    stop = async () => {
+      await bridge.call("stop").catch(() => undefined);
+      await bridge.close();
+    };
+    deviceLine(paint("2", "(running inside the XS engine)"));
+  }
+
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  rl.on("line", (line) => input(line));
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    rl.close();
+    await stop();
+    await new Promise((r) => setTimeout(r, 200)); // let DISCONNECT reach the broker: no will for a clean stop
+    await stopBroker();
+    process.exit(0);
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+}
+
+main().catch((e) => {
+  console.error(`xsmqtt start: ${(e as Error).message}`);
+  process.exit(1);
+});
