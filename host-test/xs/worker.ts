@@ -52,6 +52,9 @@ export class XsWorker {
 
   constructor(name = "xsmqtt") {
     this.child = spawn(xsnapWorkerPath(), [name], {
+      // its own process group: Ctrl-C reaches the host, which shuts XS down in order
+      // (the worker still exits by itself when this process dies and its pipe closes)
+      detached: true,
       stdio: ["ignore", "inherit", "pipe", "pipe", "pipe", "ignore", "ignore", "ignore", "ignore"],
     });
     const stdio = this.child.stdio as unknown as [null, null, Readable, Writable, Readable];
