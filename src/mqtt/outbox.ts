@@ -30,7 +30,10 @@ export class Outbox {
   private tail = 0;
   /** Next entry to send. */
   private cursor = 0;
+  /** Entries in the ring, finished ones not yet reclaimed included. */
   private entries = 0;
+  /** Messages still held: queued or awaiting PUBACK. */
+  private live = 0;
   private bytes = 0;
 
   constructor(capacity: number, window: number) {
@@ -41,7 +44,7 @@ export class Outbox {
 
   /** Messages held (queued or in flight). */
   get count(): number {
-    return this.entries;
+    return this.live;
   }
 
   /** Ring bytes in use, headers included. */
@@ -98,6 +101,7 @@ export class Outbox {
     this.tail = at + ENTRY_HEADER + size;
     this.bytes += ENTRY_HEADER + size;
     this.entries++;
+    this.live++;
   }
 
   /** Entry offset after `at`, following a wrap. */
@@ -187,6 +191,7 @@ export class Outbox {
     this.cursor = this.after(at);
     if (this.ring[at + 1] === 0) {
       this.ring[at] = DONE;
+      this.live--;
       this.collect();
     }
   }
@@ -200,6 +205,7 @@ export class Outbox {
       this.release(k);
       const token = readU32(this.ring, at + 8);
       this.ring[at] = DONE;
+      this.live--;
       this.collect();
       return token;
     }
@@ -237,12 +243,12 @@ export class Outbox {
     this.cursor = this.normalize(this.head);
   }
 
-  /** Offset of the oldest entry's packet, or -1. */
+  /** Offset of the oldest message's packet, or -1. */
   oldest(): number {
-    return this.entries > 0 ? this.normalize(this.head) + ENTRY_HEADER : -1;
+    return this.live > 0 ? this.normalize(this.head) + ENTRY_HEADER : -1;
   }
 
-  /** Drops the oldest entry whatever its state; returns its token. */
+  /** Drops the oldest message whatever its state; returns its token. */
   dropOldest(): number {
     const at = this.normalize(this.head);
     const token = readU32(this.ring, at + 8);
@@ -250,6 +256,7 @@ export class Outbox {
       for (let k = 0; k < this.inflight; k++) if (this.slotEntry[k] === at) this.release(k);
     }
     this.ring[at] = DONE;
+    this.live--;
     this.collect();
     return token;
   }
@@ -257,7 +264,7 @@ export class Outbox {
   /** Forgets everything. */
   clear(): void {
     this.head = this.tail = this.cursor = 0;
-    this.entries = this.bytes = this.inflight = 0;
+    this.entries = this.live = this.bytes = this.inflight = 0;
   }
 }
 
