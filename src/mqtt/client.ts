@@ -17,7 +17,7 @@ import {
   encodePubcomp,
   encodePubrec,
   encodePubrel,
-  encodePublish,
+  writePublish,
   encodeSubscribe,
   encodeUnsubscribe,
   sizeOfConnect,
@@ -330,7 +330,7 @@ export class MqttClient {
       this.o.onDrop?.("queue-full", dropped);
       at = box.reserve(size);
     }
-    encodePublish(box.ring, at, f);
+    writePublish(box.ring, at, f, size);
     const token = (this.token = (this.token + 1) >>> 0);
     box.commit(at, size, qos, token);
     this.stats.published++;

@@ -97,6 +97,12 @@ export function varintSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
+/** The remaining length of a packet of `size` bytes in all (the inverse of packetSize). */
+function remainingOf(size: number): number {
+  const body = size - 1; // varint + remaining
+  return body - (body > 16385 ? (body > 2097155 ? 4 : 3) : body > 129 ? 2 : 1);
+}
+
 function packetSize(remaining: number): number {
   if (remaining > MAX_REMAINING_LENGTH)
     throw new MqttError(ErrorCode.PacketTooLarge, `remaining length ${remaining} exceeds MQTT's ${MAX_REMAINING_LENGTH}`);
@@ -266,9 +272,17 @@ export function sizeOfPublish(f: PublishFields): number {
  * (packet id), `InvalidString`, `PacketTooLarge`, `BufferTooSmall`.
  */
 export function encodePublish(buf: Uint8Array, offset: number, f: PublishFields): number {
-  const remaining = publishRemaining(f);
-  const size = packetSize(remaining);
+  const size = sizeOfPublish(f);
   room(buf, offset, size);
+  return writePublish(buf, offset, f, size);
+}
+
+/**
+ * Writes a PUBLISH that {@link sizeOfPublish} measured as `size` bytes and the caller made
+ * room for: no checks, so the client's hot path walks the fields once.
+ */
+export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, size: number): number {
+  const remaining = remainingOf(size);
   let o = header(buf, offset, (PacketType.PUBLISH << 4) | (f.dup ? 8 : 0) | (f.qos << 1) | (f.retain ? 1 : 0), remaining);
   const t = f.topicBytes;
   o = t ? bin(buf, o, t, true) : str(buf, o, f.topic);
