@@ -119,7 +119,7 @@ for (const engineName of ENGINES) {
           const run = await engine.call<ReturnType<typeof ops.runOutbox>>("runOutbox", capacity, window, seq);
           check(capacity, window, seq, run);
         }),
-        { numRuns: engineName === "xs" ? 300 : 1500 },
+        { numRuns: engineName === "xs" ? 300 : 3000 },
       );
     });
   });

@@ -54,7 +54,7 @@ export class App {
   constructor(board: Board, build: BuildConfig) {
     this.board = board;
     this.build = build;
-    this.config = resolveConfig(build, board.storage, `xsmqtt-${board.definition.name.replace(/[^A-Za-z0-9]/g, "-")}`);
+    this.config = this.resolve(`xsmqtt-${board.definition.name.replace(/[^A-Za-z0-9]/g, "-")}`);
     this.timer = board.platform.timer(() => this.tick());
     this.started = board.platform.now();
     board.console.onLine((line) => this.onConsoleLine(line));
@@ -275,9 +275,10 @@ export class App {
         return out(`keys ${this.board.storage.keys().join(" ")}`);
       case "status":
         return out(`status ${this.statusJson()}`);
-      case "apply":
-        this.apply();
-        return out("ok apply");
+      case "apply": {
+        const err = this.apply();
+        return out(err ? `error ${err}` : "ok apply");
+      }
       case "restart":
         out("ok restart");
         return this.board.restart();
@@ -288,16 +289,39 @@ export class App {
     }
   }
 
-  /** Takes stored settings into effect: a new session with the (maybe new) broker and identity. */
-  apply(): void {
-    const old = this.client;
-    this.config = resolveConfig(this.build, this.board.storage, this.config.deviceId);
-    this.prepare();
-    old?.close();
-    this.client = this.makeClient();
-    if (this.running && this.board.network.connected) this.client.connect();
+  /** Build config and stored settings, with what MQTT cannot send left out and said so. */
+  private resolve(fallbackId: string): AppConfig {
+    const config = resolveConfig(this.build, this.board.storage, fallbackId);
+    if (config.password !== null && config.username === null) {
+      this.log("password ignored: MQTT 3.1.1 sends a password only with a user name (set user)");
+      config.password = null;
+    }
+    return config;
+  }
+
+  /**
+   * Takes stored settings into effect: a new session with the (maybe new) broker and
+   * identity. Returns an error message, and keeps the old session, if they cannot work.
+   */
+  apply(): string | null {
+    const previous = { config: this.config, slots: this.slots, topics: [this.statusTopic, this.commandTopic, this.resultTopic] };
+    let client: MqttClient;
+    try {
+      this.config = this.resolve(this.config.deviceId);
+      this.prepare();
+      client = this.makeClient();
+    } catch (e) {
+      this.config = previous.config;
+      this.slots = previous.slots;
+      [this.statusTopic, this.commandTopic, this.resultTopic] = previous.topics;
+      return (e as Error).message;
+    }
+    this.client?.close();
+    this.client = client;
+    if (this.running && this.board.network.connected) client.connect();
     if (this.running) this.timer.set(this.config.interval);
     this.log(`settings applied: broker ${this.config.brokers.map((b) => `${b.host}:${b.port}`).join(", ")}`);
+    return null;
   }
 
   private log(message: string): void {

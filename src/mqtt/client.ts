@@ -330,10 +330,25 @@ export class MqttClient {
       this.o.onDrop?.("queue-full", dropped);
       at = box.reserve(size);
     }
-    writePublish(box.ring, at, f, size);
+    const ring = box.ring;
+    writePublish(ring, at, f, size);
     const token = (this.token = (this.token + 1) >>> 0);
-    box.commit(at, size, qos, token);
     this.stats.published++;
+    const t = this.transport;
+    if (qos === 0 && t !== null && this.state === S_CONNECTED && this.entry < 0 && this.ctlEnd === this.ctlStart && !box.hasUnsent()) {
+      // nothing ahead of it: write it from where it was encoded; the outbox keeps it only if the transport takes part
+      const n = t.write(ring, at, at + size);
+      if (n > 0) this.lastSent = this.platform.now();
+      if (n === size) {
+        this.delivered(token);
+        return token;
+      }
+      box.commit(at, size, 0, token);
+      this.entry = box.next();
+      this.entryPos = at + n;
+      return token;
+    }
+    box.commit(at, size, qos, token);
     if (this.state === S_CONNECTED) this.pump();
     return token;
   }
@@ -567,6 +582,8 @@ export class MqttClient {
 
   /** Makes room for `n` more control bytes, or fails the connection. */
   private control(n: number): boolean {
+    if (this.ctlEnd + n <= this.ctl.length) return true;
+    this.pump(); // a burst of acks: write out what is waiting first
     if (this.ctlEnd + n <= this.ctl.length) return true;
     if (this.ctlStart > 0) {
       this.ctl.copyWithin(0, this.ctlStart, this.ctlEnd);

@@ -138,11 +138,12 @@ export const UTF8_WILDCARD = 1;
 export function scanUtf8(data: Uint8Array, start: number, end: number): number {
   let flags = 0;
   let i = start;
-  while (i < end) {
-    // ASCII other than NUL, '+' and '#' is the common case: one table load a byte
+  for (;;) {
+    // ASCII other than NUL, '+' and '#' is the common case: the tightest loop XS runs
+    while (i < end && BYTE_CLASS[data[i]] === 0) i++;
+    if (i >= end) return flags;
     const b = data[i++];
     const k = BYTE_CLASS[b];
-    if (k === 0) continue;
     if (k === 1) return UTF8_MALFORMED;
     if (k === 2) {
       flags = UTF8_WILDCARD;
@@ -169,7 +170,6 @@ export function scanUtf8(data: Uint8Array, start: number, end: number): number {
       if (d < 0x80 || d > 0xbf) return UTF8_MALFORMED;
     }
   }
-  return flags;
 }
 
 /** Byte classes for {@link scanUtf8}: 0 plain ASCII, 1 NUL, 2 wildcard, 3 start of a multi-byte sequence (or invalid). */
