@@ -180,6 +180,7 @@ for (const engineName of ENGINES) {
           assert.equal(r.error?.code, code, `${topic} ${JSON.stringify(opts)}`);
         }
         assert.equal(((await engine.call("subscribe", c, "a/#/b", 0)) as any).error.code, "InvalidTopicFilter");
+        assert.equal(((await engine.call("subscribe", c, "x/" + "a".repeat(600), 0)) as any).error.code, "PacketTooLarge");
         assert.equal(((await engine.call("subscribe", c, "a", 3)) as any).error.code, "InvalidQoS");
         assert.equal(((await engine.call("stats", c)) as any).queued, 0);
         await engine.call("close", c);
@@ -437,6 +438,20 @@ for (const engineName of ENGINES) {
         assert.equal(engine.log.of("message", c).length, 1);
         assert.equal(((await engine.call("stats", c)) as any).duplicatesInbound, 1);
         assert.equal(engine.log.of("disconnect", c).length, 0);
+      });
+
+      it("acknowledges a burst of inbound QoS 1 messages larger than its send buffer holds", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], sendBufferSize: 64, quiet: true });
+        await engine.call("subscribe", c, "burst", 1);
+        await engine.call("connect", c);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === c, 5000, "SUBACK");
+        const { default: mqttPacket } = await import("mqtt-packet");
+        const burst = Buffer.concat(Array.from({ length: 300 }, (_, i) => mqttPacket.generate({ cmd: "publish", topic: "burst", payload: Buffer.from("x"), qos: 1, messageId: i + 1 } as any)));
+        fake!.conns[0].sendRaw(burst); // one write: far more acks than 64 bytes hold
+        await fake!.until(() => fake!.of("puback").length >= 300, 10000, "300 PUBACKs");
+        assert.equal(engine.log.of("disconnect", c).length, 0);
+        assert.equal(((await engine.call("stats", c)) as any).received, 300);
       });
 
       it("answers a protocol error with a clean disconnect and reconnects", async () => {

@@ -34,6 +34,11 @@ export interface Command {
   readonly usage: string;
   /** Runs with the arguments after the subcommand's name; resolves to the exit code. */
   run(args: string[], io: CommandIo): Promise<number>;
+  /**
+   * The options that print the usage instead of running; default `--help` and `-h`.
+   * `pub` and `sub` take only `--help`: their `-h` is mosquitto's host option.
+   */
+  readonly helpFlags?: readonly string[];
 }
 
 /** Thrown by a subcommand for a wrong command line: {@link main} prints it with the usage and exits 2. */
@@ -48,6 +53,10 @@ export class UsageError extends Error {
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   decode: { summary: "print MQTT packets given as hex as JSON, one per line", load: () => import("./commands/decode.js") },
   encode: { summary: "print the hex of MQTT packets given as JSON objects", load: () => import("./commands/encode.js") },
+  pub: { summary: "publish messages; mosquitto_pub's options, on Node or in XS", load: () => import("./commands/pub.js") },
+  sub: { summary: "print subscribed messages; mosquitto_sub's options, on Node or in XS", load: () => import("./commands/sub.js") },
+  monitor: { summary: "show a device's serial console, timestamped; survives resets and unplugs", load: () => import("./commands/monitor.js") },
+  provision: { summary: "store Wi-Fi and broker settings in a device over its serial console", load: () => import("./commands/provision.js") },
 };
 
 function overview(): string {
@@ -62,7 +71,9 @@ function overview(): string {
     ...rows,
     `  ${"help".padEnd(width)}  show this text, or a command's: xsmqtt help <command>`,
     "",
-    "Exit status: 0 success, 1 some input failed, 2 wrong command line.",
+    "Exit status: 0 success, 1 some input failed, 2 wrong command line. pub and sub exit",
+    "as mosquitto_pub and mosquitto_sub do: 1 for a wrong command line or a failure, the",
+    "CONNACK code when the broker refuses, 27 when sub -W runs out.",
     "",
   ].join("\n");
 }
@@ -141,7 +152,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const command = await entry.load();
   const end = rest.indexOf("--");
   const options = end < 0 ? rest : rest.slice(0, end);
-  if (options.includes("--help") || options.includes("-h")) {
+  if ((command.helpFlags ?? ["--help", "-h"]).some((f) => options.includes(f))) {
     io.out(command.usage);
     return 0;
   }

@@ -363,6 +363,7 @@ export class MqttClient {
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `subscription QoS must be 0, 1 or 2, not ${qos}`);
     validateTopicFilter(filter);
+    this.fitsSendBuffer(sizeOfSubscribe({ packetId: 1, subscriptions: [{ topic: filter, qos }] }), "SUBSCRIBE");
     const deferred = this.deferredDeletes.indexOf(filter);
     if (deferred >= 0) this.deferredDeletes.splice(deferred, 1);
     this.subs.set(filter, qos, { state: 0, handler: options.handler ?? null, done: options.done ?? null });
@@ -375,6 +376,7 @@ export class MqttClient {
   unsubscribe(filter: string, done?: (error: MqttError | null) => void): void {
     if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
     validateTopicFilter(filter);
+    this.fitsSendBuffer(sizeOfUnsubscribe({ packetId: 1, topics: [filter] }), "UNSUBSCRIBE");
     if (this.dispatching) this.deferredDeletes.push(filter);
     else this.subs.delete(filter);
     if (this.state === S_CONNECTED) this.sendUnsubscribe([filter], done ?? null);
@@ -398,6 +400,12 @@ export class MqttClient {
     this.sink = null;
     this.timer.clear();
     t?.close();
+  }
+
+  /** Refuses a control packet that could never be sent (PacketTooLarge), before anything changes. */
+  private fitsSendBuffer(size: number, what: string): void {
+    if (size > this.ctl.length)
+      throw new MqttError(ErrorCode.PacketTooLarge, `${what} of ${size} bytes exceeds the ${this.ctl.length}-byte send buffer (sendBufferSize)`);
   }
 
   // ---- connection ----

@@ -1,0 +1,540 @@
+/**
+ * `xsmqtt pub` and `xsmqtt sub`, run as users run them: `node bin/xsmqtt.js ...` in child
+ * processes against aedes and mosquitto on free loopback ports, judged by their standard
+ * output, standard error and exit status as mosquitto_pub and mosquitto_sub would be.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, mosquittoPath, requireMosquitto, startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "./brokers.js";
+import { makeCerts, type TestCerts } from "./certs.js";
+import { ENGINES } from "./engines.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+interface Result {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  /** Standard output as bytes. */
+  out: Buffer;
+  stderr: string;
+}
+
+const running = new Set<ChildProcess>();
+
+/** One `xsmqtt` process. `input` null leaves its standard input open. */
+class Cli {
+  readonly child: ChildProcess;
+  readonly done: Promise<Result>;
+  private parts: Buffer[] = [];
+  stderr = "";
+
+  constructor(args: string[], input: string | Buffer | null = "") {
+    const child = (this.child = spawn(process.execPath, ["bin/xsmqtt.js", ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] }));
+    running.add(child);
+    child.stdout!.on("data", (d: Buffer) => this.parts.push(d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
+    this.done = new Promise((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (status, signal) => {
+        running.delete(child);
+        const out = Buffer.concat(this.parts);
+        resolve({ status, signal, stdout: out.toString("utf8"), out, stderr: this.stderr });
+      });
+    });
+    child.stdin!.on("error", () => undefined); // EPIPE when the command stops reading
+    if (input !== null) child.stdin!.end(input);
+  }
+
+  /** Waits until standard error matches `pattern`. */
+  async waitErr(pattern: RegExp, ms = 8000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(this.stderr)) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        const r = await this.done;
+        assert.fail(`xsmqtt exited (${r.status ?? r.signal}) before printing ${pattern}: ${r.stderr}`);
+      }
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${pattern} on standard error: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** Runs `xsmqtt args...` to the end. */
+function xsmqtt(args: string[], input: string | Buffer = ""): Promise<Result> {
+  return new Cli(args, input).done;
+}
+
+/** Starts `xsmqtt sub args... -d` and resolves once the broker has answered its SUBSCRIBE. */
+async function subscriber(args: string[]): Promise<Cli> {
+  const c = new Cli(["sub", ...args, "-d"]);
+  await c.waitErr(/^Subscribed \(mid: \d+\)/m);
+  return c;
+}
+
+/** A pub that must succeed. */
+async function pub(args: string[], input: string | Buffer = ""): Promise<Result> {
+  const r = await xsmqtt(["pub", ...args], input);
+  assert.equal(r.status, 0, `pub ${args.join(" ")} failed: ${r.stderr}`);
+  assert.equal(r.stdout, "");
+  return r;
+}
+
+/** Waits for a command and checks it exited 0. */
+async function ok(c: Cli): Promise<Result> {
+  const r = await c.done;
+  assert.equal(r.status, 0, `exit ${r.status ?? r.signal}: ${r.stderr}`);
+  return r;
+}
+
+/**
+ * Lets mosquitto read `dir`'s files: started as root, it drops to the "mosquitto" user,
+ * which cannot read the private temporary directories the tests make.
+ */
+function shareWithBroker(dir: string): void {
+  fs.chmodSync(dir, 0o755);
+  for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o644);
+}
+
+let serial = 0;
+/** A topic no other test uses. */
+const fresh = (name: string) => `xsmqtt-cli/${process.pid}/${++serial}/${name}`;
+
+afterEach(() => {
+  for (const c of running) c.kill("SIGKILL");
+});
+
+describe("xsmqtt pub/sub: command line", () => {
+  it("pub without topic or message prints the usage and exits 1, as mosquitto_pub", async () => {
+    const r = await xsmqtt(["pub", "-m", "x"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^Error: Both topic and message must be supplied\.\n\nusage: xsmqtt pub/);
+    assert.equal(r.stdout, "");
+  });
+
+  it("refuses QoS 2 for publishing, a bad QoS, -c without -i, sub without -t, unknown options", async () => {
+    const cases: [string[], RegExp][] = [
+      [["pub", "-t", "a", "-m", "x", "-q", "2"], /^Error: QoS 2 is not supported for publishing: xsmqtt publishes with QoS 0 or 1\./],
+      [["sub", "-t", "a", "-q", "3"], /^Error: Invalid QoS given: 3\n/],
+      [["pub", "-t", "a", "-m", "x", "-c"], /^Error: You must provide a client id if you are using the -c option\./],
+      [["sub", "-v"], /^Error: You must specify a topic to subscribe to\./],
+      [["pub", "-t", "a/+", "-m", "x"], /^Error: Invalid publish topic 'a\/\+'/],
+      [["sub", "-t", "a/#/b"], /^Error: Invalid subscription topic 'a\/#\/b'/],
+      [["pub", "-t", "a", "-m", "x", "-f", "file"], /^Error: Only one type of message can be sent at once\./],
+      [["sub", "-t", "a", "-C", "0"], /^Error: Invalid message count "0"\./],
+      [["pub", "-t", "a", "-m", "x", "-v"], /^Error: Unknown option '-v' \(it is an option of "xsmqtt sub"\)\./],
+      [["sub", "-t", "a", "--bogus"], /^Error: Unknown option '--bogus'\./],
+      [["pub", "-t", "a", "-m", "x", "-h"], /^Error: -h argument given but no host specified\./],
+      [["pub", "-t", "a", "-m", "x", "--will-payload", "p"], /^Error: Will payload, QoS or retain given, but no will topic given\./],
+      [["sub", "-t", "a", "--cert", "c.pem"], /^Error: Both certfile and keyfile must be provided/],
+      [["sub", "-L", "http://h/a"], /^Error: unsupported URL scheme/],
+      [["sub", "-L", "mqtt://h"], /^Error: Invalid URL for -L argument specified - topic missing\./],
+    ];
+    const results = await Promise.all(cases.map(([args]) => xsmqtt(args)));
+    results.forEach((r, i) => {
+      const [args, pattern] = cases[i];
+      assert.equal(r.status, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, pattern, args.join(" "));
+      assert.match(r.stderr, /\n\nusage: xsmqtt (pub|sub) /, "the usage follows the error");
+      assert.equal(r.stdout, "");
+    });
+  });
+
+  it("--help prints the usage on standard output and exits 0; -h is the host", async () => {
+    const [p, s] = await Promise.all([xsmqtt(["pub", "--help"]), xsmqtt(["sub", "--help"])]);
+    assert.equal(p.status, 0);
+    assert.match(p.stdout, /^usage: xsmqtt pub /);
+    assert.match(p.stdout, /-h, --host host/);
+    assert.equal(s.status, 0);
+    assert.match(s.stdout, /^usage: xsmqtt sub /);
+    const overview = await xsmqtt(["help"]);
+    assert.match(overview.stdout, /\n {2}pub +publish messages; mosquitto_pub's options/);
+    assert.match(overview.stdout, /\n {2}sub +print subscribed messages; mosquitto_sub's options/);
+  });
+
+  it("a broker that is not there: 'Connection error: ...' and exit 1", async () => {
+    const port = await freePort();
+    const [p, s] = await Promise.all([
+      xsmqtt(["pub", "-p", String(port), "-t", "a", "-m", "x"]),
+      xsmqtt(["sub", "-h", "127.0.0.1", "-p", String(port), "-t", "a"]),
+    ]);
+    for (const r of [p, s]) {
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^Connection error: .*ECONNREFUSED.*\n$/);
+      assert.equal(r.stdout, "");
+    }
+  });
+
+  it("an unreadable -f or --cafile file: one line naming it, exit 1", async () => {
+    const [f, ca] = await Promise.all([
+      xsmqtt(["pub", "-t", "a", "-f", "/nonexistent/payload"]),
+      xsmqtt(["sub", "-t", "a", "--cafile", "/nonexistent/ca.crt"]),
+    ]);
+    assert.equal(f.status, 1);
+    assert.match(f.stderr, /^Error: cannot read -f '\/nonexistent\/payload': .*ENOENT.*\n$/);
+    assert.equal(ca.status, 1);
+    assert.match(ca.stderr, /^Error: cannot read --cafile '\/nonexistent\/ca.crt': .*ENOENT.*\n$/);
+  });
+});
+
+describe("xsmqtt pub/sub against aedes", () => {
+  let broker: AedesBroker;
+  let p: string;
+  const published: { topic: string; payload: string }[] = [];
+
+  before(async () => {
+    broker = await startAedes();
+    p = String(broker.port);
+    broker.aedes.on("publish", (packet: { topic: string; payload: Buffer }) => published.push({ topic: packet.topic, payload: String(packet.payload) }));
+  });
+  after(() => broker?.close());
+
+  it("pub → sub -C 1 -v: 'topic payload', both exit 0", async () => {
+    const t = fresh("round");
+    const sub = await subscriber(["-p", p, "-t", t, "-C", "1", "-v"]);
+    await pub(["-p", p, "-t", t, "-m", "hello world"]);
+    const r = await ok(sub);
+    assert.equal(r.stdout, `${t} hello world\n`);
+    assert.doesNotMatch(r.stderr, /Error|Warning/);
+  });
+
+  it("-l: one message per line; an empty line is an empty message ('(null)' with -v); the last line needs no line end", async () => {
+    const t = fresh("lines");
+    const sub = await subscriber(["-p", p, "-t", t, "-C", "4", "-v"]);
+    await pub(["-p", p, "-t", t, "-l", "-q", "1"], "one\ntwo words\n\nlast");
+    const r = await ok(sub);
+    assert.equal(r.stdout, `${t} one\n${t} two words\n${t} (null)\n${t} last\n`);
+  });
+
+  it("-f, -s and -n payloads; without -v an empty payload prints nothing, as mosquitto_sub", async () => {
+    const t = fresh("sources");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-cli-"));
+    const file = path.join(dir, "payload.txt");
+    fs.writeFileSync(file, "from a file");
+    try {
+      const sub = await subscriber(["-p", p, "-t", t, "-C", "4"]);
+      await pub(["-p", p, "-t", t, "-f", file]);
+      await pub(["-p", p, "-t", t, "-s"], "all of\nstdin");
+      await pub(["-p", p, "-t", t, "-n"]);
+      await pub(["-p", p, "-t", t, "-m", "end"]);
+      const r = await ok(sub);
+      assert.equal(r.stdout, "from a file\nall of\nstdin\nend\n");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("binary and large payloads arrive byte for byte (-N, fragments past the receive buffer)", async () => {
+    const t = fresh("binary");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-cli-"));
+    const file = path.join(dir, "payload.bin");
+    const bytes = Buffer.alloc(100_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 8)) & 0xff;
+    fs.writeFileSync(file, bytes);
+    try {
+      const sub = await subscriber(["-p", p, "-t", t, "-C", "1", "-N"]);
+      await pub(["-p", p, "-t", t, "-f", file, "-q", "1"]);
+      const r = await ok(sub);
+      assert.equal(r.out.length, bytes.length);
+      assert.ok(r.out.equals(bytes), "payload bytes differ");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("--repeat N --repeat-delay S publishes N times", async () => {
+    const t = fresh("repeat");
+    const sub = await subscriber(["-p", p, "-t", t, "-C", "3"]);
+    const started = Date.now();
+    await pub(["-p", p, "-t", t, "-m", "again", "--repeat", "3", "--repeat-delay", "0.1"]);
+    assert.ok(Date.now() - started >= 200, "two delays of 0.1 s");
+    assert.equal((await ok(sub)).stdout, "again\nagain\nagain\n");
+  });
+
+  it("-r: a new subscriber gets the retained message; -R hides it, and -W then times out with 27", async () => {
+    const t = fresh("retained");
+    await pub(["-p", p, "-t", t, "-m", "kept", "-r"]);
+    const got = await xsmqtt(["sub", "-p", p, "-t", t, "-C", "1", "-v", "-W", "5"]);
+    assert.equal(got.status, 0, got.stderr);
+    assert.equal(got.stdout, `${t} kept\n`);
+    const hidden = await xsmqtt(["sub", "-p", p, "-t", t, "-R", "-W", "0.5"]);
+    assert.equal(hidden.status, 27);
+    assert.equal(hidden.stderr, "Timed out\n");
+    assert.equal(hidden.stdout, "");
+    await pub(["-p", p, "-t", t, "-n", "-r"]); // clears it
+  });
+
+  it("refused subscriptions: a warning for each; all refused ends sub with status 1", async () => {
+    const aedes = broker.aedes;
+    const allow = aedes.authorizeSubscribe;
+    aedes.authorizeSubscribe = (client: unknown, sub: { topic: string }, done: (e: Error | null, s?: unknown) => void) =>
+      sub.topic.endsWith("/denied") ? done(null, null) : allow.call(aedes, client, sub, done); // null: SUBACK 0x80
+    try {
+      const denied = fresh("denied");
+      const all = await xsmqtt(["sub", "-p", p, "-t", denied, "-W", "5"]);
+      assert.equal(all.status, 1);
+      assert.equal(all.stderr, `Warning: the broker refused the subscription to '${denied}'.\nAll subscription requests were denied.\n`);
+      const t = fresh("allowed");
+      const some = await subscriber(["-p", p, "-t", fresh("denied"), "-t", t, "-C", "1"]);
+      await pub(["-p", p, "-t", t, "-m", "still here"]);
+      const r = await ok(some);
+      assert.equal(r.stdout, "still here\n");
+      assert.match(r.stderr, /^Subscribed \(mid: 1\): 128, 0\nWarning: the broker refused the subscription to '[^']+\/denied'\.\n/m);
+    } finally {
+      aedes.authorizeSubscribe = allow;
+    }
+  });
+
+  it("-L mqtt://host:port/topic, for sub (with a wildcard) and pub", async () => {
+    const t = fresh("url");
+    const sub = await subscriber(["-L", `mqtt://127.0.0.1:${p}/${t}/#`, "-C", "1", "-v"]);
+    await pub(["-L", `mqtt://127.0.0.1:${p}/${t}/x`, "-m", "by url"]);
+    assert.equal((await ok(sub)).stdout, `${t}/x by url\n`);
+  });
+
+  it("a pub whose connection dies without DISCONNECT: the broker sends its will to subscribers", async () => {
+    const will = fresh("will");
+    const sub = await subscriber(["-p", p, "-t", will, "-C", "1", "-v"]);
+    const dying = new Cli(["pub", "-p", p, "-t", fresh("unused"), "-l", "-d", "--will-topic", will, "--will-payload", "gone", "--will-qos", "1"], null);
+    await dying.waitErr(/received CONNACK \(0\)/);
+    dying.child.kill("SIGKILL");
+    assert.equal((await ok(sub)).stdout, `${will} gone\n`);
+  });
+
+  it("SIGINT: sub sends DISCONNECT (its will is not published) and exits 0", async () => {
+    const will = fresh("no-will");
+    const sub = await subscriber(["-p", p, "-t", fresh("quiet"), "--will-topic", will, "--will-payload", "unexpected"]);
+    sub.child.kill("SIGINT");
+    const r = await ok(sub);
+    assert.match(r.stderr, /sending DISCONNECT/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(
+      published.filter((m) => m.topic === will),
+      [],
+    );
+  });
+});
+
+describe("xsmqtt pub/sub against mosquitto", () => {
+  let plain: Mosquitto;
+  let secured: Mosquitto;
+  let certs: TestCerts;
+  let wrongName: TestCerts;
+  const tlsPorts = { server: 0, clientCert: 0, wrongName: 0 };
+  let dir: string;
+
+  before(async function () {
+    requireMosquitto(this);
+    this.timeout(30000);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-cli-"));
+    const passwords = path.join(dir, "passwords");
+    const made = spawnSync("mosquitto_passwd", ["-b", "-c", passwords, "device", "s3cret:pw"], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`mosquitto_passwd failed: ${made.stderr}`);
+    shareWithBroker(dir);
+    plain = await startMosquitto({ config: ["allow_anonymous false", `password_file ${passwords}`] });
+    certs = makeCerts();
+    wrongName = makeCerts(["DNS:broker.invalid"]);
+    shareWithBroker(certs.dir);
+    shareWithBroker(wrongName.dir);
+    tlsPorts.server = await freePort();
+    tlsPorts.clientCert = await freePort();
+    tlsPorts.wrongName = await freePort();
+    const tlsListener = (port: number, c: TestCerts, extra: string[] = []) => [
+      `listener ${port} 127.0.0.1`,
+      `cafile ${c.caCert}`,
+      `certfile ${c.serverCert}`,
+      `keyfile ${c.serverKey}`,
+      ...extra,
+    ];
+    secured = await startMosquitto({
+      config: [
+        ...tlsListener(tlsPorts.server, certs),
+        ...tlsListener(tlsPorts.clientCert, certs, ["require_certificate true"]),
+        ...tlsListener(tlsPorts.wrongName, wrongName),
+      ],
+    });
+  });
+
+  after(async () => {
+    await plain?.close();
+    await secured?.close();
+    certs?.remove();
+    wrongName?.remove();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const auth = ["-u", "device", "-P", "s3cret:pw"];
+
+  it("-u/-P: accepted with the right password; QoS 1 both ways (PUBACK awaited)", async () => {
+    const t = fresh("qos1");
+    const p = String(plain.port);
+    const sub = await subscriber(["-p", p, ...auth, "-t", t, "-q", "1", "-C", "1", "-v"]);
+    const r = await pub(["-p", p, ...auth, "-t", t, "-m", "acked", "-q", "1", "-d"]);
+    assert.match(r.stderr, /sending PUBLISH \(d0, q1, r0, m1, '[^']+', \.\.\. \(5 bytes\)\)\n.*received PUBACK \(Mid: 1\)\n.*sending DISCONNECT/s);
+    const s = await ok(sub);
+    assert.equal(s.stdout, `${t} acked\n`);
+    assert.match(s.stderr, /Subscribed \(mid: 1\): 1\n/);
+    assert.match(s.stderr, /received PUBLISH \(d0, q1, r0, m\d+, /);
+  });
+
+  it("a wrong password: the CONNACK refusal named on one line, its code as the exit status", async () => {
+    const [p, s] = await Promise.all([
+      xsmqtt(["pub", "-p", String(plain.port), "-u", "device", "-P", "wrong", "-t", "a", "-m", "x"]),
+      xsmqtt(["sub", "-p", String(plain.port), "-t", "a"]),
+    ]);
+    for (const r of [p, s]) {
+      const m = /^Connection error: Connection Refused: (bad user name or password|not authorised)\.\n$/.exec(r.stderr);
+      assert.ok(m, r.stderr);
+      assert.equal(r.status, m[1] === "not authorised" ? 5 : 4);
+      assert.equal(r.stdout, "");
+    }
+  });
+
+  it("-L with user and password in the URL", async () => {
+    const t = fresh("url-auth");
+    const sub = await subscriber(["-L", `mqtt://device:s3cret:pw@127.0.0.1:${plain.port}/${t}`, "-C", "1"]);
+    await pub(["-L", `mqtt://device:s3cret:pw@127.0.0.1:${plain.port}/${t}`, "-m", "url creds"]);
+    assert.equal((await ok(sub)).stdout, "url creds\n");
+  });
+
+  it("TLS with --cafile, by address and by the name in the certificate", async () => {
+    const t = fresh("tls");
+    const tls = ["--cafile", certs.caCert, "-p", String(tlsPorts.server)];
+    const sub = await subscriber([...tls, "-h", "127.0.0.1", "-t", t, "-C", "2", "-v"]);
+    await pub([...tls, "-t", t, "-m", "default host", "-q", "1"]);
+    await pub([...tls, "-h", "localhost", "-t", t, "-m", "by name"]);
+    assert.equal((await ok(sub)).stdout, `${t} default host\n${t} by name\n`);
+  });
+
+  it("TLS with a CA that did not sign the server's certificate fails, also with --insecure", async () => {
+    for (const extra of [[], ["--insecure"]]) {
+      const r = await xsmqtt(["pub", "--cafile", certs.otherCaCert, "-h", "127.0.0.1", "-p", String(tlsPorts.server), "-t", "a", "-m", "x", ...extra]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^Connection error: .*(certificate|CERT).*\n$/);
+    }
+  });
+
+  it("--insecure skips only the host name check: a certificate for another name passes with it", async () => {
+    const t = fresh("insecure");
+    const args = ["--cafile", wrongName.caCert, "-h", "127.0.0.1", "-p", String(tlsPorts.wrongName), "-t", t];
+    const strict = await xsmqtt(["pub", ...args, "-m", "x"]);
+    assert.equal(strict.status, 1);
+    assert.match(strict.stderr, /^Connection error: .*ERR_TLS_CERT_ALTNAME_INVALID/);
+    const sub = await subscriber([...args, "--insecure", "-C", "1"]);
+    await pub([...args, "--insecure", "-m", "name not checked"]);
+    assert.equal((await ok(sub)).stdout, "name not checked\n");
+  });
+
+  it("a listener that requires client certificates: --cert/--key pass, none fails", async () => {
+    const t = fresh("client-cert");
+    const base = ["--cafile", certs.caCert, "-p", String(tlsPorts.clientCert), "-t", t];
+    const sub = await subscriber([...base, "--cert", certs.clientCert, "--key", certs.clientKey, "-C", "1"]);
+    await pub([...base, "--cert", certs.clientCert, "--key", certs.clientKey, "-m", "mutual"]);
+    assert.equal((await ok(sub)).stdout, "mutual\n");
+    const without = await xsmqtt(["pub", ...base, "-m", "x"]);
+    assert.notEqual(without.status, 0);
+    assert.match(without.stderr, /^(Connection error|Error): .+\n$/);
+  });
+
+  it("interoperates with mosquitto_sub and mosquitto_pub", async function () {
+    if (!fs.existsSync("/usr/bin/mosquitto_sub") || !fs.existsSync("/usr/bin/mosquitto_pub")) this.skip();
+    const t = fresh("interop");
+    const p = String(plain.port);
+    const theirs = spawn("/usr/bin/mosquitto_sub", ["-p", p, ...auth, "-t", t, "-C", "1", "-v", "-d"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    theirs.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const closed = new Promise<number | null>((r) => theirs.on("close", r));
+    for (let i = 0; i < 100 && !/Subscribed/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+    await pub(["-p", p, ...auth, "-t", t, "-m", "to mosquitto_sub", "-q", "1"]);
+    assert.equal(await closed, 0);
+    assert.match(out, new RegExp(`^${t} to mosquitto_sub$`, "m"));
+    const ours = await subscriber(["-p", p, ...auth, "-t", t, "-C", "1", "-v"]);
+    const sent = spawnSync("/usr/bin/mosquitto_pub", ["-p", p, ...auth, "-t", t, "-m", "from mosquitto_pub"]);
+    assert.equal(sent.status, 0);
+    assert.equal((await ok(ours)).stdout, `${t} from mosquitto_pub\n`);
+  });
+});
+
+describe("xsmqtt pub/sub --engine xs (the client inside XS)", () => {
+  let broker: AedesBroker;
+  let certs: TestCerts | null = null;
+  let tlsBroker: Mosquitto | null = null;
+  let tlsPort = 0;
+
+  before(async function () {
+    if (!ENGINES.includes("xs")) this.skip();
+    this.timeout(30000);
+    broker = await startAedes();
+    if (mosquittoPath()) {
+      certs = makeCerts();
+      shareWithBroker(certs.dir);
+      tlsPort = await freePort();
+      tlsBroker = await startMosquitto({ config: [`listener ${tlsPort} 127.0.0.1`, `cafile ${certs.caCert}`, `certfile ${certs.serverCert}`, `keyfile ${certs.serverKey}`] });
+    }
+  });
+  after(async () => {
+    await broker?.close();
+    await tlsBroker?.close();
+    certs?.remove();
+  });
+
+  it("pub and sub round trip with the same output as on Node", async () => {
+    const t = fresh("xs");
+    const p = String(broker.port);
+    const sub = await subscriber(["--engine", "xs", "-p", p, "-t", `${t}/#`, "-C", "3", "-v"]);
+    await pub(["--engine", "xs", "-p", p, "-t", `${t}/a`, "-m", "from XS", "-q", "1"]);
+    await pub(["--engine", "xs", "-p", p, "-t", `${t}/b`, "-l"], "line 1\n\n");
+    const r = await ok(sub);
+    assert.equal(r.stdout, `${t}/a from XS\n${t}/b line 1\n${t}/b (null)\n`);
+  });
+
+  it("-d logs the same packets on both engines", async () => {
+    const t = fresh("xs-debug");
+    const p = String(broker.port);
+    const args = ["pub", "-p", p, "-t", t, "-m", "same", "-q", "1", "-d", "-i", "xsmqtt-debug"];
+    // one after the other: a broker drops the older of two connections with one client id
+    const node = await pub(["--engine", "node", ...args.slice(1)]);
+    const xs = await pub(["--engine", "xs", ...args.slice(1)]);
+    assert.equal(xs.stderr, node.stderr);
+    assert.equal(
+      node.stderr,
+      [
+        `Client xsmqtt-debug connecting to 127.0.0.1:${p}`,
+        "Client xsmqtt-debug sending CONNECT",
+        "Client xsmqtt-debug received CONNACK (0)",
+        `Client xsmqtt-debug sending PUBLISH (d0, q1, r0, m1, '${t}', ... (4 bytes))`,
+        "Client xsmqtt-debug received PUBACK (Mid: 1)",
+        "Client xsmqtt-debug sending DISCONNECT",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("TLS with --cafile, and refusal of an unknown CA, as on Node", async function () {
+    if (!tlsBroker || !certs) this.skip();
+    const t = fresh("xs-tls");
+    const tls = ["--engine", "xs", "-p", String(tlsPort), "-t", t];
+    const sub = await subscriber([...tls, "--cafile", certs.caCert, "-C", "1"]);
+    await pub([...tls, "--cafile", certs.caCert, "-m", "sealed"]);
+    assert.equal((await ok(sub)).stdout, "sealed\n");
+    const bad = await xsmqtt(["pub", ...tls, "--cafile", certs.otherCaCert, "-m", "x"]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^Connection error: .*(certificate|CERT).*\n$/);
+  });
+
+  it("-W timeout exits 27 and a refused connection exits 1 on XS too", async () => {
+    const port = await freePort();
+    const [timedOut, refused] = await Promise.all([
+      xsmqtt(["sub", "--engine", "xs", "-p", String(broker.port), "-t", fresh("xs-quiet"), "-W", "0.5"]),
+      xsmqtt(["pub", "--engine", "xs", "-p", String(port), "-t", "a", "-m", "x"]),
+    ]);
+    assert.equal(timedOut.status, 27);
+    assert.equal(timedOut.stderr, "Timed out\n");
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /^Connection error: .*ECONNREFUSED.*\n$/);
+  });
+});
