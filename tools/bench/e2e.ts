@@ -4,15 +4,19 @@
  * not assert (it does report every message lost or left unacknowledged).
  *
  * Node: each scenario runs publisher → mosquitto → subscriber, both clients of the same
- * library, the libraries alternately (xsmqtt first in round 1, MQTT.js first in round 2),
- * best of 2. The payload is the same 48 bytes for both (a Uint8Array; a Buffer for MQTT.js).
+ * library, the libraries alternately (xsmqtt first in odd rounds, MQTT.js first in even
+ * ones), best of 4 (BENCH_ROUNDS); a warm-up pass at a tenth of the size goes first. The payload is the same 48 bytes for both (a Uint8Array; a Buffer for MQTT.js).
  * Both publishers respect backpressure the way their library offers it: xsmqtt publishes
  * while its outbox has room and waits for onDelivered when it has none; MQTT.js publishes
- * while its socket does not ask for a drain and waits for "drain" when it does.
+ * while its socket does not ask for a drain and waits for "drain" when it does. Besides the
+ * rates it prints the CPU time this process (publisher and subscriber) and mosquitto spent
+ * per message: the rates are largely the broker's and the loopback's, the CPU is the client's.
+ * Sizes: BENCH_QOS0, BENCH_QOS1, BENCH_SERIAL.
  *
  * XS: client-ops.ts in the xsnap worker over a stub platform, measured as
  * ../../shared/design.md prescribes (gc() first, windows of 500 and 1,000 after a warm-up).
  */
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -34,7 +38,8 @@ const PAYLOAD_BUF = Buffer.from(PAYLOAD); // the same bytes, as MQTT.js likes th
 const N_QOS0 = Number(process.env.BENCH_QOS0 ?? 50000);
 const N_QOS1 = Number(process.env.BENCH_QOS1 ?? 20000);
 const N_SERIAL = Number(process.env.BENCH_SERIAL ?? 5000);
-const ROUNDS = 2;
+/** Rounds per scenario; the order of the libraries alternates, so an even count is fair. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 
 /** xsmqtt settings for the runs. */
 const OUTBOX_BYTES = 256 * 1024;
@@ -229,6 +234,20 @@ interface Throughput {
   n: number;
   /** Payload bytes that did not arrive as they left (should be 0). */
   badBytes: number;
+  /** CPU time of this Node process (publisher and subscriber) per message, µs. */
+  cpu: number;
+  /** CPU time of mosquitto per message, µs (NaN where /proc is missing). */
+  brokerCpu: number;
+}
+
+/** mosquitto's CPU time so far in ms, from /proc; NaN where that is not available. */
+function brokerCpuMs(): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${broker.process.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+  } catch {
+    return NaN;
+  }
 }
 
 /** Resolves when `done()` holds, or when nothing has moved for QUIET_MS. */
@@ -274,6 +293,8 @@ async function throughput(lib: Lib, qos: 0 | 1, n: number): Promise<Throughput> 
       }
     };
   const complete = () => sub.received >= n && (qos === 0 || pub.acked >= n);
+  const cpu0 = process.cpuUsage();
+  const broker0 = brokerCpuMs();
   const t0 = performance.now();
   let sent = 0;
   while (sent < n) {
@@ -288,7 +309,11 @@ async function throughput(lib: Lib, qos: 0 | 1, n: number): Promise<Throughput> 
     settle(complete, () => sub.received + pub.acked),
   ]);
   const end = Math.max(lastReceipt, lastAck) || performance.now();
+  const cpu = process.cpuUsage(cpu0);
+  const brokerCpu = brokerCpuMs() - broker0;
   const result: Throughput = {
+    cpu: (cpu.user + cpu.system) / n,
+    brokerCpu: (brokerCpu * 1000) / n,
     rate: complete() ? n / ((end - t0) / 1000) : 0,
     ms: end - t0,
     received: sub.received,
@@ -415,7 +440,7 @@ try {
   const bestLat = (rs: Latency[]) => rs.reduce((a, b) => (b.p50 < a.p50 ? b : a));
 
   console.log("");
-  console.log(`Node, messages per second, first publish → last receipt${""} (best of ${ROUNDS}; each round's figures in brackets)`);
+  console.log(`Node, messages per second, first publish → last receipt (best of ${ROUNDS} rounds, libraries alternating)`);
   console.log("                                         xsmqtt        MQTT.js     ratio");
   for (const [name, table] of [
     [`QoS 0, ${N_QOS0.toLocaleString("en-US")} messages`, q0],
@@ -424,12 +449,20 @@ try {
     const a = bestRate(table.xsmqtt);
     const b = bestRate(table["MQTT.js"]);
     console.log(`${name.padEnd(36)}${fmt(a.rate, 13)}  ${fmt(b.rate, 13)}   ${(a.rate / b.rate).toFixed(2).padStart(6)}x`);
-    const each = (rs: Throughput[]) => rs.map((r) => Math.round(r.rate).toLocaleString("en-US")).join(", ");
-    console.log(`${"".padEnd(36)}${`[${each(table.xsmqtt)}]`.padStart(13)}  ${`[${each(table["MQTT.js"])}]`.padStart(13)}`);
+    const each = (rs: Throughput[]) => rs.map((r) => `${Math.round(r.rate / 1000)}k`).join(" ");
+    console.log(`${"  each round".padEnd(36)}${`${each(table.xsmqtt)}`.padStart(13)}  ${`${each(table["MQTT.js"])}`.padStart(13)}`);
+    const cpu = (rs: Throughput[]) => Math.min(...rs.map((r) => r.cpu));
+    const ca = cpu(table.xsmqtt);
+    const cb = cpu(table["MQTT.js"]);
+    console.log(`${"  Node CPU µs/message (least)".padEnd(36)}${ca.toFixed(2).padStart(13)}  ${cb.toFixed(2).padStart(13)}   ${(cb / ca).toFixed(2).padStart(6)}x less`);
+    const bc = (rs: Throughput[]) => Math.min(...rs.map((r) => r.brokerCpu));
+    if (!Number.isNaN(bc(table.xsmqtt)))
+      console.log(`${"  mosquitto CPU µs/message (least)".padEnd(36)}${bc(table.xsmqtt).toFixed(2).padStart(13)}  ${bc(table["MQTT.js"]).toFixed(2).padStart(13)}`);
   }
+  console.log("(Node CPU: this process, publisher and subscriber together, user + system; mosquitto CPU from /proc in 10 ms ticks)");
 
   console.log("");
-  console.log(`Node, QoS 1 one at a time, ${N_SERIAL.toLocaleString("en-US")} round trips publish → PUBACK (round with the better median)`);
+  console.log(`Node, QoS 1 one at a time, ${N_SERIAL.toLocaleString("en-US")} round trips publish → PUBACK (the round with the best median of ${ROUNDS})`);
   console.log("                                         xsmqtt        MQTT.js     ratio (MQTT.js / xsmqtt)");
   const la = bestLat(lat.xsmqtt);
   const lb = bestLat(lat["MQTT.js"]);
@@ -456,7 +489,13 @@ console.log("");
 console.log("XS (xsnap-worker), the client over a stub transport (no copy, no socket): per operation, windows of 1,000 after warm-up, gc() first");
 const worker = await startXs(path.join(here, "client-xs-entry.js"), "bench-e2e");
 try {
-  const before = (await worker.call<Record<string, number>>("counters")).result;
+  let before: Record<string, number>;
+  try {
+    before = (await worker.call<Record<string, number>>("counters")).result;
+  } catch (e) {
+    // the module's evaluation failed inside XS; its error is on the worker's stderr
+    throw new Error(`${(e as Error).message}\nxsnap stderr: ${worker.stderr.trim() || "(empty)"}`);
+  }
   const costs: Record<string, OpCost> = {};
   const rows = [
     ["publish QoS 0", "publishMany"],
