@@ -21,13 +21,13 @@ import {
   encodeSubscribe,
   encodeUnsubscribe,
   sizeOfConnect,
-  sizeOfPublish,
   sizeOfSubscribe,
   sizeOfUnsubscribe,
   type Bytes,
   type ConnectFields,
   type PublishFields,
   type WillFields,
+  varintSize,
 } from "./encode.js";
 import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError } from "./errors.js";
 import { Message } from "./message.js";
@@ -35,6 +35,7 @@ import { Outbox } from "./outbox.js";
 import { PacketType as T, PacketName, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
 import { encodeTopic, SubscriptionTable, validateTopicFilter } from "./topic.js";
+import { utf8Length } from "./utf8.js";
 
 /** What to do with a publish when the outbox is full. */
 export type QueuePolicy = "refuse" | "drop-oldest";
@@ -303,17 +304,24 @@ export class MqttClient {
     if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0 or 1, not ${qos}`);
+    let topicBytes = this.topics.get(topic);
+    if (topicBytes === undefined) topicBytes = this.cacheTopic(topic); // throws InvalidTopic
+    let payloadLength: number;
+    if (payload instanceof Uint8Array) payloadLength = payload.length;
+    else if (typeof payload === "string") {
+      payloadLength = utf8Length(payload);
+      if (payloadLength < 0) throw new MqttError(ErrorCode.InvalidString, "payload string is not sendable UTF-8 (lone surrogate or U+0000)");
+    } else throw new MqttError(ErrorCode.InvalidArgument, "payload must be a Uint8Array or a string");
+    // the same arithmetic as sizeOfPublish, with topic and QoS already checked
+    const remaining = 2 + topicBytes.length + (qos === 1 ? 2 : 0) + payloadLength;
+    const size = 1 + (remaining < 128 ? 1 : varintSize(remaining)) + remaining;
     const f = this.fields;
     f.topic = topic;
-    f.topicBytes = this.topicBytes(topic);
+    f.topicBytes = topicBytes;
     f.payload = payload;
     f.qos = qos;
     f.retain = options.retain === true;
-    f.dup = false;
     f.packetId = 1; // the real id is written when the message is first sent
-    if (typeof payload !== "string" && !(payload instanceof Uint8Array))
-      throw new MqttError(ErrorCode.InvalidArgument, "payload must be a Uint8Array or a string");
-    const size = sizeOfPublish(f);
     if (size > this.maxPacket) {
       this.stats.refused++;
       throw new MqttError(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the ${this.maxPacket}-byte limit`);
@@ -718,13 +726,11 @@ export class MqttClient {
     this.pump();
   }
 
-  private topicBytes(topic: string): Uint8Array {
-    let bytes = this.topics.get(topic);
-    if (bytes === undefined) {
-      bytes = encodeTopic(topic); // throws InvalidTopic
-      if (this.topics.size >= (this.o.topicCache ?? 16)) this.topics.clear();
-      this.topics.set(topic, bytes);
-    }
+  /** Validates and encodes a topic not seen recently, and remembers its bytes. */
+  private cacheTopic(topic: string): Uint8Array {
+    const bytes = encodeTopic(topic); // throws InvalidTopic
+    if (this.topics.size >= (this.o.topicCache ?? 16)) this.topics.clear();
+    this.topics.set(topic, bytes);
     return bytes;
   }
 

@@ -282,12 +282,33 @@ export function encodePublish(buf: Uint8Array, offset: number, f: PublishFields)
  * room for: no checks, so the client's hot path walks the fields once.
  */
 export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, size: number): number {
-  const remaining = remainingOf(size);
-  let o = header(buf, offset, (PacketType.PUBLISH << 4) | (f.dup ? 8 : 0) | (f.qos << 1) | (f.retain ? 1 : 0), remaining);
+  // flat on purpose: each call costs XS dozens of compute units, and this is the hot path
+  let o = offset;
+  buf[o++] = 0x30 | (f.dup ? 8 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
+  let r = remainingOf(size);
+  do {
+    const b = r & 0x7f;
+    r >>>= 7;
+    buf[o++] = r > 0 ? b | 0x80 : b;
+  } while (r > 0);
   const t = f.topicBytes;
-  o = t ? bin(buf, o, t, true) : str(buf, o, f.topic);
-  if (f.qos > 0) o = u16(buf, o, f.packetId);
-  o = bin(buf, o, f.payload, false);
+  if (t) {
+    const n = t.length;
+    buf[o] = n >> 8;
+    buf[o + 1] = n & 0xff;
+    buf.set(t, o + 2);
+    o += 2 + n;
+  } else o = str(buf, o, f.topic);
+  if (f.qos > 0) {
+    buf[o++] = f.packetId >> 8;
+    buf[o++] = f.packetId & 0xff;
+  }
+  const p = f.payload;
+  if (typeof p === "string") o = writeUtf8(buf, o, p);
+  else {
+    buf.set(p, o);
+    o += p.length;
+  }
   return o - offset;
 }
 

@@ -74,9 +74,13 @@ export class Outbox {
    */
   reserve(size: number): number {
     const need = size + ENTRY_HEADER;
-    if (this.entries === 0) this.head = this.tail = this.cursor = this.bytes = 0;
-    const { head, tail } = this;
-    if (this.entries === 0 || tail > head) {
+    if (this.entries === 0) {
+      this.head = this.tail = this.cursor = this.bytes = 0;
+      return need <= this.ring.length ? ENTRY_HEADER : -1;
+    }
+    const head = this.head;
+    const tail = this.tail;
+    if (tail > head) {
       // free space: [tail, end), else [0, head) behind a wrap
       if (tail + need <= this.ring.length) return tail + ENTRY_HEADER;
       return need < head ? ENTRY_HEADER : -1;

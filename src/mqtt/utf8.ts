@@ -139,7 +139,9 @@ export function scanUtf8(data: Uint8Array, start: number, end: number): number {
   let flags = 0;
   let i = start;
   for (;;) {
-    // ASCII other than NUL, '+' and '#' is the common case: the tightest loop XS runs
+    // ASCII other than NUL, '+' and '#' is the common case: four bytes a turn, then one
+    // (measured in XS: 28 bytes cost 498 compute this way, 694 one at a time)
+    while (i + 4 <= end && (BYTE_CLASS[data[i]] | BYTE_CLASS[data[i + 1]] | BYTE_CLASS[data[i + 2]] | BYTE_CLASS[data[i + 3]]) === 0) i += 4;
     while (i < end && BYTE_CLASS[data[i]] === 0) i++;
     if (i >= end) return flags;
     const b = data[i++];
