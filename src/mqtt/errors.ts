@@ -83,13 +83,19 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** An error the application can act on; `code` says which. */
+/**
+ * An error the application can act on; `code` says which.
+ *
+ * `name` is a class field, defined on the instance: on Moddable the built-in prototypes
+ * are frozen after preload, so assigning `this.name` (which would write through to the
+ * read-only `Error.prototype.name`) throws there.
+ */
 export class MqttError extends Error {
+  override name = "MqttError";
   readonly code: string;
   constructor(code: string, message: string) {
     super(message);
     this.code = code;
-    this.name = "MqttError";
   }
 }
 
@@ -98,11 +104,11 @@ export class MqttError extends Error {
  * input until reset; a client that meets it closes the connection and reconnects.
  */
 export class ProtocolError extends MqttError {
+  override name = "ProtocolError";
   override readonly code: ProtocolCode;
   constructor(code: ProtocolCode, message: string) {
     super(code, message);
     this.code = code;
-    this.name = "ProtocolError";
   }
 }
 
@@ -118,10 +124,10 @@ export const ConnackReason: readonly string[] = [
 
 /** The broker refused the connection with a CONNACK return code 1-5. */
 export class ConnectionRefusedError extends MqttError {
+  override name = "ConnectionRefusedError";
   readonly returnCode: number;
   constructor(returnCode: number) {
     super(ErrorCode.ConnectionRefused, `connection refused: ${ConnackReason[returnCode] ?? "unknown"} (${returnCode})`);
     this.returnCode = returnCode;
-    this.name = "ConnectionRefusedError";
   }
 }

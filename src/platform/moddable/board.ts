@@ -1,0 +1,83 @@
+/// <reference path="../../../typings/index.d.ts" />
+/**
+ * The Board the firmware runs on under Moddable, built from a board file: the client's
+ * platform (TCP, timer, ticks), Wi-Fi, the SNTP clock, preferences, the serial console, and
+ * the hardware module the manifest selects (real sensors on the ESP32, simulated ones in
+ * the desktop simulator).
+ */
+import type { Board, BoardDefinition, NetworkStatus, Storage } from "../../app/board.js";
+import type { Platform } from "../../mqtt/platform.js";
+import { SntpClock } from "./clock.js";
+import { TraceConsole } from "./console.js";
+import { createHardware } from "./hardware.js";
+import { WiFiNetwork, type WiFiCredentials } from "./network.js";
+import { moddablePlatform } from "./platform.js";
+import { PreferenceStorage } from "./storage.js";
+
+export interface ModdableBoardOptions {
+  /** Preference domain (default "xsmqtt"). */
+  domain?: string;
+  /** SNTP servers; empty to trust the system clock. */
+  sntp: string[];
+  /** Wi-Fi network from the build; stored settings ("ssid", "wifipass") take precedence, as in the app's resolveConfig. */
+  ssid?: string;
+  wifiPassword?: string;
+  serialInput: boolean;
+  serialDevice?: string;
+  /** Ms between a restart request and the restart, so a last reply can go out (default 1000). */
+  restartDelay?: number;
+}
+
+/** Builds the board for `definition`; sensors and LED come from the hardware module the manifest maps. */
+export function createModdableBoard(definition: BoardDefinition, options: ModdableBoardOptions): Board {
+  const platform: Platform = moddablePlatform();
+  const preferences = new PreferenceStorage(options.domain);
+  const hardware = createHardware(definition, { serialInput: options.serialInput, serialDevice: options.serialDevice });
+  const clock = new SntpClock(platform, { hosts: options.sntp });
+  const wifi = new WiFiNetwork(platform, {
+    // the same preference keys the app's provisioning writes (src/app/config.ts SETTINGS)
+    credentials(): WiFiCredentials | null {
+      const ssid = preferences.get("ssid") ?? options.ssid;
+      if (!ssid) return null;
+      const password = preferences.get("wifipass") ?? options.wifiPassword;
+      return password ? { ssid, password } : { ssid };
+    },
+  });
+  // a provisioned network is tried at once rather than after the current backoff
+  const storage: Storage = {
+    get: (key) => preferences.get(key),
+    set(key, value) {
+      preferences.set(key, value);
+      if (key === "ssid" || key === "wifipass") wifi.credentialsChanged();
+    },
+    delete: (key) => preferences.delete(key),
+    keys: () => preferences.keys(),
+  };
+  const network = {
+    get connected() {
+      return wifi.connected;
+    },
+    start(onStatus: (status: NetworkStatus, detail: string) => void) {
+      wifi.start((status, detail) => {
+        if (status === "connected") clock.kick();
+        onStatus(status, detail);
+      });
+    },
+  };
+  const board: Board = {
+    definition,
+    platform,
+    network,
+    clock,
+    storage,
+    console: new TraceConsole(hardware.input),
+    sensors: hardware.sensors,
+    restart: () => hardware.restart(options.restartDelay ?? 1000),
+  };
+  if (hardware.led) {
+    const led = hardware.led;
+    led(false);
+    return { ...board, led };
+  }
+  return board;
+}
