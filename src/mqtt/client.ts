@@ -248,20 +248,18 @@ export class MqttClient {
     this.maxPacket = Math.min(options.maxPacketSize ?? outboxBytes, outboxBytes - 12);
     this.awaitingRel = new Uint16Array(16);
     this.timer = platform.timer(() => this.tick());
-    const self = this;
-    this.makeSink = () => {
-      // one sink per connection attempt, so a stale transport's events are recognisable
-      const sink: TransportSink = {
-        onConnect: () => sink === self.sink && self.onTransportConnect(),
-        onData: (d, s, e) => sink === self.sink && self.onData(d, s, e),
-        onWritable: () => sink === self.sink && self.pump(),
-        onClose: (reason) => sink === self.sink && self.lost(new MqttError(ErrorCode.TransportError, reason ?? "connection closed by the broker")),
-      };
-      return sink;
-    };
   }
 
-  private readonly makeSink: () => TransportSink;
+  /** One sink per connection attempt, so events from a transport already given up are ignored. */
+  private makeSink(): TransportSink {
+    const sink: TransportSink = {
+      onConnect: () => sink === this.sink && this.onTransportConnect(),
+      onData: (d, s, e) => sink === this.sink && this.onData(d, s, e),
+      onWritable: () => sink === this.sink && this.pump(),
+      onClose: (reason) => sink === this.sink && this.lost(new MqttError(ErrorCode.TransportError, reason ?? "connection closed by the broker")),
+    };
+    return sink;
+  }
 
   /** Connected and past CONNACK. */
   get connected(): boolean {
