@@ -99,6 +99,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const bin = mosquittoPath();
   if (!bin) throw new Error("mosquitto is not installed");
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-mosquitto-"));
+  // mosquitto started as root drops to its own user: it must be able to write here
+  fs.chmodSync(dir, 0o777);
   const port = options.port ?? (await freePort());
   const conf = path.join(dir, "mosquitto.conf");
   const lines = [

@@ -43,6 +43,9 @@ export function makeCerts(serverNames: string[] = ["IP:127.0.0.1", "DNS:localhos
   leaf("server", "xsmqtt test server", `subjectAltName=${serverNames.join(",")}\nextendedKeyUsage=serverAuth\n`);
   leaf("client", "xsmqtt-test-client", "extendedKeyUsage=clientAuth\n");
   const p = (f: string) => path.join(dir, f);
+  // mosquitto started as root drops to its own user: it must be able to read them (test keys only)
+  fs.chmodSync(dir, 0o755);
+  for (const f of fs.readdirSync(dir)) fs.chmodSync(p(f), 0o644);
   const read = (f: string) => fs.readFileSync(p(f), "utf8");
   return {
     dir,

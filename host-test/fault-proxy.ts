@@ -2,7 +2,10 @@
  * A loopback TCP proxy that tests put between a client and a broker to misbehave on
  * purpose: cut connections (FIN or RST), black-hole them (half-open: accept, never
  * forward), refuse new ones, delay, throttle, and re-chunk the byte stream (one byte at a
- * time, random splits, or several writes coalesced).
+ * time, random splits, or several writes coalesced), and record what passes each way.
+ *
+ * A black-holed connection stays dead once it has swallowed a byte, even after `blackhole`
+ * is turned off: TCP never delivers a stream with a hole in it, so neither does the proxy.
  */
 import net from "node:net";
 
@@ -18,13 +21,22 @@ export class FaultProxy {
   blackhole = false;
   /** Close new connections as soon as they are accepted. */
   refuse = false;
-  /** Added to every chunk, each way. */
+  /** Latency added to every chunk, each way, counted from its arrival (chunks overlap in flight). */
   delayMs = 0;
   /** Bytes per second each way; 0 for no limit. */
   throttle = 0;
+  /**
+   * Bytes a direction holds (delayed or throttled) before it stops reading its sender, so
+   * a slow path pushes back through the socket buffers as a slow network does.
+   */
+  highWater = 64 * 1024;
   chunking: Chunking = "none";
   /** Connections accepted so far. */
   accepted = 0;
+  /** Keep the bytes of each connection, each way, in {@link sessions}. */
+  record = false;
+  /** With `record`: per accepted connection, the chunks from the client (up) and from the broker (down). */
+  readonly sessions: { up: Buffer[]; down: Buffer[] }[] = [];
   bytesUp = 0;
   bytesDown = 0;
   private pipes = new Set<Pipe>();
@@ -74,37 +86,59 @@ export class FaultProxy {
     };
     client.on("close", end);
     upstream.on("close", end);
-    this.forward(client, upstream, (n) => (this.bytesUp += n));
-    this.forward(upstream, client, (n) => (this.bytesDown += n));
+    const rec = this.record ? { up: [] as Buffer[], down: [] as Buffer[] } : null;
+    if (rec) this.sessions.push(rec);
+    const state = { dead: false };
+    this.forward(client, upstream, state, (b) => {
+      this.bytesUp += b.length;
+      rec?.up.push(Buffer.from(b));
+    });
+    this.forward(upstream, client, state, (b) => {
+      this.bytesDown += b.length;
+      rec?.down.push(Buffer.from(b));
+    });
   }
 
-  private forward(from: net.Socket, to: net.Socket, count: (n: number) => void): void {
+  /** Pumps `from` into `to`; `pipe.dead` (both directions) once a black hole swallowed a byte. */
+  private forward(from: net.Socket, to: net.Socket, pipe: { dead: boolean }, count: (b: Buffer) => void): void {
     let chain = Promise.resolve();
     let pending: Buffer[] = [];
     let flushTimer: NodeJS.Timeout | null = null;
-    const write = async (b: Buffer) => {
-      if (this.delayMs) await sleep(this.delayMs);
-      const pieces = this.split(b);
-      for (const piece of pieces) {
-        if (this.blackhole || to.destroyed) return;
-        if (this.throttle) await sleep((piece.length / this.throttle) * 1000);
-        count(piece.length);
-        if (!to.write(piece)) await new Promise((r) => to.once("drain", r));
+    let held = 0;
+    const write = async (b: Buffer, due: number) => {
+      try {
+        const wait = due - Date.now();
+        if (wait > 0) await sleep(wait);
+        const pieces = this.split(b);
+        for (const piece of pieces) {
+          if (this.blackhole || pipe.dead) return void (pipe.dead = true);
+          if (to.destroyed) return;
+          if (this.throttle) await sleep((piece.length / this.throttle) * 1000);
+          if (this.blackhole || pipe.dead) return void (pipe.dead = true);
+          count(piece);
+          if (!to.write(piece)) await new Promise((r) => to.once("drain", r));
+        }
+      } finally {
+        held -= b.length;
+        if (held <= this.highWater / 2 && from.isPaused()) from.resume();
       }
     };
     from.on("data", (d: Buffer) => {
-      if (this.blackhole) return;
+      if (this.blackhole || pipe.dead) return void (pipe.dead = true);
+      held += d.length;
+      if (held > this.highWater) from.pause();
+      const due = Date.now() + this.delayMs;
       if (this.chunking === "coalesce") {
         pending.push(d);
         flushTimer ??= setTimeout(() => {
           flushTimer = null;
           const all = Buffer.concat(pending);
           pending = [];
-          chain = chain.then(() => write(all));
+          chain = chain.then(() => write(all, due));
         }, 15);
         return;
       }
-      chain = chain.then(() => write(d));
+      chain = chain.then(() => write(d, due));
     });
   }
 

@@ -1,7 +1,8 @@
 /**
  * The outbox against a model, on Node and inside XS: arbitrary interleavings of publish,
  * send, PUBACK (in any order), drop-oldest and reconnect (rewind). Checked: messages go
- * out oldest first; after a rewind every unacknowledged QoS 1 message goes again, with its
+ * out oldest first; a message dropped while in flight keeps its window slot until its
+ * PUBACK or the reconnect; after a rewind every unacknowledged QoS 1 message goes again, with its
  * packet id, before anything newer; a PUBACK returns its own message; the window is never
  * exceeded; packets are never overwritten while held; drops take the oldest; and a ring
  * that is less than half full never refuses a message.
@@ -36,8 +37,9 @@ function check(capacity: number, window: number, ops: Op[], run: { obs: Observat
   const ring: Entry[] = []; // oldest first, finished ones included until reclaimed
   let cursor = 0; // index in `ring` where the next send search starts
   let k = 0;
+  let orphans: number[] = []; // ids of messages dropped while in flight: they keep their slot until PUBACK or rewind
   const used = () => ring.reduce((n, e) => n + e.size + 12, 0);
-  const inflight = () => ring.filter((e) => !e.done && e.sent && e.qos > 0).length;
+  const inflight = () => ring.filter((e) => !e.done && e.sent && e.qos > 0).length + orphans.length;
   const live = () => ring.filter((e) => !e.done).length;
   const finish = (e: Entry) => {
     e.done = true;
@@ -73,7 +75,7 @@ function check(capacity: number, window: number, ops: Op[], run: { obs: Observat
       if (e.sent) assert.equal(ob.id, e.id, "a resend keeps its packet id");
       else if (e.qos > 0) {
         assert.ok(ob.id >= 1 && ob.id <= 65535);
-        assert.ok(!ring.some((x) => !x.done && x.sent && x.qos > 0 && x.id === ob.id), "id already in flight");
+        assert.ok(!ring.some((x) => !x.done && x.sent && x.qos > 0 && x.id === ob.id) && !orphans.includes(ob.id), "id already in flight");
         e.id = ob.id;
       }
       e.sent = true;
@@ -83,6 +85,11 @@ function check(capacity: number, window: number, ops: Op[], run: { obs: Observat
     } else if (o.op === "ack") {
       if (inflight() === 0) continue;
       const ob = run.obs[k++] as Extract<Observation, { op: "ack" }>;
+      if (orphans.includes(ob.id)) {
+        assert.equal(ob.token, -2, "the PUBACK of a dropped message frees its slot only");
+        orphans = orphans.filter((id) => id !== ob.id);
+        continue;
+      }
       const e = ring.find((x) => !x.done && x.sent && x.qos > 0 && x.id === ob.id);
       assert.ok(e, `acked id ${ob.id} is not in flight`);
       assert.equal(ob.token, e.token, "PUBACK returns its own message");
@@ -94,10 +101,12 @@ function check(capacity: number, window: number, ops: Op[], run: { obs: Observat
       if (live() === 0) continue;
       const ob = run.obs[k++] as Extract<Observation, { op: "drop" }>;
       assert.equal(ob.token, ring[0].token, "drops the oldest");
+      if (ring[0].sent && ring[0].qos > 0) orphans.push(ring[0].id);
       finish(ring[0]);
     } else {
       k++;
       cursor = 0;
+      orphans = [];
     }
   }
   assert.equal(k, run.obs.length, "every observation explained");

@@ -73,19 +73,18 @@ export function runOutbox(capacity: number, window: number, ops: Op[]): { obs: O
         obs.push({ op: "ack", id: 0, token: box.ack(0) });
         break;
       case "drop": {
+        // a dropped message already sent keeps its id in flight: its PUBACK may still come
         if (box.count === 0) break;
-        const at = box.oldest();
-        if (box.isResend(at) || (box.qosAt(at) > 0 && box.idAt(at) !== 0 && inflight.includes(box.idAt(at)))) {
-          const i = inflight.indexOf(box.idAt(at));
-          if (i >= 0) inflight.splice(i, 1);
-        }
         obs.push({ op: "drop", token: box.dropOldest() });
         break;
       }
-      case "rewind":
+      case "rewind": {
+        // ids of dropped messages are forgotten on reconnect; the rest stay in flight
         box.rewind();
+        for (let k = inflight.length - 1; k >= 0; k--) if (!box.holds(inflight[k])) inflight.splice(k, 1);
         obs.push({ op: "rewind" });
         break;
+      }
     }
   }
   return { obs, count: box.count, inflight: box.inflightCount };

@@ -57,15 +57,22 @@ export class XsBridge {
     switch (b[0]) {
       case FromXs.Connect: {
         const broker = JSON.parse(dec.decode(b.subarray(3))) as BrokerAddress;
-        const t = this.platform.connect(broker, {
-          onConnect: () => this.post(ToXs.Connected, id),
-          onData: (d, s, e) => this.post(ToXs.Data, id, d.subarray(s, e)),
-          onWritable: () => this.post(ToXs.Writable, id),
-          onClose: (reason) => {
-            this.conns.delete(id);
-            this.post(ToXs.Closed, id, reason ? enc.encode(reason) : undefined);
-          },
-        });
+        let t: Transport;
+        try {
+          t = this.platform.connect(broker, {
+            onConnect: () => this.post(ToXs.Connected, id),
+            onData: (d, s, e) => this.post(ToXs.Data, id, d.subarray(s, e)),
+            onWritable: () => this.post(ToXs.Writable, id),
+            onClose: (reason) => {
+              this.conns.delete(id);
+              this.post(ToXs.Closed, id, reason ? enc.encode(reason) : undefined);
+            },
+          });
+        } catch (e) {
+          // the transport could not even start (a bad key, say): XS hears it as a close
+          this.post(ToXs.Closed, id, enc.encode(`cannot connect: ${(e as Error).message}`));
+          return new Uint8Array(0);
+        }
         this.conns.set(id, t);
         return new Uint8Array(0);
       }

@@ -31,7 +31,7 @@ import {
 } from "./encode.js";
 import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError } from "./errors.js";
 import { Message } from "./message.js";
-import { Outbox } from "./outbox.js";
+import { ACKED_AFTER_DROP, Outbox } from "./outbox.js";
 import { PacketType as T, PacketName, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
 import { encodeTopic, SubscriptionTable, validateTopicFilter } from "./topic.js";
@@ -518,6 +518,11 @@ export class MqttClient {
 
   private protocolFailure(error: ProtocolError): void {
     this.stats.protocolErrors++;
+    if (this.state !== S_CONNECTED) {
+      // a failed attempt: failed() reports it, once
+      this.closeTransport();
+      return this.failed(error);
+    }
     this.o.onError?.(error);
     this.lost(new MqttError(ErrorCode.ProtocolError, error.message));
   }
@@ -756,11 +761,9 @@ export class MqttClient {
         return this.onPublish(p);
       case T.PUBACK: {
         const token = this.outbox.ack(p.packetId);
-        if (token < 0) this.stats.unknownAcks++;
-        else {
-          this.delivered(token);
-          this.pump();
-        }
+        if (token >= 0) this.delivered(token);
+        else if (token !== ACKED_AFTER_DROP) this.stats.unknownAcks++;
+        this.pump(); // a window slot came free
         return;
       }
       case T.CONNACK:

@@ -20,6 +20,12 @@ const WRAP = 4;
 /** Header: state, qos, packet id (2), packet length (4), token (4). */
 export const ENTRY_HEADER = 12;
 
+/** A window slot whose message was dropped while in flight: it holds its id until the PUBACK. */
+const DROPPED = -1;
+
+/** {@link Outbox.ack} result: the PUBACK of a message dropped while in flight. */
+export const ACKED_AFTER_DROP = -2;
+
 export class Outbox {
   readonly ring: Uint8Array;
   /** Header fields through DataView: a native call costs XS a few units, a byte-wise u32 dozens. */
@@ -207,13 +213,17 @@ export class Outbox {
     }
   }
 
-  /** PUBACK for `id`: returns the acknowledged entry's token, or -1 for an id not in flight. */
+  /**
+   * PUBACK for `id`: returns the acknowledged entry's token, {@link ACKED_AFTER_DROP} for a
+   * message dropped while in flight, or -1 for an id not in flight.
+   */
   ack(id: number): number {
     const ids = this.slotId;
     for (let k = 0; k < this.inflight; k++) {
       if (ids[k] !== id) continue;
       const at = this.slotEntry[k];
       this.release(k);
+      if (at === DROPPED) return ACKED_AFTER_DROP;
       const token = this.view.getUint32(at + 8);
       this.ring[at] = DONE;
       this.live--;
@@ -254,9 +264,16 @@ export class Outbox {
     return this.live > 0 && this.normalize(this.cursor) !== this.tail;
   }
 
-  /** After a reconnect: send again from the oldest entry. */
+  /**
+   * After a reconnect: send again from the oldest entry. Slots of dropped messages are
+   * freed: the new connection will not acknowledge them.
+   */
   rewind(): void {
     this.cursor = this.normalize(this.head);
+    for (let k = 0; k < this.inflight; ) {
+      if (this.slotEntry[k] === DROPPED) this.release(k);
+      else k++;
+    }
   }
 
   /** Offset of the oldest message's packet, or -1. */
@@ -264,12 +281,16 @@ export class Outbox {
     return this.live > 0 ? this.normalize(this.head) + ENTRY_HEADER : -1;
   }
 
-  /** Drops the oldest message whatever its state; returns its token. */
+  /**
+   * Drops the oldest message whatever its state; returns its token. A message already on
+   * the wire keeps its window slot and packet id until its PUBACK or the next reconnect,
+   * so dropping never lets more than the window go unacknowledged.
+   */
   dropOldest(): number {
     const at = this.normalize(this.head);
     const token = this.view.getUint32(at + 8);
     if (this.ring[at] === SENT) {
-      for (let k = 0; k < this.inflight; k++) if (this.slotEntry[k] === at) this.release(k);
+      for (let k = 0; k < this.inflight; k++) if (this.slotEntry[k] === at) this.slotEntry[k] = DROPPED;
     }
     this.ring[at] = DONE;
     this.live--;

@@ -1,0 +1,5 @@
+/** Loaded into XS by the hostile-input suite: serves fuzz-ops.ts, the same compiled file Node runs. */
+import { serve } from "../xs/serve.js";
+import { fuzz, misuse, replay } from "./fuzz-ops.js";
+
+serve({ fuzz, misuse, replay });

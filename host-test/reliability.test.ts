@@ -1,0 +1,516 @@
+/**
+ * Reliability under faults: connections cut mid-stream, half-open connections, a broker
+ * killed and restarted, brokers that refuse, a broker slower than the publisher, and
+ * failover. Each case counts what it promises (lost = 0, duplicates only with DUP=1,
+ * refusals and drops counted exactly, memory flat) and prints the figures. Every case runs
+ * on Node and inside XS through the bridge.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { freePort, requireMosquitto, startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "./brokers.js";
+import { EventLog, openClientEngine, type ClientEngine, type Event } from "./client/harness.js";
+import { ENGINES } from "./engines.js";
+import { FaultProxy } from "./fault-proxy.js";
+import { XsBridge } from "./xs/bridge.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const local = (port: number) => ({ host: "127.0.0.1", port });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const text = (hex: string) => Buffer.from(hex, "hex").toString();
+
+let n = 0;
+/** A fresh client id (aedes allows 23 characters). */
+const uid = (what: string) => `${what}${process.pid % 100000}-${++n}`;
+
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc") as () => void;
+
+/** Node's heap after a full collection. */
+function nodeHeap(): { heapUsed: number; rss: number } {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, rss: m.rss };
+}
+
+interface Metered extends ClientEngine {
+  /** Live heap after a collection: Node's, and for XS the worker's slots in use. */
+  heap(): Promise<{ heapUsed: number; rss: number; xsSlots: number }>;
+}
+
+/** A client engine that can also read the heap (XS: the meter's currentHeapCount after gc()). */
+async function openMetered(name: "node" | "xs"): Promise<Metered> {
+  if (name === "node") {
+    const e = await openClientEngine("node");
+    return Object.assign(e, { heap: async () => ({ ...nodeHeap(), xsSlots: 0 }) });
+  }
+  const log = new EventLog();
+  const bridge = await XsBridge.start(path.join(here, "client/xs-entry.js"), (e) => log.push(e));
+  const names: string[] = [];
+  let evaluations = 0;
+  return {
+    name,
+    log,
+    async call(op, ...args) {
+      if (op === "create") names.push(args[0] as string);
+      return (await bridge.call(op, ...args)).result as never;
+    },
+    failures: () => bridge.failures,
+    async close() {
+      for (const c of names) await bridge.call("close", c).catch(() => undefined);
+      await bridge.close();
+    },
+    async heap() {
+      const r = await bridge.worker.evaluate("gc()");
+      // each evaluate() keeps one slot in xsnap (100 calls: +100 slots), so count them out
+      return { ...nodeHeap(), xsSlots: r.meter.currentHeapCount - ++evaluations };
+    },
+  };
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: number[], ys: number[]): number {
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** Copies of each payload in the message events of `client`. */
+function copies(log: EventLog, client: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const e of log.of("message", client)) {
+    const p = text(e.payload);
+    m.set(p, (m.get(p) ?? 0) + 1);
+  }
+  return m;
+}
+
+for (const engineName of ENGINES) {
+  describe(`reliability on ${engineName}`, function () {
+    this.timeout(30000);
+    let engine: ClientEngine;
+    const cleanups: (() => Promise<void> | void)[] = [];
+
+    beforeEach(async () => {
+      engine = await openClientEngine(engineName);
+    });
+    afterEach(async () => {
+      await engine.close();
+      for (const c of cleanups.splice(0).reverse()) await c();
+      assert.deepEqual(engine.failures(), []);
+    });
+
+    const connected = (client: string, count = 1, ms = 8000) =>
+      engine.log.waitCount((e) => e.type === "connect" && e.client === client, count, ms, `${client} connect #${count}`);
+    const subscribed = (client: string) => engine.log.waitFor((e) => e.type === "suback" && e.client === client, 5000, `${client} SUBACK`);
+
+    describe("against aedes", () => {
+      let aedes: AedesBroker;
+      let authorizePublish: unknown;
+      before(async () => {
+        aedes = await startAedes();
+        authorizePublish = aedes.aedes.authorizePublish;
+      });
+      after(async () => aedes.close());
+      afterEach(() => {
+        aedes.aedes.authorizePublish = authorizePublish;
+      });
+
+      it("2,000 QoS 1 messages through FIN and RST cuts every 300 ms: all arrive, every duplicate was resent with DUP=1", async function () {
+        this.timeout(60000);
+        const proxy = await FaultProxy.start(aedes.port);
+        cleanups.push(() => proxy.close());
+        const sub = uid("s");
+        const pub = uid("p");
+        // what the broker received from the publisher, copy by copy, with the DUP flag
+        const atBroker = new Map<string, boolean[]>();
+        aedes.aedes.authorizePublish = (client: any, packet: any, done: (e: null) => void) => {
+          if (client?.id === pub) {
+            const p = packet.payload.toString();
+            const list = atBroker.get(p) ?? [];
+            list.push(packet.dup === true);
+            atBroker.set(p, list);
+          }
+          done(null);
+        };
+        await engine.call("create", sub, { clientId: sub, brokers: [local(aedes.port)] });
+        await engine.call("subscribe", sub, "rel/cut", 1);
+        await engine.call("connect", sub);
+        await subscribed(sub);
+        await engine.call("create", pub, { clientId: pub, brokers: [local(proxy.port)], outboxBytes: 1 << 17, inflightWindow: 16, reconnect: { min: 20, max: 100 } });
+        await engine.call("connect", pub);
+        await connected(pub);
+        proxy.delayMs = 10; // a path with latency, so messages are in flight whenever a cut comes
+
+        const N = 2000;
+        let cuts = 0;
+        const cutter = setInterval(() => proxy.cut(cuts++ % 2 === 0 ? "rst" : "fin"), 300);
+        const started = Date.now();
+        try {
+          for (let i = 0; i < N; i += 40) {
+            const r = (await engine.call("publishMany", pub, "rel/cut", "m", i, 40, { qos: 1 })) as any;
+            assert.equal(r.error, undefined);
+            await sleep(50);
+          }
+          await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, N, 40000, "all PUBACKs");
+        } finally {
+          clearInterval(cutter);
+        }
+        const elapsed = Date.now() - started;
+        await engine.log.waitCount((e) => e.type === "message" && e.client === sub, N, 10000, "every message at the subscriber");
+        await sleep(200); // late duplicates
+        const seen = copies(engine.log, sub);
+        const missing = Array.from({ length: N }, (_, i) => `m${i}`).filter((p) => !seen.has(p));
+        assert.deepEqual(missing, [], "lost messages");
+        let duplicates = 0;
+        let dupCopiesAtBroker = 0;
+        for (const [p, k] of seen) {
+          const got = atBroker.get(p) ?? [];
+          // the broker forwards each copy it gets once; a copy beyond the first is a resend
+          assert.ok(k <= got.length, `${p}: ${k} copies at the subscriber, ${got.length} at the broker`);
+          assert.ok(got.slice(1).every((dup) => dup), `${p}: a copy after the first arrived without DUP: ${got}`);
+          duplicates += k - 1;
+          dupCopiesAtBroker += got.filter((d) => d).length;
+        }
+        const s = (await engine.call("stats", pub)) as any;
+        assert.equal(s.delivered, N);
+        assert.equal(s.queued, 0);
+        assert.ok(cuts >= 5 && s.connects >= 5, `${cuts} cuts, ${s.connects} connections`);
+        console.log(
+          `      ${N} messages in ${elapsed} ms through ${cuts} cuts: ${s.connects} connections, ${s.resent} resent with DUP, ` +
+            `${dupCopiesAtBroker} DUP copies reached the broker, ${duplicates} duplicates at the subscriber, 0 lost`,
+        );
+      });
+
+      it("detects a half-open connection within 1.5x keepalive and reconnects once the path is back", async function () {
+        const proxy = await FaultProxy.start(aedes.port);
+        cleanups.push(() => proxy.close());
+        const sub = uid("s");
+        const pub = uid("p");
+        await engine.call("create", sub, { clientId: sub, brokers: [local(aedes.port)] });
+        await engine.call("subscribe", sub, "rel/half", 1);
+        await engine.call("connect", sub);
+        await subscribed(sub);
+        await engine.call("create", pub, { clientId: pub, brokers: [local(proxy.port)], keepalive: 1, connectTimeout: 800, reconnect: { min: 100, max: 400 } });
+        await engine.call("connect", pub);
+        await connected(pub);
+        await engine.call("publish", pub, "rel/half", { text: "before" }, { qos: 1 });
+        await engine.log.waitFor((e) => e.type === "delivered" && e.client === pub, 5000, "first delivery");
+        await sleep(400);
+        proxy.blackhole = true;
+        const t0 = Date.now();
+        await engine.call("publish", pub, "rel/half", { text: "during" }, { qos: 1 });
+        const d = await engine.log.waitFor((e) => e.type === "disconnect" && e.client === pub, 4000, "disconnect");
+        const detected = Date.now() - t0;
+        assert.equal(d.code, "KeepaliveTimeout");
+        // the deadline is 1.5 s after the last packet sent, which is before t0; 50 ms for timers
+        assert.ok(detected <= 1550, `half-open detected after ${detected} ms`);
+        await sleep(900); // a reconnect attempt meets the black hole and times out
+        assert.ok(engine.log.of("error", pub).some((e) => e.code === "ConnectTimeout"), "the attempt during the outage timed out");
+        proxy.blackhole = false;
+        const t1 = Date.now();
+        await connected(pub, 2, 5000);
+        const reconnected = Date.now() - t1;
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, 2, 5000, "the message published during the outage");
+        const msgs = await engine.log.waitCount((e) => e.type === "message" && e.client === sub, 2, 5000, "both messages");
+        assert.deepEqual(msgs.map((m) => text(m.payload)).slice(0, 2), ["before", "during"]);
+        console.log(`      keepalive 1 s: half-open detected after ${detected} ms; reconnected ${reconnected} ms after the path came back`);
+      });
+
+      it("retries brokers that refuse (CONNACK 3, 4, 5) with growing backoff, never in a tight loop", async function () {
+        const window = 2200;
+        const runs = await Promise.all(
+          [3, 4, 5].map(async (rc) => {
+            const attempts: number[] = [];
+            const refusing = await startAedes({
+              authenticate: (_c, _u, _p, done) => {
+                attempts.push(Date.now());
+                done(Object.assign(new Error("refused"), { returnCode: rc }), false);
+              },
+            });
+            cleanups.push(() => refusing.close());
+            const c = uid(`r${rc}`);
+            await engine.call("create", c, { clientId: c, brokers: [local(refusing.port)], username: "user", password: Buffer.from("wrong").toString("hex"), reconnect: { min: 100, max: 800 } });
+            const t0 = Date.now();
+            await engine.call("connect", c);
+            await sleep(window);
+            await engine.call("close", c);
+            return { rc, c, attempts: attempts.filter((t) => t - t0 <= window), t0 };
+          }),
+        );
+        const report: string[] = [];
+        for (const { rc, c, attempts } of runs) {
+          const gaps = attempts.slice(1).map((t, i) => t - attempts[i]);
+          // 100, 200, 400, 800 ms less up to 25 % jitter: 4 to 6 attempts in 2.2 s
+          assert.ok(attempts.length >= 4 && attempts.length <= 6, `rc ${rc}: ${attempts.length} attempts in ${window} ms`);
+          assert.ok(gaps.every((g) => g >= 70), `rc ${rc}: gaps ${gaps}`);
+          for (let i = 1; i < Math.min(gaps.length, 4); i++) assert.ok(gaps[i] >= 1.3 * gaps[i - 1], `rc ${rc}: gaps grow: ${gaps}`);
+          const errors = engine.log.of("error", c);
+          assert.ok(errors.length >= attempts.length - 1 && errors.every((e) => e.code === "ConnectionRefused" && e.returnCode === rc), JSON.stringify(errors));
+          assert.equal(engine.log.of("connect", c).length, 0);
+          report.push(`rc ${rc}: ${attempts.length} attempts, gaps ${gaps.join("/")} ms`);
+        }
+        console.log(`      in ${window} ms: ${report.join("; ")}`);
+      });
+
+      for (const policy of ["refuse", "drop-oldest"] as const) {
+        it(`a 20 KB/s broker path (${policy}): publishes queue within the outbox, each refusal/drop counted, memory flat, nothing accepted lost`, async function () {
+          this.timeout(60000);
+          const metered = await openMetered(engineName);
+          cleanups.push(() => metered.close());
+          const proxy = await FaultProxy.start(aedes.port);
+          cleanups.push(() => proxy.close());
+          proxy.throttle = 20000;
+          const sub = uid("s");
+          const pub = uid("p");
+          const topic = `rel/slow/${policy}`;
+          await engine.call("create", sub, { clientId: sub, brokers: [local(aedes.port)] });
+          await engine.call("subscribe", sub, topic, 1);
+          await engine.call("connect", sub);
+          await subscribed(sub);
+          await metered.call("create", pub, { clientId: pub, brokers: [local(proxy.port)], outboxBytes: 8192, inflightWindow: 4, queuePolicy: policy, quiet: true });
+          await metered.call("connect", pub);
+          await metered.log.waitFor((e) => e.type === "connect", 5000, "publisher connected");
+
+          // payload: filler, "-", sequence number. The test's own bookkeeping lives in arrays
+          // sized up front, so the heap being measured holds the client, not the test's notes.
+          const filler = "x".repeat(380) + "-";
+          const MAX = 8192;
+          const seqOfToken = new Int32Array(MAX + 1).fill(-1);
+          const dropped = new Uint8Array(MAX);
+          const seen = new Uint16Array(MAX);
+          let droppedCount = 0;
+          const tally = () => {
+            for (const e of engine.log.events) if (e.type === "message" && e.client === sub) seen[Number(text(e.payload).slice(filler.length))]++;
+            engine.log.clear();
+          };
+          let refused = 0;
+          let offered = 0;
+          let acceptedCount = 0;
+          let deliveredCount = 0;
+          const samples: { round: number; heapUsed: number; rss: number; xsSlots: number }[] = [];
+          const rounds = 10;
+          for (let round = 0; round < rounds; round++) {
+            const end = Date.now() + 400;
+            while (Date.now() < end && offered + 10 < MAX) {
+              const r = (await metered.call("publishMany", pub, topic, filler, offered, 10, { qos: 1 })) as any;
+              for (let i = 0; i < r.tokens.length; i++) seqOfToken[r.tokens[i]] = offered + i;
+              offered += r.tokens.length;
+              acceptedCount += r.tokens.length;
+              if (r.error) {
+                assert.equal(r.error.code, "QueueFull");
+                refused++;
+                offered++;
+              }
+              await sleep(20);
+            }
+            // tally and forget the events, so the logs do not grow the heap being measured
+            for (const e of metered.log.events) {
+              if (e.type === "drop") {
+                dropped[seqOfToken[e.token]] = 1;
+                droppedCount++;
+              } else if (e.type === "delivered") deliveredCount++;
+            }
+            metered.log.clear();
+            tally();
+            const h = await metered.heap();
+            samples.push({ round, ...h });
+          }
+          const s = (await metered.call("stats", pub)) as any;
+          // the outbox never held more than its budget, and every refusal and drop was counted
+          assert.ok(s.queuedBytes <= 8192);
+          assert.equal(s.refused, refused);
+          assert.equal(s.dropped, droppedCount);
+          if (policy === "refuse") assert.ok(refused > 0 && droppedCount === 0);
+          else assert.ok(droppedCount > 0 && refused === 0);
+          assert.equal(s.published, acceptedCount);
+          // drain at full speed: everything accepted and not dropped arrives
+          proxy.throttle = 0;
+          const kept: number[] = [];
+          let droppedButArrived = 0;
+          for (let t = 1; t <= MAX; t++) if (seqOfToken[t] >= 0 && !dropped[seqOfToken[t]]) kept.push(seqOfToken[t]);
+          const deadline = Date.now() + 15000;
+          for (;;) {
+            const st = (await metered.call("stats", pub)) as any;
+            if (st.queued === 0) break;
+            if (Date.now() > deadline) throw new Error(`outbox did not drain: ${JSON.stringify(st)}`);
+            await sleep(50);
+          }
+          const until = Date.now() + 10000;
+          while (kept.some((q) => seen[q] === 0) && Date.now() < until) {
+            await sleep(50);
+            tally();
+          }
+          for (let q = 0; q < MAX; q++) if (dropped[q] && seen[q]) droppedButArrived++;
+          const lost = kept.filter((q) => seen[q] === 0);
+          assert.equal(lost.length, 0, `lost ${lost.length} accepted messages`);
+          // memory: after warm-up, the live heap does not grow round over round
+          const warm = samples.slice(2);
+          const xs = warm.map((x) => x.round);
+          const heapSlope = slope(xs, warm.map((x) => x.heapUsed));
+          const slotSlope = slope(xs, warm.map((x) => x.xsSlots));
+          const fmt = (b: number) => `${(b / 1048576).toFixed(2)} MB`;
+          console.log(
+            `      ${policy}: offered ${offered}, accepted ${acceptedCount}, refused ${refused}, dropped ${droppedCount} (${droppedButArrived} of them had been sent and arrived anyway), ` +
+              `delivered ${deliveredCount} during the slow phase; ` +
+              `0 of ${kept.length} kept lost; Node heap ${fmt(warm[0].heapUsed)} → ${fmt(warm[warm.length - 1].heapUsed)} (${(heapSlope / 1024).toFixed(1)} KB/round), ` +
+              `RSS ${fmt(warm[0].rss)} → ${fmt(warm[warm.length - 1].rss)}` +
+              (engineName === "xs" ? `; XS slots ${warm[0].xsSlots} → ${warm[warm.length - 1].xsSlots} (${slotSlope.toFixed(1)}/round)` : ""),
+          );
+          assert.ok(heapSlope < 64 * 1024, `Node heap grows ${(heapSlope / 1024).toFixed(1)} KB per round`);
+          if (engineName === "xs") assert.ok(slotSlope < 2, `XS heap grows ${slotSlope.toFixed(1)} slots per round`);
+        });
+      }
+
+      it("fails over past a first broker that refuses connections", async () => {
+        const proxy = await FaultProxy.start(aedes.port);
+        cleanups.push(() => proxy.close());
+        proxy.refuse = true;
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(proxy.port), local(aedes.port)], reconnect: { min: 50, max: 100 } });
+        await engine.call("connect", c);
+        const [e] = await connected(c);
+        assert.equal(e.port, aedes.port);
+        assert.equal(proxy.accepted, 1, "one attempt at the refusing broker");
+        assert.ok(engine.log.of("error", c).some((x) => x.code === "TransportError"));
+      });
+
+      it("fails over when the first broker dies mid-session; every accepted message reaches a broker, none lost", async function () {
+        const second = await startAedes();
+        cleanups.push(() => second.close());
+        const first = await startAedes();
+        let firstClosed = false;
+        cleanups.push(() => (firstClosed ? undefined : first.close()));
+        const pub = uid("p");
+        const received = { first: new Map<string, number>(), second: new Map<string, number>() };
+        const record = (into: Map<string, number>) => (client: any, packet: any, done: (e: null) => void) => {
+          if (client?.id === pub) into.set(packet.payload.toString(), (into.get(packet.payload.toString()) ?? 0) + 1);
+          done(null);
+        };
+        first.aedes.authorizePublish = record(received.first);
+        second.aedes.authorizePublish = record(received.second);
+        const sub = uid("s");
+        await engine.call("create", sub, { clientId: sub, brokers: [local(second.port)] });
+        await engine.call("subscribe", sub, "rel/failover", 1);
+        await engine.call("connect", sub);
+        await subscribed(sub);
+        await engine.call("create", pub, { clientId: pub, brokers: [local(first.port), local(second.port)], outboxBytes: 1 << 16, reconnect: { min: 50, max: 200 } });
+        await engine.call("connect", pub);
+        const [c1] = await connected(pub);
+        assert.equal(c1.port, first.port);
+        const N = 600;
+        for (let i = 0; i < N; i += 30) {
+          await engine.call("publishMany", pub, "rel/failover", "f", i, 30, { qos: 1 });
+          if (i === 300) {
+            await first.close(); // the broker dies: connections reset, the port refuses
+            firstClosed = true;
+          }
+          await sleep(40);
+        }
+        const [, c2] = await connected(pub, 2);
+        assert.equal(c2.port, second.port);
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, N, 15000, "every PUBACK");
+        const missing: string[] = [];
+        let both = 0;
+        for (let i = 0; i < N; i++) {
+          const p = `f${i}`;
+          if (!received.first.has(p) && !received.second.has(p)) missing.push(p);
+          if (received.first.has(p) && received.second.has(p)) both++;
+        }
+        assert.deepEqual(missing, [], "messages no broker received");
+        // whatever went to the second broker reached its subscriber
+        await engine.log.waitCount((e) => e.type === "message" && e.client === sub, received.second.size, 5000, "messages via the second broker");
+        const seen = copies(engine.log, sub);
+        for (const p of received.second.keys()) assert.ok(seen.has(p), `${p} reached the subscriber`);
+        const s = (await engine.call("stats", pub)) as any;
+        console.log(`      ${received.first.size} messages to the first broker, ${received.second.size} to the second after it died (${both} sent to both, ${s.resent} resent with DUP), 0 lost`);
+      });
+    });
+
+    describe("against mosquitto killed and restarted", () => {
+      before(function () {
+        requireMosquitto(this);
+      });
+
+      it("resumes the persistent sessions after SIGKILL and restart mid-stream; every acknowledged message arrives", async function () {
+        this.timeout(40000);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-persist-"));
+        cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true })); // after mosquitto stops
+        fs.chmodSync(dir, 0o777); // mosquitto started as root drops to its own user, which must write here
+        const port = await freePort();
+        // save on every change (subscriptions, queued messages, acknowledgements)
+        const options = { persistence: true, dir, port, config: ["autosave_on_changes true", "max_inflight_messages 0"] };
+        let mosq: Mosquitto = await startMosquitto(options);
+        cleanups.push(() => mosq.close());
+        const sub = uid("s");
+        const pub = uid("p");
+        // the subscriber comes back after the publisher, so the broker must queue for its session
+        await engine.call("create", sub, { clientId: sub, brokers: [local(port)], clean: false, reconnect: { min: 1500, max: 1500, jitter: 0 } });
+        await engine.call("subscribe", sub, "rel/persist", 1);
+        await engine.call("connect", sub);
+        await subscribed(sub);
+        await engine.call("create", pub, { clientId: pub, brokers: [local(port)], clean: false, outboxBytes: 1 << 16, reconnect: { min: 100, max: 300 } });
+        await engine.call("connect", pub);
+        await connected(pub);
+        await sleep(300);
+        const N = 1000;
+        const delivered = (e: Event) => e.type === "delivered" && e.client === pub;
+        const atSub = (e: Event) => e.type === "message" && e.client === sub;
+        let killedAt = 0;
+        let downFor = 0;
+        for (let i = 0; i < N; i += 25) {
+          await engine.call("publishMany", pub, "rel/persist", "k", i, 25, { qos: 1 });
+          if (i === 400) {
+            // mosquitto sends PUBACK before it saves: a SIGKILL in between loses a message it
+            // acknowledged (seen about once in 15 runs under load). Kill when it has saved all
+            // it acknowledged, so the count measures the clients; publishing goes on throughout.
+            await engine.log.waitCount(delivered, i + 25, 10000, "acknowledgements before the kill");
+            await engine.log.waitCount(atSub, i + 25, 10000, "messages before the kill");
+            await sleep(150);
+            await mosq.kill();
+            killedAt = Date.now();
+          }
+          if (killedAt && !downFor && Date.now() - killedAt >= 300) {
+            mosq = await startMosquitto(options);
+            downFor = Date.now() - killedAt;
+          }
+          await sleep(25);
+        }
+        const subConnects = await connected(sub, 2, 10000);
+        const pubConnects = await connected(pub, 2, 10000);
+        assert.equal(subConnects[1].sessionPresent, true, "the subscriber's session survived");
+        assert.equal(pubConnects[1].sessionPresent, true, "the publisher's session survived");
+        await engine.log.waitCount(delivered, N, 15000, "every PUBACK");
+        await engine.log.waitCount(atSub, N, 10000, "every message at the subscriber").catch(() => undefined);
+        // messages the broker took while the subscriber was away, held for its session
+        const ev = engine.log.events;
+        const subBack = ev.indexOf(subConnects[1]);
+        const subGone = ev.findIndex((e) => e.type === "disconnect" && e.client === sub);
+        const queuedForSession = ev.slice(subGone, subBack).filter(delivered).length;
+        const seen = copies(engine.log, sub);
+        const lost = Array.from({ length: N }, (_, i) => `k${i}`).filter((p) => !seen.has(p));
+        let duplicates = 0;
+        for (const k of seen.values()) duplicates += k - 1;
+        const s = (await engine.call("stats", pub)) as any;
+        console.log(
+          `      mosquitto down ${downFor} ms: both sessions resumed; ${queuedForSession} messages queued for the absent subscriber; ` +
+            `${N} acknowledged, ${lost.length} lost, ${duplicates} duplicates, ${s.resent} resent with DUP`,
+        );
+        assert.deepEqual(lost, [], "acknowledged messages lost");
+        assert.ok(queuedForSession > 0, "the broker held messages for the subscriber's session");
+      });
+    });
+  });
+}
+
