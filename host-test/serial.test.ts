@@ -115,7 +115,7 @@ describe("serial console (monitor, provision)", function () {
       // the device goes away (socat ends and removes both links), then comes back at the same path
       await dev.close();
       await pair.stop();
-      await until(() => mon.stderr.includes("port closed, waiting…"), 3000, () => `"port closed": ${mon.stderr}`);
+      await until(() => mon.stderr.includes("port closed, waiting…"), 5000, () => `"port closed": ${mon.stderr}`);
       await sleep(400); // a few polls with the path absent
       assert.equal(mon.child.exitCode, null, "the monitor keeps running");
       pair = await startPtyPair(a, b);

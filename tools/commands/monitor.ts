@@ -173,7 +173,16 @@ async function show(port: SerialPort, o: Options, io: CommandIo, signal: AbortSi
     else lines.push(text, Date.now()).forEach(print);
   };
   port.on("data", onData);
-  await closedOrAborted(port, signal);
+  // a device node that disappears (USB unplugged, pty pair gone) may not surface as a read
+  // error at once; its path going away is as good a sign, so watch that too
+  const watch = setInterval(() => {
+    if (!fs.existsSync(o.path)) port.close(() => undefined);
+  }, POLL_MS);
+  try {
+    await closedOrAborted(port, signal);
+  } finally {
+    clearInterval(watch);
+  }
   port.off("data", onData);
   const tail = decoder.decode();
   if (o.raw) {
