@@ -9,16 +9,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { freePort, requireMosquitto, startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "./brokers.js";
 import { EventLog, openClientEngine, type ClientEngine, type Event } from "./client/harness.js";
 import { ENGINES } from "./engines.js";
 import { FaultProxy } from "./fault-proxy.js";
-import { XsBridge } from "./xs/bridge.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const local = (port: number) => ({ host: "127.0.0.1", port });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (hex: string) => Buffer.from(hex, "hex").toString();
@@ -45,32 +42,17 @@ interface Metered extends ClientEngine {
 
 /** A client engine that can also read the heap (XS: the meter's currentHeapCount after gc()). */
 async function openMetered(name: "node" | "xs"): Promise<Metered> {
-  if (name === "node") {
-    const e = await openClientEngine("node");
-    return Object.assign(e, { heap: async () => ({ ...nodeHeap(), xsSlots: 0 }) });
-  }
-  const log = new EventLog();
-  const bridge = await XsBridge.start(path.join(here, "client/xs-entry.js"), (e) => log.push(e));
-  const names: string[] = [];
+  const e = await openClientEngine(name);
+  const bridge = e.bridge;
+  if (!bridge) return Object.assign(e, { heap: async () => ({ ...nodeHeap(), xsSlots: 0 }) });
   let evaluations = 0;
-  return {
-    name,
-    log,
-    async call(op, ...args) {
-      if (op === "create") names.push(args[0] as string);
-      return (await bridge.call(op, ...args)).result as never;
-    },
-    failures: () => bridge.failures,
-    async close() {
-      for (const c of names) await bridge.call("close", c).catch(() => undefined);
-      await bridge.close();
-    },
+  return Object.assign(e, {
     async heap() {
       const r = await bridge.worker.evaluate("gc()");
       // each evaluate() keeps one slot in xsnap (100 calls: +100 slots), so count them out
       return { ...nodeHeap(), xsSlots: r.meter.currentHeapCount - ++evaluations };
     },
-  };
+  });
 }
 
 /** Least-squares slope of y over x. */

@@ -70,41 +70,36 @@ export interface ClientEngine {
   call<K extends keyof Ops>(op: K, ...args: Parameters<Ops[K]>): Promise<ReturnType<Ops[K]>>;
   /** Problems inside the engine (an XS crash); empty when all is well. */
   failures(): string[];
+  /** The XS bridge (null on Node), for suites that read the worker's meter. */
+  readonly bridge: XsBridge | null;
   close(): Promise<void>;
 }
 
 export async function openClientEngine(name: "node" | "xs"): Promise<ClientEngine> {
   const log = new EventLog();
+  const names: string[] = [];
+  let run: (op: keyof Ops, args: unknown[]) => Promise<unknown>;
+  let bridge: XsBridge | null = null;
   if (name === "node") {
     const driver = makeDriver(nodePlatform(), (e) => log.push(JSON.parse(JSON.stringify(e))));
-    const names: string[] = [];
-    return {
-      name,
-      log,
-      async call(op, ...args) {
-        if (op === "create") names.push(args[0] as string);
-        return JSON.parse(JSON.stringify((driver[op] as (...a: unknown[]) => unknown)(...args) ?? null));
-      },
-      failures: () => [],
-      async close() {
-        for (const n of names) driver.close(n);
-      },
-    };
+    // the same JSON trip the XS bridge makes, so results compare exactly
+    run = async (op, args) => JSON.parse(JSON.stringify((driver[op] as (...a: unknown[]) => unknown)(...args) ?? null));
+  } else {
+    const b = (bridge = await XsBridge.start(path.join(here, "xs-entry.js"), (e) => log.push(e)));
+    run = async (op, args) => (await b.call(op, ...args)).result;
   }
-  const entry = path.join(here, "xs-entry.js");
-  const bridge = await XsBridge.start(entry, (e) => log.push(e));
-  const names: string[] = [];
   return {
     name,
     log,
+    bridge,
     async call(op, ...args) {
       if (op === "create") names.push(args[0] as string);
-      return (await bridge.call(op, ...args)).result as never;
+      return (await run(op, args)) as never;
     },
-    failures: () => bridge.failures,
+    failures: () => bridge?.failures ?? [],
     async close() {
-      for (const n of names) await bridge.call("close", n).catch(() => undefined);
-      await bridge.close();
+      for (const n of names) await run("close", [n]).catch(() => undefined);
+      await bridge?.close();
     },
   };
 }

@@ -781,17 +781,24 @@ function allowAnyServerName(): void {
 }
 
 /**
- * Runs a command body: prints a {@link Failure}'s message (and the usage, for a wrong
- * command line) on standard error and resolves to its status.
+ * Runs pub or sub: parses the command line for `role`, answers --help, then runs `action`;
+ * a {@link Failure} becomes its message on stderr (with the usage for command-line errors)
+ * and its exit status.
  */
-export async function runCommand(io: CommandIo, usage: string, quiet: () => boolean, body: () => Promise<number>): Promise<number> {
+export async function runCommand(args: string[], role: Role, io: CommandIo, usage: string, action: (o: Options, io: CommandIo) => Promise<number>): Promise<number> {
+  let o: Options | null = null;
   try {
-    return await body();
+    o = parseCommandLine(args, role);
+    if (o.help) {
+      io.out(usage);
+      return 0;
+    }
+    return await action(o, io);
   } catch (e) {
     if (!(e instanceof Failure)) throw e;
     if (e.usage) io.err(`${e.message}\n\n${usage}`);
     // one line, whatever the reason it quotes (OpenSSL's end in a line break)
-    else if (e.message !== "" && !quiet()) io.err(e.message.replace(/\s*\n\s*/g, " ").trim() + "\n");
+    else if (e.message !== "" && o?.quiet !== true) io.err(e.message.replace(/\s*\n\s*/g, " ").trim() + "\n");
     return e.status;
   }
 }

@@ -5,7 +5,7 @@
  * standard error.
  */
 import { processIo, type CommandIo } from "../cli.js";
-import { Link, parseCommandLine, readOptionFile, runCommand, type Options } from "./mqtt-options.js";
+import { Link, readOptionFile, runCommand, type Options } from "./mqtt-options.js";
 
 /** None: `-h` is the host, and the parser itself reads `--help` where it is an option. */
 export const helpFlags: readonly string[] = [];
@@ -160,13 +160,5 @@ async function publish(o: Options, io: CommandIo): Promise<number> {
 
 /** Publishes as the command line says; resolves to the exit status. */
 export async function run(args: string[], io: CommandIo = processIo): Promise<number> {
-  let o: Options | null = null;
-  return runCommand(io, usage, () => o?.quiet === true, async () => {
-    o = parseCommandLine(args, "pub");
-    if (o.help) {
-      io.out(usage);
-      return 0;
-    }
-    return publish(o, io);
-  });
+  return runCommand(args, "pub", io, usage, publish);
 }

@@ -5,7 +5,7 @@
  * DISCONNECT.
  */
 import { processIo, type CommandIo } from "../cli.js";
-import { Exit, Failure, Link, parseCommandLine, runCommand, type Inbound, type Options } from "./mqtt-options.js";
+import { Exit, Failure, Link, runCommand, type Inbound, type Options } from "./mqtt-options.js";
 
 /** None: `-h` is the host, and the parser itself reads `--help` where it is an option. */
 export const helpFlags: readonly string[] = [];
@@ -142,13 +142,5 @@ async function subscribe(o: Options, io: CommandIo): Promise<number> {
 
 /** Subscribes as the command line says; resolves to the exit status. */
 export async function run(args: string[], io: CommandIo = processIo): Promise<number> {
-  let o: Options | null = null;
-  return runCommand(io, usage, () => o?.quiet === true, async () => {
-    o = parseCommandLine(args, "sub");
-    if (o.help) {
-      io.out(usage);
-      return 0;
-    }
-    return subscribe(o, io);
-  });
+  return runCommand(args, "sub", io, usage, subscribe);
 }
