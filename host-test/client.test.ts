@@ -105,6 +105,33 @@ for (const engineName of ENGINES) {
         assert.equal(engine.log.of("handler", c).length, 1, "no message after UNSUBACK");
       });
 
+      it("routes a repeated topic from its cache and follows subscription changes at once", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(aedes.port)], inboundTopics: 2 });
+        await engine.call("connect", c);
+        await connected(c);
+        const handlers = async (n: number, what: string) => {
+          await engine.log.waitCount((e) => e.type === "message" && e.client === c, n, 5000, what);
+          await sleep(50);
+          return engine.log.of("handler", c).map((e) => e.filter as string);
+        };
+        await engine.call("subscribe", c, "xs/r/+", 0, true);
+        await engine.log.waitFor((e) => e.type === "suback" && e.filter === "xs/r/+", 5000, "SUBACK");
+        // a, a, then two other topics (a 2-topic cache: a is pushed out), then a again
+        for (const t of ["xs/r/a", "xs/r/a", "xs/r/b", "xs/r/c", "xs/r/a"]) await engine.call("publish", c, t, { hex: "01" });
+        assert.deepEqual(await handlers(5, "5 messages"), Array(5).fill("xs/r/+"));
+        await engine.call("subscribe", c, "xs/r/a", 0, true);
+        await engine.log.waitFor((e) => e.type === "suback" && e.filter === "xs/r/a", 5000, "SUBACK");
+        await engine.call("publish", c, "xs/r/a", { hex: "02" });
+        assert.deepEqual((await handlers(6, "6 messages")).slice(5).sort(), ["xs/r/+", "xs/r/a"], "the new subscription sees a cached topic");
+        await engine.call("unsubscribe", c, "xs/r/+");
+        await engine.log.waitFor((e) => e.type === "unsuback", 5000, "UNSUBACK");
+        await engine.call("publish", c, "xs/r/a", { hex: "03" });
+        assert.deepEqual((await handlers(7, "7 messages")).slice(7), ["xs/r/a"], "the removed one does not");
+        const topics = engine.log.of("message", c).map((e) => e.topic);
+        assert.deepEqual(topics, ["xs/r/a", "xs/r/a", "xs/r/b", "xs/r/c", "xs/r/a", "xs/r/a", "xs/r/a"]);
+      });
+
       it("restores subscriptions after a reconnect that finds no session", async () => {
         const c = uid("c");
         await engine.call("create", c, { clientId: c, brokers: [local(aedes.port)], clean: true, reconnect: { min: 50, max: 200 } });
@@ -272,6 +299,34 @@ for (const engineName of ENGINES) {
           const gap = pings[i].at - pings[i - 1].at;
           assert.ok(gap >= 950 && gap < 1400, `PINGREQ gap ${gap} ms`);
         }
+        assert.equal(engine.log.of("disconnect", c).length, 0);
+      });
+
+      it("keeps the keepalive while QoS 0 messages go out and after they stop: no silence longer than the interval", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], keepalive: 1 });
+        await engine.call("connect", c);
+        await connected(c);
+        const started = Date.now();
+        while (Date.now() - started < 2500) {
+          await engine.call("publish", c, "xs/k", { hex: "01" });
+          await sleep(100);
+        }
+        const stopped = Date.now();
+        await sleep(2200);
+        const publishes = fake!.of("publish");
+        const lastPublish = publishes[publishes.length - 1].at;
+        const pings = fake!.of("pingreq");
+        const sent = [...fake!.of("connect"), ...publishes, ...pings].map((r) => r.at).sort((x, y) => x - y);
+        const gaps = sent.slice(1).map((t, i) => t - sent[i]);
+        assert.ok(publishes.length >= 15, `${publishes.length} publishes reached the broker`);
+        // the client counts QoS 0 sends instead of timing each one, so a PINGREQ may come early, never late
+        assert.ok(Math.max(...gaps) <= 1000 + 150, `longest silence ${Math.max(...gaps)} ms (keepalive 1000 ms)`);
+        const firstAfter = pings.find((p) => p.at > lastPublish);
+        assert.ok(firstAfter && firstAfter.at - lastPublish <= 1000 + 150, "a PINGREQ within the keepalive after the last publish");
+        // no ping storm: at most one per half interval while publishing (the broker sends nothing back but PINGRESP)
+        const during = pings.filter((p) => p.at <= stopped).length;
+        assert.ok(during <= 6, `${during} PINGREQs in 2.5 s of publishing`);
         assert.equal(engine.log.of("disconnect", c).length, 0);
       });
 

@@ -410,5 +410,82 @@ for (const engineName of ENGINES) {
         );
       });
     });
+
+    describe("TopicCache (the decoder's recent topics)", () => {
+      /** Whether a kept topic holds an 8-byte chunk that reads as NaN (so it is never found again). */
+      const nanChunk = (t: number[]) => {
+        if (t.length < 8) return false;
+        const starts: number[] = [];
+        for (let o = 0; o < t.length - 8; o += 8) starts.push(o);
+        starts.push(t.length - 8);
+        return starts.some((o) => (t[o] & 0x7f) === 0x7f && (t[o + 1] & 0xf0) === 0xf0);
+      };
+      /** The cache as the reference sees it: round-robin replacement, exact byte equality. */
+      const reference = (steps: { bytes: number[] }[], slots: number, maxLength: number) => {
+        const kept: (number[] | null)[] = Array(slots).fill(null);
+        let victim = 0;
+        return steps.map(({ bytes }) => {
+          const same = (t: number[] | null) => t !== null && t.length === bytes.length && t.every((b, i) => b === bytes[i]) && !nanChunk(t);
+          const found = kept.findIndex(same);
+          let added = -1;
+          if (found < 0 && !bytes.includes(0) && bytes.length <= maxLength) {
+            added = victim;
+            kept[victim] = bytes;
+            victim = (victim + 1) % slots;
+          }
+          return [found, added];
+        });
+      };
+      // bytes that make float64 chunks interesting: NaN patterns (7f f0), sign bits, zeros
+      const byteArb = fc.constantFrom(0x61, 0x62, 0x2f, 0x7f, 0xf0, 0xff, 0x80, 0x00, 0xc3, 0xa9);
+
+      it("finds exactly the kept topics, whatever buffer and offset the bytes lie at", async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            // a small pool of topics, repeated, so that finds and near-misses are common
+            fc.array(fc.array(byteArb, { minLength: 1, maxLength: 44 }), { minLength: 1, maxLength: 6 }),
+            fc.array(fc.record({ pick: fc.nat(), flip: fc.nat(), where: fc.integer({ min: 0, max: 2 }), at: fc.integer({ min: 0, max: 60 }) }), { minLength: 1, maxLength: 40 }),
+            fc.integer({ min: 1, max: 5 }),
+            async (pool, picks, slots) => {
+              const steps = picks.map(({ pick, flip, where, at }) => {
+                const bytes = [...pool[pick % pool.length]];
+                // now and then a near miss: the same topic with one byte changed
+                if (flip % 4 === 0) bytes[flip % bytes.length] ^= 0x01;
+                return { bytes, where, at };
+              });
+              const got = await engine.call<number[][]>("topicCache", steps.map((s) => ({ hex: Buffer.from(s.bytes).toString("hex"), where: s.where, at: s.at })), slots, 40);
+              const want = reference(steps, slots, 40);
+              assert.deepEqual(got.map(([f, a]) => [f, a]), want);
+              // a slot's key changes exactly when it takes a new topic
+              const keys = new Map<number, number>();
+              got.forEach(([f, a, key]) => {
+                const slot = f >= 0 ? f : a;
+                if (slot < 0) return;
+                if (a >= 0) assert.notEqual(keys.get(slot), key, "a new topic gets a new key");
+                else assert.equal(keys.get(slot), key, "a found topic keeps its key");
+                keys.set(slot, key);
+              });
+            },
+          ),
+          { numRuns: engineName === "xs" ? 150 : 500 },
+        );
+      });
+
+      it("compares across chunk boundaries: lengths 1 to 40, one byte changed at every position", async () => {
+        const steps: { bytes: number[]; where: number; at: number }[] = [];
+        for (let n = 1; n <= 40; n++) {
+          const t = Array.from({ length: n }, (_, i) => 0x41 + (i % 26));
+          steps.push({ bytes: t, where: 1, at: 3 });
+          for (let i = 0; i < n; i++) {
+            const u = [...t];
+            u[i] = 0x61;
+            steps.push({ bytes: u, where: (i % 3) as 0 | 1 | 2, at: i % 5 });
+          }
+          steps.push({ bytes: t, where: 2, at: 11 });
+        }
+        const got = await engine.call<number[][]>("topicCache", steps.map((s) => ({ hex: Buffer.from(s.bytes).toString("hex"), where: s.where, at: s.at })), 64, 40);
+        assert.deepEqual(got.map(([f, a]) => [f, a]), reference(steps, 64, 40));
+      });
+    });
   });
 }

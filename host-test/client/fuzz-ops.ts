@@ -70,6 +70,13 @@ export class FakeTransport implements Transport {
     this.written += n;
     return n;
   }
+  writePacket(head: Uint8Array, body: Uint8Array): boolean {
+    if (this.closed) return false;
+    if (this.accept >= 0 && head.length + body.length > this.accept) return false;
+    this.write(head, 0, head.length);
+    this.write(body, 0, body.length);
+    return true;
+  }
   close(): void {
     this.closed = true;
   }

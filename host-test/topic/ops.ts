@@ -6,6 +6,8 @@
  */
 import { MqttError } from "../../src/mqtt/errors.js";
 import { matchFilter, SubscriptionTable, topicMatches, validateTopic, validateTopicFilter, type SubscriptionEntry } from "../../src/mqtt/topic.js";
+import { fromHex } from "../../src/mqtt/inspect.js";
+import { TopicCache } from "../../src/mqtt/topic-cache.js";
 import { utf8Length, writeUtf8 } from "../../src/mqtt/utf8.js";
 
 /** The error a call raised: its code for an MqttError, else "Name: message" (a bug to report). */
@@ -127,4 +129,38 @@ export function table(steps: Step[]): unknown[] {
       return { error: codeOf(e) };
     }
   });
+}
+
+/** One step of {@link topicCache}: a topic's bytes (hex) placed in one of three buffers. */
+export interface CacheStep {
+  hex: string;
+  /** 0: the cache's own buffer; 1 and 2: chunk arrays over two other ArrayBuffers (byteOffset 7 and 0). */
+  where: number;
+  /** Where in that buffer the topic starts. */
+  at: number;
+}
+
+/**
+ * Runs a TopicCache (`slots` topics of at most `maxLength` bytes) the way the decoder
+ * does: find each topic, and on a miss add it unless it holds a zero byte (the decoder
+ * adds only valid topics). Returns, per step, [slot found or -1, slot added or -1, key].
+ */
+export function topicCache(steps: CacheStep[], slots: number, maxLength: number): number[][] {
+  const own = new Uint8Array(128);
+  const a = new Uint8Array(new ArrayBuffer(200), 7, 128);
+  const b = new Uint8Array(128);
+  const cache = new TopicCache(slots, maxLength, own);
+  const out: number[][] = [];
+  for (const s of steps) {
+    const d = s.where === 0 ? own : s.where === 1 ? a : b;
+    const bytes = fromHex(s.hex);
+    d.fill(0x55);
+    d.set(bytes, s.at);
+    const found = cache.find(d, s.at, bytes.length);
+    let added = -1;
+    if (found < 0 && bytes.indexOf(0) < 0) added = cache.add(d, s.at, bytes.length);
+    const slot = found >= 0 ? found : added;
+    out.push([found, added, slot >= 0 ? cache.keys[slot] : 0]);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@
  * allocate nothing in steady state. The client reaches the world only through a
  * {@link Platform}; nothing here names Node or Moddable.
  */
-import { Decoder } from "./decode.js";
+import { Decoder, type PacketHandler } from "./decode.js";
 import {
   encodeConnect,
   encodeDisconnect,
@@ -71,8 +71,15 @@ export interface ClientOptions {
   connectTimeout?: number;
   /** Milliseconds to wait for PINGRESP. Default half the keepalive. */
   pingTimeout?: number;
-  /** Distinct publish topics whose UTF-8 is kept, so a repeated topic costs no string walk. Default 16. */
+  /** Distinct publish topics whose UTF-8 (and a ready QoS 0 header) is kept, so a repeated topic costs no string walk. Default 16. */
   topicCache?: number;
+  /**
+   * Recently received topics kept with the subscriptions they match, so a repeated topic
+   * costs no UTF-8 check and no match. Default 4; 0 keeps none.
+   */
+  inboundTopics?: number;
+  /** Longest received topic kept that way, in bytes. Default 128. */
+  inboundTopicLength?: number;
 
   /** Connected (CONNACK accepted). */
   onConnect?(sessionPresent: boolean, broker: BrokerAddress): void;
@@ -125,6 +132,50 @@ export interface ClientStats {
   protocolErrors: number;
 }
 
+/** Subscriptions remembered per received topic; a topic matching more is matched every time. */
+const ROUTE_MAX = 4;
+
+/**
+ * A publish topic: its UTF-8, and the start of a QoS 0 PUBLISH (fixed header, remaining
+ * length, topic) made for one payload length, so a repeated publish writes it as it is.
+ */
+class TopicHead {
+  /** [first byte][remaining length, 1-4 bytes] right-aligned to index 5, then [topic length][topic]. */
+  private readonly buf: Uint8Array;
+  /** `buf` from the first byte on: the packet up to its payload. */
+  head: Uint8Array;
+  /** The payload length `head` is made for; -1 before the first. */
+  payload = -1;
+
+  constructor(readonly bytes: Uint8Array) {
+    const n = bytes.length;
+    const b = (this.buf = new Uint8Array(7 + n));
+    b[5] = n >> 8;
+    b[6] = n & 0xff;
+    b.set(bytes, 7);
+    this.head = b;
+  }
+
+  /**
+   * Makes `head` right for a QoS 0 payload of `payload` bytes; false (and `head` left as
+   * it was) when the packet would be larger than `limit`.
+   */
+  prepare(payload: number, limit: number): boolean {
+    let remaining = 2 + this.bytes.length + payload;
+    if (remaining + 5 > limit) return false;
+    const v = varintSize(remaining);
+    const b = this.buf;
+    const start = 4 - v;
+    for (let k = start + 1; k < 5; k++) {
+      b[k] = (remaining & 0x7f) | (k < 4 ? 0x80 : 0);
+      remaining = Math.floor(remaining / 128);
+    }
+    this.head = b.subarray(start);
+    this.payload = payload;
+    return true;
+  }
+}
+
 const S_IDLE = 0; // not connected; a reconnect may be scheduled
 const S_OPENING = 1; // transport opening
 const S_CONNACK = 2; // CONNECT sent, waiting for CONNACK
@@ -153,8 +204,10 @@ function since(now: number, then: number): number {
 const Q0: PublishOptions = { qos: 0 };
 
 export class MqttClient {
-  readonly stats: ClientStats = {
-    published: 0,
+  readonly stats: ClientStats;
+  /** Publishes accepted: `stats.published`, and the source of tokens. */
+  private issued = 0;
+  private readonly counters = {
     delivered: 0,
     refused: 0,
     dropped: 0,
@@ -177,10 +230,15 @@ export class MqttClient {
   private ctlStart = 0;
   private ctlEnd = 0;
   private readonly message = new Message();
+  /** Per inbound topic cache slot: the slot's key and subscription generation the route was made for, and the matching rows. */
+  private readonly routeKey: Uint32Array;
+  private readonly routeGen: Uint32Array;
+  private readonly routeCount: Int8Array;
+  private readonly routeRows: Int32Array;
   private readonly subs = new SubscriptionTable<SubRow>();
   private readonly pending = new Map<number, PendingRequest>();
   private unsubscribeLater: string[] = [];
-  private readonly topics = new Map<string, Uint8Array>();
+  private readonly topics = new Map<string, TopicHead>();
   private readonly fields: PublishFields = { topic: "", topicBytes: null, payload: "", qos: 0, retain: false, dup: false, packetId: 0 };
   private readonly ackFields = { packetId: 0 };
   private readonly connectFields: ConnectFields;
@@ -189,6 +247,13 @@ export class MqttClient {
   private awaitingRelCount = 0;
 
   private state = S_IDLE;
+  /**
+   * Connected with nothing waiting to be written (no control bytes, no partly written
+   * entry, nothing queued in the outbox): a QoS 0 publish may go straight to the
+   * transport. Set by pump() when it runs dry; cleared by everything that adds work.
+   */
+  private direct = false;
+
   private transport: Transport | null = null;
   private sink: TransportSink | null = null;
   private brokerIndex = 0;
@@ -196,12 +261,22 @@ export class MqttClient {
   private reconnectAt = 0;
   private reconnectPending = false;
   private connackDeadline = 0;
+  /**
+   * When something was last sent and received. The hot paths do not read the clock: they
+   * count (sentCount, rxCount), and the timer, which looks at least every half keepalive,
+   * turns a changed count into the time of its previous look (seenAt). The times are
+   * therefore never later than the truth, so a PINGREQ is never late.
+   */
   private lastSent = 0;
   private lastReceived = 0;
+  private sentCount = 0;
+  private sentSeen = 0;
+  private rxCount = 0;
+  private rxSeen = 0;
+  private seenAt = 0;
   private pingOutstanding = false;
   private pingSentAt = 0;
   private lastId = 0;
-  private token = 0;
   /** The outbox entry being written, and how far. */
   private entry = -1;
   private entryPos = 0;
@@ -225,6 +300,9 @@ export class MqttClient {
       throw new MqttError(ErrorCode.InvalidArgument, "options.brokers must list at least one broker");
     this.o = options;
     this.platform = platform;
+    const client = this;
+    // `published` is read from the token count, so a publish counts it once
+    this.stats = Object.defineProperty(this.counters, "published", { get: () => client.issued, enumerable: true }) as unknown as ClientStats;
     const keepalive = options.keepalive ?? 60;
     this.keepaliveMs = keepalive * 1000;
     this.pingTimeoutMs = options.pingTimeout ?? this.keepaliveMs / 2;
@@ -242,7 +320,16 @@ export class MqttClient {
     };
     const connectSize = sizeOfConnect(this.connectFields); // validates the options
     this.ctl = new Uint8Array(Math.max(options.sendBufferSize ?? 512, connectSize, 64));
-    this.decoder = new Decoder(options.receiveBufferSize ?? 1024, { onPacket: (p) => this.onPacket(p) });
+    const inboundTopics = options.inboundTopics ?? 4;
+    this.decoder = new Decoder(options.receiveBufferSize ?? 1024, this as PacketHandler, {
+      packet: this.message,
+      topicCache: inboundTopics,
+      topicCacheLength: options.inboundTopicLength ?? 128,
+    });
+    this.routeKey = new Uint32Array(inboundTopics);
+    this.routeGen = new Uint32Array(inboundTopics);
+    this.routeCount = new Int8Array(inboundTopics);
+    this.routeRows = new Int32Array(inboundTopics * ROUTE_MAX);
     const outboxBytes = options.outboxBytes ?? 8192;
     this.outbox = new Outbox(outboxBytes, options.inflightWindow ?? 8);
     this.maxPacket = Math.min(options.maxPacketSize ?? outboxBytes, outboxBytes - 12);
@@ -299,11 +386,40 @@ export class MqttClient {
    * Nothing is sent when it throws.
    */
   publish(topic: string, payload: Bytes, options: PublishOptions = Q0): number {
+    if (this.direct && payload?.constructor === Uint8Array) {
+      // connected and nothing waits ahead of it: a QoS 0 message goes to the transport as it is
+      let first = 0x30;
+      if (options !== Q0) {
+        const qos = options.qos;
+        if (qos !== 0 && qos !== undefined) return this.enqueue(topic, payload, options);
+        if (options.retain === true) first = 0x31;
+      }
+      let th = this.topics.get(topic);
+      if (th === undefined) th = this.topicHead(topic); // throws InvalidTopic
+      const n = (payload as Uint8Array).length;
+      if (n === th.payload || th.prepare(n, this.maxPacket)) {
+        const head = th.head;
+        head[0] = first;
+        if (this.transport!.writePacket(head, payload as Uint8Array)) {
+          this.sentCount++;
+          const token = ++this.issued >>> 0;
+          this.counters.delivered++;
+          const done = this.o.onDelivered;
+          if (done) done(token);
+          return token;
+        }
+      }
+    }
+    return this.enqueue(topic, payload, options);
+  }
+
+  /** Publishes through the outbox: queued, encoded there, and sent in order when it can be. */
+  private enqueue(topic: string, payload: Bytes, options: PublishOptions): number {
     if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0 or 1, not ${qos}`);
-    let topicBytes = this.topics.get(topic);
-    if (topicBytes === undefined) topicBytes = this.cacheTopic(topic); // throws InvalidTopic
+    const th = this.topicHead(topic); // throws InvalidTopic
+    const topicBytes = th.bytes;
     let payloadLength: number;
     if (payload instanceof Uint8Array) payloadLength = payload.length;
     else if (typeof payload === "string") {
@@ -321,31 +437,32 @@ export class MqttClient {
     f.retain = options.retain === true;
     f.packetId = 1; // the real id is written when the message is first sent
     if (size > this.maxPacket) {
-      this.stats.refused++;
+      this.counters.refused++;
       throw new MqttError(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the ${this.maxPacket}-byte limit`);
     }
     const box = this.outbox;
     let at = box.reserve(size);
     while (at < 0) {
       if (this.o.queuePolicy !== "drop-oldest" || box.count === 0 || box.oldest() === this.entry) {
-        this.stats.refused++;
+        this.counters.refused++;
         throw new MqttError(ErrorCode.QueueFull, `outbox full (${box.count} messages, ${box.used} bytes)`);
       }
       const dropped = box.dropOldest();
-      this.stats.dropped++;
+      this.counters.dropped++;
       this.o.onDrop?.("queue-full", dropped);
       at = box.reserve(size);
     }
     const ring = box.ring;
     writePublish(ring, at, f, size);
-    const token = (this.token = (this.token + 1) >>> 0);
-    this.stats.published++;
+    this.direct = false;
+    const token = ++this.issued >>> 0;
     const t = this.transport;
-    if (qos === 0 && t !== null && this.state === S_CONNECTED && this.entry < 0 && this.ctlEnd === this.ctlStart && !box.hasUnsent()) {
+    if (qos === 0 && t !== null && this.state === S_CONNECTED && this.entry < 0 && this.ctlEnd === this.ctlStart && box.idle()) {
       // nothing ahead of it: write it from where it was encoded; the outbox keeps it only if the transport takes part
       const n = t.write(ring, at, at + size);
-      if (n > 0) this.lastSent = this.platform.now();
+      if (n > 0) this.sentCount++;
       if (n === size) {
+        this.direct = true; // as idle as before
         this.delivered(token);
         return token;
       }
@@ -402,6 +519,7 @@ export class MqttClient {
       t.write(this.ctl, 0, n);
     }
     this.state = S_CLOSED;
+    this.direct = false;
     this.transport = null;
     this.sink = null;
     this.timer.clear();
@@ -454,9 +572,11 @@ export class MqttClient {
     }
     this.state = S_CONNECTED;
     this.attempt = 0;
-    this.stats.connects++;
+    this.counters.connects++;
     const now = this.platform.now();
-    this.lastSent = this.lastReceived = now;
+    this.lastSent = this.lastReceived = this.seenAt = now;
+    this.sentSeen = this.sentCount;
+    this.rxSeen = this.rxCount;
     if (!p.sessionPresent) this.awaitingRelCount = 0;
     for (let i = 0; i < this.subs.size; i++) {
       const row = this.subs.at(i).value;
@@ -488,7 +608,7 @@ export class MqttClient {
     const wasConnected = this.state === S_CONNECTED;
     this.closeTransport();
     if (!wasConnected) return this.failed(error);
-    this.stats.connectionLosses++;
+    this.counters.connectionLosses++;
     this.o.onDisconnect?.(error);
     if (this.state === S_CLOSED) return;
     this.retryLater();
@@ -498,6 +618,7 @@ export class MqttClient {
     const t = this.transport;
     this.transport = null;
     this.sink = null;
+    this.direct = false;
     this.entry = -1;
     this.ctlStart = this.ctlEnd = 0;
     this.pingOutstanding = false;
@@ -517,7 +638,7 @@ export class MqttClient {
   }
 
   private protocolFailure(error: ProtocolError): void {
-    this.stats.protocolErrors++;
+    this.counters.protocolErrors++;
     if (this.state !== S_CONNECTED) {
       // a failed attempt: failed() reports it, once
       this.closeTransport();
@@ -549,6 +670,7 @@ export class MqttClient {
         }
         break;
       case S_CONNECTED:
+        this.catchUp(now);
         if (this.pingOutstanding) {
           if (since(now, this.pingSentAt) >= this.pingTimeoutMs) {
             this.lost(new MqttError(ErrorCode.KeepaliveTimeout, `no PINGRESP within ${this.pingTimeoutMs} ms`));
@@ -560,6 +682,20 @@ export class MqttClient {
         break;
     }
     this.arm();
+  }
+
+  /** Turns sends and arrivals counted since the last look into times: that look's. */
+  private catchUp(now: number): void {
+    const at = this.seenAt;
+    if (this.sentCount !== this.sentSeen) {
+      this.sentSeen = this.sentCount;
+      if (since(at, this.lastSent) < 0x80000000) this.lastSent = at;
+    }
+    if (this.rxCount !== this.rxSeen) {
+      this.rxSeen = this.rxCount;
+      if (since(at, this.lastReceived) < 0x80000000) this.lastReceived = at;
+    }
+    this.seenAt = now;
   }
 
   private ping(now: number): void {
@@ -584,8 +720,11 @@ export class MqttClient {
         break;
       case S_CONNECTED:
         if (this.pingOutstanding) wait = Math.max(0, this.pingTimeoutMs - since(now, this.pingSentAt));
-        else if (this.keepaliveMs > 0)
+        else if (this.keepaliveMs > 0) {
           wait = Math.max(0, this.keepaliveMs - Math.max(since(now, this.lastSent), since(now, this.lastReceived)));
+          // activity is counted, not timed: look at least every half interval
+          if (wait > this.keepaliveMs / 2) wait = this.keepaliveMs / 2;
+        }
         break;
     }
     if (wait < 0) this.timer.clear();
@@ -601,6 +740,7 @@ export class MqttClient {
 
   /** Makes room for `n` more control bytes, or fails the connection. */
   private control(n: number): boolean {
+    this.direct = false;
     if (this.ctlEnd + n <= this.ctl.length) return true;
     this.pump(); // a burst of acks: write out what is waiting first
     if (this.ctlEnd + n <= this.ctl.length) return true;
@@ -632,6 +772,7 @@ export class MqttClient {
     const t = this.transport;
     if (this.pumping || !t) return;
     this.pumping = true;
+    this.direct = false;
     let wrote = false;
     const box = this.outbox;
     const ring = box.ring;
@@ -663,7 +804,7 @@ export class MqttClient {
       if (at < 0) break;
       if (box.isResend(at)) {
         ring[at] |= 0x08; // DUP (§3.3.1.1)
-        this.stats.resent++;
+        this.counters.resent++;
       } else if (box.qosAt(at) > 0) {
         const id = this.nextId();
         const idAt = idOffset(ring, at);
@@ -675,11 +816,12 @@ export class MqttClient {
       this.entryPos = at;
     }
     this.pumping = false;
-    if (wrote) this.lastSent = this.platform.now();
+    if (wrote) this.sentCount++;
+    this.direct = this.state === S_CONNECTED && this.entry < 0 && this.ctlEnd === this.ctlStart && box.idle();
   }
 
   private delivered(token: number): void {
-    this.stats.delivered++;
+    this.counters.delivered++;
     this.o.onDelivered?.(token);
   }
 
@@ -729,18 +871,21 @@ export class MqttClient {
     this.pump();
   }
 
-  /** Validates and encodes a topic not seen recently, and remembers its bytes. */
-  private cacheTopic(topic: string): Uint8Array {
-    const bytes = encodeTopic(topic); // throws InvalidTopic
-    if (this.topics.size >= (this.o.topicCache ?? 16)) this.topics.clear();
-    this.topics.set(topic, bytes);
-    return bytes;
+  /** The head of `topic`: from the cache, or validated, encoded and remembered. */
+  private topicHead(topic: string): TopicHead {
+    let th = this.topics.get(topic);
+    if (th === undefined) {
+      th = new TopicHead(encodeTopic(topic)); // throws InvalidTopic
+      if (this.topics.size >= (this.o.topicCache ?? 16)) this.topics.clear();
+      this.topics.set(topic, th);
+    }
+    return th;
   }
 
   // ---- input ----
 
   private onData(data: Uint8Array, start: number, end: number): void {
-    this.lastReceived = this.platform.now();
+    this.rxCount++;
     try {
       this.decoder.push(data, start, end);
     } catch (e) {
@@ -750,7 +895,8 @@ export class MqttClient {
     if (this.ctlEnd > this.ctlStart) this.pump();
   }
 
-  private onPacket(p: Packet): void {
+  /** @internal The decoder's handler. */
+  onPacket(p: Packet): void {
     if (this.state !== S_CONNECTED && p.type !== T.CONNACK) {
       if (this.state === S_CONNACK)
         return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `${PacketName[p.type]} before CONNACK`));
@@ -758,11 +904,11 @@ export class MqttClient {
     }
     switch (p.type) {
       case T.PUBLISH:
-        return this.onPublish(p);
+        return this.onPublish(this.message); // p is the message: the decoder fills it
       case T.PUBACK: {
         const token = this.outbox.ack(p.packetId);
         if (token >= 0) this.delivered(token);
-        else if (token !== ACKED_AFTER_DROP) this.stats.unknownAcks++;
+        else if (token !== ACKED_AFTER_DROP) this.counters.unknownAcks++;
         this.pump(); // a window slot came free
         return;
       }
@@ -788,27 +934,52 @@ export class MqttClient {
     }
   }
 
-  private onPublish(p: Packet): void {
-    const first = p.payloadOffset === 0;
-    if (first) {
+  private onPublish(m: Message): void {
+    if (m.payloadOffset === 0) {
+      // a whole message, or the first fragment of one
       this.skipping = false;
-      if (p.more && this.o.oversize === "drop") {
+      if (m.more && this.o.oversize === "drop") {
         this.skipping = true;
-        this.stats.droppedInbound++;
-        this.o.onDrop?.("oversize", p.packetId);
-      } else if (p.qos === 2 && this.awaiting(p.packetId)) {
+        this.counters.droppedInbound++;
+        this.o.onDrop?.("oversize", m.packetId);
+      } else if (m.qos === 2 && this.awaiting(m.packetId)) {
         this.skipping = true;
-        this.stats.duplicatesInbound++;
+        this.counters.duplicatesInbound++;
       }
     }
     if (!this.skipping) {
-      const m = this.message;
-      m.fill(p);
       const subs = this.subs;
+      const slot = m.topicSlot;
+      let count = -1;
+      let at = 0;
+      if (slot >= 0) {
+        if (this.routeKey[slot] !== m.topicKey || this.routeGen[slot] !== subs.generation) this.route(m, slot);
+        count = this.routeCount[slot];
+        at = slot * ROUTE_MAX;
+      }
       this.dispatching = true;
-      for (let i = subs.next(p.data, p.topicStart, p.topicLength, 0); i >= 0; i = subs.next(p.data, p.topicStart, p.topicLength, i + 1)) {
-        const h = subs.at(i).value.handler;
-        if (h !== null) this.call(h, m);
+      if (count >= 0) {
+        // the rows this topic matched last time, the table unchanged since
+        const rows = this.routeRows;
+        for (let k = 0; k < count; k++) {
+          const h = subs.at(rows[at + k]).value.handler;
+          if (h !== null)
+            try {
+              h(m);
+            } catch (e) {
+              this.handlerFailed(e);
+            }
+        }
+      } else {
+        for (let i = subs.next(m.data, m.topicStart, m.topicLength, 0); i >= 0; i = subs.next(m.data, m.topicStart, m.topicLength, i + 1)) {
+          const h = subs.at(i).value.handler;
+          if (h !== null)
+            try {
+              h(m);
+            } catch (e) {
+              this.handlerFailed(e);
+            }
+        }
       }
       this.dispatching = false;
       if (this.deferredDeletes.length > 0) {
@@ -816,24 +987,44 @@ export class MqttClient {
         this.deferredDeletes.length = 0;
       }
       const all = this.o.onMessage;
-      if (all) this.call(all, m);
+      if (all)
+        try {
+          all(m);
+        } catch (e) {
+          this.handlerFailed(e);
+        }
     }
-    if (p.more) return;
-    if (!this.skipping) this.stats.received++;
-    if (p.qos === 1) this.ack(T.PUBACK, p.packetId);
-    else if (p.qos === 2) {
-      if (!this.awaiting(p.packetId) && this.awaitingRelCount < this.awaitingRel.length) this.awaitingRel[this.awaitingRelCount++] = p.packetId;
-      this.ack(T.PUBREC, p.packetId);
+    if (m.more) return;
+    if (!this.skipping) this.counters.received++;
+    const qos = m.qos;
+    if (qos === 1) this.ack(T.PUBACK, m.packetId);
+    else if (qos === 2) {
+      if (!this.awaiting(m.packetId) && this.awaitingRelCount < this.awaitingRel.length) this.awaitingRel[this.awaitingRelCount++] = m.packetId;
+      this.ack(T.PUBREC, m.packetId);
     }
   }
 
-  /** Runs an application handler; an exception is reported, not allowed to break the session. */
-  private call(h: MessageHandler, m: Message): void {
-    try {
-      h(m);
-    } catch (e) {
-      this.o.onError?.(new MqttError(ErrorCode.InvalidArgument, `message handler threw: ${(e as Error)?.message ?? e}`));
+  /** Finds the subscriptions a received topic matches and remembers them in its cache slot. */
+  private route(m: Message, slot: number): void {
+    const subs = this.subs;
+    const rows = this.routeRows;
+    const at = slot * ROUTE_MAX;
+    let n = 0;
+    for (let i = subs.next(m.data, m.topicStart, m.topicLength, 0); i >= 0; i = subs.next(m.data, m.topicStart, m.topicLength, i + 1)) {
+      if (n === ROUTE_MAX) {
+        n = -1; // too many to keep: matched every time
+        break;
+      }
+      rows[at + n++] = i;
     }
+    this.routeCount[slot] = n;
+    this.routeKey[slot] = m.topicKey;
+    this.routeGen[slot] = subs.generation;
+  }
+
+  /** An application handler threw: reported, never allowed to break the session. */
+  private handlerFailed(e: unknown): void {
+    this.o.onError?.(new MqttError(ErrorCode.InvalidArgument, `message handler threw: ${(e as Error)?.message ?? e}`));
   }
 
   private awaiting(id: number): boolean {

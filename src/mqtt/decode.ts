@@ -11,6 +11,7 @@
 import { ProtocolCode as C, ProtocolError } from "./errors.js";
 import { Packet, PacketType as T, PacketName } from "./packet.js";
 import { isValidFilterUtf8 } from "./topic.js";
+import { TopicCache } from "./topic-cache.js";
 import { scanUtf8, UTF8_MALFORMED } from "./utf8.js";
 
 /** Receives decoded packets. The packet record and the bytes it points at are valid only during the call. */
@@ -41,11 +42,22 @@ for (let b = 0x10; b < 0xf0; b++) {
   FIRST_BYTE_OK[b] = (required >= 0 ? (b & 15) === required : (b & 6) !== 6) ? 1 : 0;
 }
 
+export interface DecoderOptions {
+  /** The record to fill, when the caller wants its own (the client's Message is one). */
+  packet?: Packet;
+  /** Recent valid topics kept so a repeated one is not checked again (0, the default, keeps none). */
+  topicCache?: number;
+  /** Longest topic the cache keeps, in bytes. Default 128. */
+  topicCacheLength?: number;
+}
+
 export class Decoder {
   /** The receive buffer: split packets and payload fragments are gathered here. */
   readonly buffer: Uint8Array;
   /** The record every packet is delivered in. */
-  readonly packet = new Packet();
+  readonly packet: Packet;
+  /** Recently seen topics, or null. */
+  readonly topics: TopicCache | null;
   private handler: PacketHandler;
   private state = S_HEADER;
   private first = 0;
@@ -63,10 +75,13 @@ export class Decoder {
    * @param buffer the receive buffer, or its size in bytes; the largest non-PUBLISH packet
    *   and the largest PUBLISH topic it can hold, and the fragment size for larger payloads.
    */
-  constructor(buffer: Uint8Array | number, handler: PacketHandler) {
+  constructor(buffer: Uint8Array | number, handler: PacketHandler, options: DecoderOptions = {}) {
     this.buffer = typeof buffer === "number" ? new Uint8Array(buffer) : buffer;
     if (this.buffer.length < 8) throw new RangeError("receive buffer must be at least 8 bytes");
     this.handler = handler;
+    this.packet = options.packet ?? new Packet();
+    const slots = options.topicCache ?? 0;
+    this.topics = slots > 0 ? new TopicCache(slots, options.topicCacheLength ?? 128, this.buffer) : null;
   }
 
   /** The error that stopped this decoder, or null. */
@@ -100,14 +115,16 @@ export class Decoder {
           // fast path: a packet with a one- or two-byte length that lies whole in this chunk
           const b1 = chunk[i + 1];
           if (b1 < 0x80) {
-            if (end - i - 2 >= b1 && this.whole(chunk, i + 2, b1)) {
+            if (end - i - 2 >= b1 && b1 <= buf.length) {
+              this.parse(chunk, i + 2, i + 2 + b1);
               i += 2 + b1;
               break;
             }
           } else if (i + 2 < end) {
             const b2 = chunk[i + 2];
             const n = (b1 & 0x7f) | (b2 << 7);
-            if (b2 < 0x80 && end - i - 3 >= n && this.whole(chunk, i + 3, n)) {
+            if (b2 < 0x80 && end - i - 3 >= n && n <= buf.length) {
+              this.parse(chunk, i + 3, i + 3 + n);
               i += 3 + n;
               break;
             }
@@ -202,18 +219,6 @@ export class Decoder {
     }
   }
 
-  /**
-   * Parses a packet whose body `d[s, s+n)` is all present, if it fits the buffer (larger
-   * ones take the general path so a PUBLISH streams in fragments); returns whether it did.
-   */
-  private whole(d: Uint8Array, s: number, n: number): boolean {
-    if (n > this.buffer.length) return false;
-    const fixed = FIXED_LENGTH[this.first >> 4];
-    if (fixed >= 0 && n !== fixed) this.fail(C.InvalidLength, `${PacketName[this.first >> 4]} remaining length must be ${fixed}, not ${n}`);
-    this.parse(d, s, s + n);
-    return true;
-  }
-
   private badFirstByte(b: number): never {
     const type = b >> 4;
     if (type === 0 || type === 15) this.fail(C.UnknownPacketType, `reserved packet type ${type} (first byte 0x${hex2(b)})`);
@@ -250,25 +255,32 @@ export class Decoder {
     this.packet.packetId = id;
   }
 
-  /** Parses one whole packet body `d[s, e)`, then hands it to the handler. */
+  /**
+   * Parses one whole packet body `d[s, e)` (no larger than the receive buffer: larger
+   * ones take the general path so a PUBLISH streams in fragments), then hands it to the
+   * handler.
+   */
   private parse(d: Uint8Array, s: number, e: number): void {
     const p = this.packet;
     const type = this.first >> 4;
+    if (type === T.PUBLISH) {
+      this.publishHead(d, s, e - s);
+      p.payloadStart = s + this.headLength;
+      p.payloadEnd = e;
+      p.payloadOffset = 0;
+      p.more = false;
+      this.headLength = 0;
+      this.handler.onPacket(p);
+      return;
+    }
+    const fixed = FIXED_LENGTH[type];
+    if (fixed >= 0 && e - s !== fixed) this.fail(C.InvalidLength, `${PacketName[type]} remaining length must be ${fixed}, not ${e - s}`);
     p.type = type;
     p.flags = this.first & 15;
     p.remainingLength = e - s;
     p.data = d;
     p.packetId = 0;
     switch (type) {
-      case T.PUBLISH:
-        this.publishHead(d, s, e - s);
-        p.payloadStart = s + this.headLength;
-        p.payloadEnd = e;
-        p.payloadLength = e - p.payloadStart;
-        p.payloadOffset = 0;
-        p.more = false;
-        this.headLength = 0;
-        break;
       case T.PUBACK:
       case T.PUBREC:
       case T.PUBREL:
@@ -339,21 +351,31 @@ export class Decoder {
     p.type = T.PUBLISH;
     p.flags = f;
     p.remainingLength = n;
-    p.qos = (f >> 1) & 3;
+    const qos = (f >> 1) & 3;
+    p.qos = qos;
     p.dup = (f & 8) !== 0;
     p.retain = (f & 1) !== 0;
     p.packetId = 0;
     if (n < 2) this.fail(C.LengthOverrun, "PUBLISH too short for its topic length");
-    const tl = this.u16(d, s);
-    const head = 2 + tl + (p.qos > 0 ? 2 : 0);
+    const tl = (d[s] << 8) | d[s + 1];
+    const head = 2 + tl + (qos > 0 ? 2 : 0);
     if (head > n) this.fail(C.LengthOverrun, "PUBLISH topic or packet id runs past the end of the packet");
-    p.topicStart = s + 2;
+    const t = s + 2;
+    p.topicStart = t;
     p.topicLength = tl;
-    const scan = scanUtf8(d, s + 2, s + 2 + tl);
-    if (scan === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "PUBLISH topic is not well-formed UTF-8");
-    if (tl === 0) this.fail(C.InvalidTopic, "PUBLISH topic is empty");
-    if (scan !== 0) this.fail(C.InvalidTopic, "PUBLISH topic contains a wildcard");
-    if (p.qos > 0) this.id(d, s + 2 + tl, T.PUBLISH);
+    // a topic in the cache was checked when it went in
+    const cache = this.topics;
+    let slot = cache === null ? -1 : cache.find(d, t, tl);
+    if (slot < 0) {
+      const scan = scanUtf8(d, t, t + tl);
+      if (scan === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "PUBLISH topic is not well-formed UTF-8");
+      if (tl === 0) this.fail(C.InvalidTopic, "PUBLISH topic is empty");
+      if (scan !== 0) this.fail(C.InvalidTopic, "PUBLISH topic contains a wildcard");
+      if (cache !== null) slot = cache.add(d, t, tl);
+    }
+    p.topicSlot = slot;
+    p.topicKey = slot < 0 ? 0 : cache!.keys[slot];
+    if (qos > 0) this.id(d, t + tl, T.PUBLISH);
     p.payloadLength = n - head;
     p.data = d;
     this.headLength = head;

@@ -259,9 +259,9 @@ export class Outbox {
     this.bytes = 0;
   }
 
-  /** Whether anything waits to be sent (queued, or a resend after a rewind). */
-  hasUnsent(): boolean {
-    return this.live > 0 && this.normalize(this.cursor) !== this.tail;
+  /** Nothing waits to be sent (queued, or a resend after a rewind): a new packet may go out ahead of the outbox. */
+  idle(): boolean {
+    return this.live === 0 || this.normalize(this.cursor) === this.tail;
   }
 
   /**

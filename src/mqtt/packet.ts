@@ -79,6 +79,12 @@ export class Packet {
   payloadOffset = 0;
   /** More fragments of this PUBLISH follow. */
   more = false;
+  /**
+   * With a decoder topic cache: the cache slot holding this PUBLISH's topic (-1 when not
+   * kept), and that slot's key, which changes whenever the slot takes another topic.
+   */
+  topicSlot = -1;
+  topicKey = 0;
 
   // CONNACK
   sessionPresent = false;

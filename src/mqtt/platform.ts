@@ -44,6 +44,14 @@ export interface Transport {
    * the rest after `onWritable`. Never throws for a closed stream; returns 0.
    */
   write(data: Uint8Array, start: number, end: number): number;
+  /**
+   * Offers one whole packet in two pieces, all of `head` followed by all of `body`: takes
+   * all of it (copied or sent, as one write where the platform can) and returns true, or
+   * takes none of it and returns false (backpressure, a closed stream, a packet larger
+   * than the platform writes at once). After false the client queues the packet and
+   * offers it later through `write`. Never throws.
+   */
+  writePacket(head: Uint8Array, body: Uint8Array): boolean;
   /** Closes the stream at once; no sink call follows. */
   close(): void;
 }

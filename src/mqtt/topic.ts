@@ -123,6 +123,8 @@ export interface SubscriptionEntry<V> {
  */
 export class SubscriptionTable<V> {
   private rows: SubscriptionEntry<V>[] = [];
+  /** Changes whenever a row is added or removed (row indexes and matches may differ after). */
+  generation = 0;
 
   /** Adds or replaces the row for `filter` (validated); returns it. */
   set(filter: string, qos: number, value: V): SubscriptionEntry<V> {
@@ -139,6 +141,7 @@ export class SubscriptionTable<V> {
     writeUtf8(bytes, 0, filter);
     const row = { filter, bytes, qos, value };
     this.rows.push(row);
+    this.generation = (this.generation + 1) >>> 0;
     return row;
   }
 
@@ -147,6 +150,7 @@ export class SubscriptionTable<V> {
     const i = this.indexOf(filter);
     if (i < 0) return false;
     this.rows.splice(i, 1);
+    this.generation = (this.generation + 1) >>> 0;
     return true;
   }
 

@@ -8,7 +8,7 @@
  * through the client's sink, one packet per `onData` call, as a socket would deliver them.
  * Timers do nothing and the clock stands still, so no keepalive work falls inside a window.
  */
-import { MqttClient, type PublishOptions } from "../../src/mqtt/client.js";
+import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/mqtt/client.js";
 import type { Message } from "../../src/mqtt/message.js";
 import { encodePublish, type PublishFields } from "../../src/mqtt/encode.js";
 import type { Platform, Transport, TransportSink } from "../../src/mqtt/platform.js";
@@ -41,6 +41,11 @@ const transport: Transport = {
     lastStart = start;
     return end - start;
   },
+  writePacket(head: Uint8Array, body: Uint8Array): boolean {
+    writes++;
+    bytesWritten += head.length + body.length;
+    return true;
+  },
   close() {
     sink = null;
   },
@@ -71,24 +76,27 @@ function onTopic(m: Message): void {
   payloadBytes += m.payloadLength;
 }
 
-const client = new MqttClient(
-  {
-    clientId: "bench-xs",
-    brokers: [{ host: "stub", port: 1883 }],
-    outboxBytes: 8192,
-    inflightWindow: 16,
-    onMessage(m: Message) {
-      received++;
-    },
-    onDelivered() {
-      delivered++;
-    },
-    onError() {
-      errors++;
-    },
+/**
+ * No onDelivered by default: Moddable's modules, the comparison, call nothing per publish.
+ * {@link publishCallbackMany} measures publishing with one.
+ */
+const options: ClientOptions = {
+  clientId: "bench-xs",
+  brokers: [{ host: "stub", port: 1883 }],
+  outboxBytes: 8192,
+  inflightWindow: 16,
+  onMessage(m: Message) {
+    received++;
   },
-  platform,
-);
+  onError() {
+    errors++;
+  },
+};
+const client = new MqttClient(options, platform);
+
+function onDelivered(): void {
+  delivered++;
+}
 
 /** Broker → client bytes, built by hand (CONNACK, SUBACK) or with the codec (PUBLISH). */
 const CONNACK = new Uint8Array([0x20, 2, 0, 0]);
@@ -128,15 +136,46 @@ function preEncode(qos: number): { stream: Uint8Array; offsets: number[] } {
 const in0 = preEncode(0);
 const in1 = preEncode(1);
 
+/** QoS 0 packets on 8 topics in turn (all matching FILTER): more than the client's 4-topic inbound cache holds. */
+function preEncodeRotating(): { stream: Uint8Array; offsets: number[] } {
+  const stream = new Uint8Array(IDS * 128);
+  const offsets = [0];
+  let o = 0;
+  for (let k = 0; k < IDS; k++) {
+    const topic = `sensors/esp32-0${k % 8}/temperature`;
+    o += encodePublish(stream, o, { topic, payload, qos: 0, retain: false, dup: false, packetId: 0 });
+    offsets.push(o);
+  }
+  return { stream, offsets };
+}
+const inRotating = preEncodeRotating();
+
 declare const gc: undefined | (() => void);
 
 // ---- the measured operations: each runs n operations after a collection ----
 
-/** `n` QoS 0 publishes of the 48-byte payload; each is written through at once. */
+/** `n` QoS 0 publishes of the 48-byte payload, `publish(topic, payload)`; each is written through at once. */
 export function publishMany(n: number): number {
+  if (typeof gc === "function") gc();
+  for (let i = 0; i < n; i++) client.publish(TOPIC, payload);
+  return n;
+}
+
+/** As {@link publishMany}, with an options object: `publish(topic, payload, { qos: 0 })`. */
+export function publishOptionsMany(n: number): number {
   if (typeof gc === "function") gc();
   for (let i = 0; i < n; i++) client.publish(TOPIC, payload, Q0);
   return n;
+}
+
+/** As {@link publishMany}, with an onDelivered callback that counts. */
+export function publishCallbackMany(n: number): number {
+  options.onDelivered = onDelivered;
+  try {
+    return publishMany(n);
+  } finally {
+    options.onDelivered = undefined;
+  }
 }
 
 /** `n` QoS 1 publishes, each followed by its PUBACK from the "broker". */
@@ -166,6 +205,11 @@ function receive(n: number, s: { stream: Uint8Array; offsets: number[] }): numbe
 /** `n` inbound QoS 0 PUBLISH packets, one per onData: subscription handler and onMessage run. */
 export function receiveMany(n: number): number {
   return receive(n, in0);
+}
+
+/** As {@link receiveMany}, the topics rotating through 8, so every one misses the topic cache. */
+export function receiveRotatingMany(n: number): number {
+  return receive(n, inRotating);
 }
 
 /** `n` inbound QoS 1 PUBLISH packets: as {@link receiveMany}, plus a PUBACK queued and written. */

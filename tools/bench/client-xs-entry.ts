@@ -4,8 +4,11 @@ import * as ops from "./client-ops.js";
 
 serve({
   publishMany: ops.publishMany,
+  publishOptionsMany: ops.publishOptionsMany,
+  publishCallbackMany: ops.publishCallbackMany,
   publishQos1Many: ops.publishQos1Many,
   receiveMany: ops.receiveMany,
+  receiveRotatingMany: ops.receiveRotatingMany,
   receiveQos1Many: ops.receiveQos1Many,
   counters: ops.counters,
 });

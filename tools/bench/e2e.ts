@@ -398,151 +398,163 @@ function checkLatency(lib: string, what: string, r: Latency): void {
 // ---- main ----
 
 const started = performance.now();
-broker = await startMosquitto({
-  config: [
-    // the subscriber queue must hold a burst of 20,000 QoS 1 messages; the default (1,000) drops
-    "max_queued_messages 100000",
-    "set_tcp_nodelay true",
-  ],
-});
-const libs = [xsmqtt, mqttjs];
+/** BENCH_PART=node or xs runs one half only (the XS half needs no broker). */
+const PART = process.env.BENCH_PART ?? "all";
+if (PART !== "xs") {
+  broker = await startMosquitto({
+    config: [
+      // the subscriber queue must hold a burst of 20,000 QoS 1 messages; the default (1,000) drops
+      "max_queued_messages 100000",
+      "set_tcp_nodelay true",
+    ],
+  });
+  const libs = [xsmqtt, mqttjs];
 
-try {
-  console.log(
-    `end-to-end benchmark: publisher → mosquitto ${broker.port} (127.0.0.1) → subscriber, same library at both ends; Node ${process.version}, MQTT.js ${mqttVersion()}`,
-  );
-  console.log(`topic ${TOPIC}, ${PAYLOAD.length}-byte payload (same bytes for both); xsmqtt outbox ${OUTBOX_BYTES / 1024} KB, window ${WINDOW}; MQTT.js defaults, reconnectPeriod 0; TCP_NODELAY on both`);
-  console.log(`backpressure: xsmqtt publishes while its outbox has room, else waits for onDelivered; MQTT.js while its socket needs no drain, else waits for "drain"`);
+  try {
+    console.log(
+      `end-to-end benchmark: publisher → mosquitto ${broker.port} (127.0.0.1) → subscriber, same library at both ends; Node ${process.version}, MQTT.js ${mqttVersion()}`,
+    );
+    console.log(`topic ${TOPIC}, ${PAYLOAD.length}-byte payload (same bytes for both); xsmqtt outbox ${OUTBOX_BYTES / 1024} KB, window ${WINDOW}; MQTT.js defaults, reconnectPeriod 0; TCP_NODELAY on both`);
+    console.log(`backpressure: xsmqtt publishes while its outbox has room, else waits for onDelivered; MQTT.js while its socket needs no drain, else waits for "drain"`);
 
-  // warm-up: both libraries, every scenario, a tenth of the size; not reported
-  for (const lib of libs) {
-    await throughput(lib, 0, N_QOS0 / 10);
-    await throughput(lib, 1, N_QOS1 / 10);
-    await serial(lib, N_SERIAL / 10);
+    // warm-up: both libraries, every scenario, a tenth of the size; not reported
+    for (const lib of libs) {
+      await throughput(lib, 0, N_QOS0 / 10);
+      await throughput(lib, 1, N_QOS1 / 10);
+      await serial(lib, N_SERIAL / 10);
+    }
+
+    const q0: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
+    const q1: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
+    const lat: Record<string, Latency[]> = { xsmqtt: [], "MQTT.js": [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? libs : [...libs].reverse();
+      for (const lib of order) q0[lib.name].push(await throughput(lib, 0, N_QOS0));
+      for (const lib of order) q1[lib.name].push(await throughput(lib, 1, N_QOS1));
+      for (const lib of order) lat[lib.name].push(await serial(lib, N_SERIAL));
+    }
+    for (const lib of libs) {
+      q0[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 0 round ${k + 1}`, r));
+      q1[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 1 window round ${k + 1}`, r));
+      lat[lib.name].forEach((r, k) => checkLatency(lib.name, `QoS 1 serial round ${k + 1}`, r));
+    }
+
+    const bestRate = (rs: Throughput[]) => rs.reduce((a, b) => (b.rate > a.rate ? b : a));
+    const bestLat = (rs: Latency[]) => rs.reduce((a, b) => (b.p50 < a.p50 ? b : a));
+
+    console.log("");
+    console.log(`Node, messages per second, first publish → last receipt (best of ${ROUNDS} rounds, libraries alternating)`);
+    console.log("                                         xsmqtt        MQTT.js     ratio");
+    for (const [name, table] of [
+      [`QoS 0, ${N_QOS0.toLocaleString("en-US")} messages`, q0],
+      [`QoS 1 windowed, ${N_QOS1.toLocaleString("en-US")} (+ all PUBACKs)`, q1],
+    ] as const) {
+      const a = bestRate(table.xsmqtt);
+      const b = bestRate(table["MQTT.js"]);
+      console.log(`${name.padEnd(36)}${fmt(a.rate, 13)}  ${fmt(b.rate, 13)}   ${(a.rate / b.rate).toFixed(2).padStart(6)}x`);
+      const each = (rs: Throughput[]) => rs.map((r) => `${Math.round(r.rate / 1000)}k`).join(" ");
+      console.log(`${"  each round".padEnd(36)}${`${each(table.xsmqtt)}`.padStart(13)}  ${`${each(table["MQTT.js"])}`.padStart(13)}`);
+      const cpu = (rs: Throughput[]) => Math.min(...rs.map((r) => r.cpu));
+      const ca = cpu(table.xsmqtt);
+      const cb = cpu(table["MQTT.js"]);
+      console.log(`${"  Node CPU µs/message (least)".padEnd(36)}${ca.toFixed(2).padStart(13)}  ${cb.toFixed(2).padStart(13)}   ${(cb / ca).toFixed(2).padStart(6)}x less`);
+      const bc = (rs: Throughput[]) => Math.min(...rs.map((r) => r.brokerCpu));
+      if (!Number.isNaN(bc(table.xsmqtt)))
+        console.log(`${"  mosquitto CPU µs/message (least)".padEnd(36)}${bc(table.xsmqtt).toFixed(2).padStart(13)}  ${bc(table["MQTT.js"]).toFixed(2).padStart(13)}`);
+    }
+    console.log("(Node CPU: this process, publisher and subscriber together, user + system; mosquitto CPU from /proc in 10 ms ticks)");
+
+    console.log("");
+    console.log(`Node, QoS 1 one at a time, ${N_SERIAL.toLocaleString("en-US")} round trips publish → PUBACK (the round with the best median of ${ROUNDS})`);
+    console.log("                                         xsmqtt        MQTT.js     ratio (MQTT.js / xsmqtt)");
+    const la = bestLat(lat.xsmqtt);
+    const lb = bestLat(lat["MQTT.js"]);
+    for (const [name, k] of [
+      ["p50", "p50"],
+      ["p99", "p99"],
+      ["mean", "mean"],
+    ] as const) {
+      console.log(`${name.padEnd(36)}${us(la[k]).padStart(13)}  ${us(lb[k]).padStart(13)}   ${(lb[k] / la[k]).toFixed(2).padStart(6)}x`);
+    }
+    console.log(`${"round trips per second".padEnd(36)}${fmt(1000 / la.mean, 13)}  ${fmt(1000 / lb.mean, 13)}`);
+
+    console.log("");
+    if (losses.length === 0)
+      console.log(`delivery: every message received by the subscriber and every QoS 1 publish acknowledged, in all ${ROUNDS} rounds of both libraries`);
+    else for (const l of losses) console.log(`LOSS: ${l}`);
+  } finally {
+    await broker.close();
   }
-
-  const q0: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
-  const q1: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
-  const lat: Record<string, Latency[]> = { xsmqtt: [], "MQTT.js": [] };
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? libs : [...libs].reverse();
-    for (const lib of order) q0[lib.name].push(await throughput(lib, 0, N_QOS0));
-    for (const lib of order) q1[lib.name].push(await throughput(lib, 1, N_QOS1));
-    for (const lib of order) lat[lib.name].push(await serial(lib, N_SERIAL));
-  }
-  for (const lib of libs) {
-    q0[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 0 round ${k + 1}`, r));
-    q1[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 1 window round ${k + 1}`, r));
-    lat[lib.name].forEach((r, k) => checkLatency(lib.name, `QoS 1 serial round ${k + 1}`, r));
-  }
-
-  const bestRate = (rs: Throughput[]) => rs.reduce((a, b) => (b.rate > a.rate ? b : a));
-  const bestLat = (rs: Latency[]) => rs.reduce((a, b) => (b.p50 < a.p50 ? b : a));
-
-  console.log("");
-  console.log(`Node, messages per second, first publish → last receipt (best of ${ROUNDS} rounds, libraries alternating)`);
-  console.log("                                         xsmqtt        MQTT.js     ratio");
-  for (const [name, table] of [
-    [`QoS 0, ${N_QOS0.toLocaleString("en-US")} messages`, q0],
-    [`QoS 1 windowed, ${N_QOS1.toLocaleString("en-US")} (+ all PUBACKs)`, q1],
-  ] as const) {
-    const a = bestRate(table.xsmqtt);
-    const b = bestRate(table["MQTT.js"]);
-    console.log(`${name.padEnd(36)}${fmt(a.rate, 13)}  ${fmt(b.rate, 13)}   ${(a.rate / b.rate).toFixed(2).padStart(6)}x`);
-    const each = (rs: Throughput[]) => rs.map((r) => `${Math.round(r.rate / 1000)}k`).join(" ");
-    console.log(`${"  each round".padEnd(36)}${`${each(table.xsmqtt)}`.padStart(13)}  ${`${each(table["MQTT.js"])}`.padStart(13)}`);
-    const cpu = (rs: Throughput[]) => Math.min(...rs.map((r) => r.cpu));
-    const ca = cpu(table.xsmqtt);
-    const cb = cpu(table["MQTT.js"]);
-    console.log(`${"  Node CPU µs/message (least)".padEnd(36)}${ca.toFixed(2).padStart(13)}  ${cb.toFixed(2).padStart(13)}   ${(cb / ca).toFixed(2).padStart(6)}x less`);
-    const bc = (rs: Throughput[]) => Math.min(...rs.map((r) => r.brokerCpu));
-    if (!Number.isNaN(bc(table.xsmqtt)))
-      console.log(`${"  mosquitto CPU µs/message (least)".padEnd(36)}${bc(table.xsmqtt).toFixed(2).padStart(13)}  ${bc(table["MQTT.js"]).toFixed(2).padStart(13)}`);
-  }
-  console.log("(Node CPU: this process, publisher and subscriber together, user + system; mosquitto CPU from /proc in 10 ms ticks)");
-
-  console.log("");
-  console.log(`Node, QoS 1 one at a time, ${N_SERIAL.toLocaleString("en-US")} round trips publish → PUBACK (the round with the best median of ${ROUNDS})`);
-  console.log("                                         xsmqtt        MQTT.js     ratio (MQTT.js / xsmqtt)");
-  const la = bestLat(lat.xsmqtt);
-  const lb = bestLat(lat["MQTT.js"]);
-  for (const [name, k] of [
-    ["p50", "p50"],
-    ["p99", "p99"],
-    ["mean", "mean"],
-  ] as const) {
-    console.log(`${name.padEnd(36)}${us(la[k]).padStart(13)}  ${us(lb[k]).padStart(13)}   ${(lb[k] / la[k]).toFixed(2).padStart(6)}x`);
-  }
-  console.log(`${"round trips per second".padEnd(36)}${fmt(1000 / la.mean, 13)}  ${fmt(1000 / lb.mean, 13)}`);
-
-  console.log("");
-  if (losses.length === 0)
-    console.log(`delivery: every message received by the subscriber and every QoS 1 publish acknowledged, in all ${ROUNDS} rounds of both libraries`);
-  else for (const l of losses) console.log(`LOSS: ${l}`);
-} finally {
-  await broker.close();
 }
 
 // ---- XS ----
 
-console.log("");
-console.log("XS (xsnap-worker), the client over a stub transport (no copy, no socket): per operation, windows of 1,000 after warm-up, gc() first");
-const worker = await startXs(path.join(here, "client-xs-entry.js"), "bench-e2e");
-try {
-  let before: Record<string, number>;
-  try {
-    before = (await worker.call<Record<string, number>>("counters")).result;
-  } catch (e) {
-    // the module's evaluation failed inside XS; its error is on the worker's stderr
-    throw new Error(`${(e as Error).message}\nxsnap stderr: ${worker.stderr.trim() || "(empty)"}`);
-  }
-  const costs: Record<string, OpCost> = {};
-  const rows = [
-    ["publish QoS 0", "publishMany"],
-    ["receive QoS 0", "receiveMany"],
-    ["receive QoS 1 (+ PUBACK out)", "receiveQos1Many"],
-    ["publish QoS 1 + PUBACK in", "publishQos1Many"],
-  ] as const;
-  console.log("                                   compute   heap slots   N/2 check");
-  for (const [name, op] of rows) {
-    const c = (costs[op] = await measure(worker, op, 1000));
-    console.log(`${name.padEnd(30)}${String(c.compute).padStart(12)} ${String(c.slots).padStart(12)}   ${c.consistent ? "agrees" : "DIFFERS (collection in window?)"}`);
-  }
-  const after = (await worker.call<Record<string, number>>("counters")).result;
-  const ran = 2000 + 0 + 500 + 1000; // measure(): warm-up, then windows of 0, n/2, n
-  const d = (k: string) => after[k] - before[k];
-  const problems: string[] = [];
-  if (d("published") !== 2 * ran) problems.push(`published ${d("published")}, expected ${2 * ran}`);
-  if (d("statsDelivered") !== 2 * ran) problems.push(`delivered ${d("statsDelivered")}, expected ${2 * ran}`);
-  if (d("received") !== 2 * ran || d("handled") !== 2 * ran) problems.push(`received ${d("received")} / handled ${d("handled")}, expected ${2 * ran}`);
-  if (d("payloadBytes") !== 2 * ran * 48) problems.push(`payload bytes ${d("payloadBytes")}`);
-  // written: QoS 0 PUBLISH 80 B, QoS 1 PUBLISH 82 B, PUBACK 4 B
-  const expectWritten = ran * (80 + 82 + 4);
-  if (d("bytesWritten") !== expectWritten) problems.push(`bytes written ${d("bytesWritten")}, expected ${expectWritten}`);
-  for (const k of ["errors", "refused", "unknownAcks", "protocolErrors", "connectionLosses"]) if (after[k] !== 0) problems.push(`${k} ${after[k]}`);
-  if (after.connected !== 1 || after.queued !== 0 || after.inflight !== 0) problems.push(`connected ${after.connected}, queued ${after.queued}, inflight ${after.inflight}`);
-  console.log(`workload check: ${problems.length === 0 ? `every publish written (and acked), every message dispatched to handler and onMessage, ${d("writes")} writes, no errors` : "PROBLEM: " + problems.join("; ")}`);
-
+if (PART !== "node") {
   console.log("");
-  console.log("against Moddable's modules in this XS (design.md reference: 48-byte QoS 0 PUBLISH, same topic)");
-  console.log("                       ours: compute / slots   classic mqtt (580/22; 4,300/38)   ECMA-419 mqttclient (630/30; 4,500/29)");
-  const ref = {
-    publish: { classic: [580, 22], ecma: [630, 30] },
-    receive: { classic: [4300, 38], ecma: [4500, 29] },
-  };
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-  for (const [name, op, r] of [
-    ["publish QoS 0", "publishMany", ref.publish],
-    ["receive QoS 0", "receiveMany", ref.receive],
-  ] as const) {
-    const c = costs[op];
-    const ours = `${c.compute} / ${c.slots}`;
-    const vs = (x: number[]) => `compute ${ratio(c.compute, x[0])}, slots ${ratio(c.slots, x[1])}`;
-    console.log(`${name.padEnd(22)} ${ours.padStart(22)}   ${vs(r.classic).padEnd(34)}${vs(r.ecma)}`);
+  console.log("XS (xsnap-worker), the client over a stub transport (no copy, no socket): per operation, windows of 1,000 after warm-up, gc() first");
+  const worker = await startXs(path.join(here, "client-xs-entry.js"), "bench-e2e");
+  try {
+    let before: Record<string, number>;
+    try {
+      before = (await worker.call<Record<string, number>>("counters")).result;
+    } catch (e) {
+      // the module's evaluation failed inside XS; its error is on the worker's stderr
+      throw new Error(`${(e as Error).message}\nxsnap stderr: ${worker.stderr.trim() || "(empty)"}`);
+    }
+    const costs: Record<string, OpCost> = {};
+    const rows = [
+      ["publish QoS 0", "publishMany"],
+      ["  with an options object", "publishOptionsMany"],
+      ["  with onDelivered", "publishCallbackMany"],
+      ["receive QoS 0", "receiveMany"],
+      ["  8 topics in turn (cache misses)", "receiveRotatingMany"],
+      ["receive QoS 1 (+ PUBACK out)", "receiveQos1Many"],
+      ["publish QoS 1 + PUBACK in", "publishQos1Many"],
+    ] as const;
+    console.log("                                   compute   heap slots   N/2 check");
+    for (const [name, op] of rows) {
+      const c = (costs[op] = await measure(worker, op, 1000));
+      console.log(`${name.padEnd(30)}${String(c.compute).padStart(12)} ${String(c.slots).padStart(12)}   ${c.consistent ? "agrees" : "DIFFERS (collection in window?)"}`);
+    }
+    const after = (await worker.call<Record<string, number>>("counters")).result;
+    const ran = 2000 + 0 + 500 + 1000; // measure(): warm-up, then windows of 0, n/2, n
+    const d = (k: string) => after[k] - before[k];
+    const problems: string[] = [];
+    // four publishing ops: QoS 0 three ways, QoS 1
+    if (d("published") !== 4 * ran) problems.push(`published ${d("published")}, expected ${4 * ran}`);
+    if (d("statsDelivered") !== 4 * ran) problems.push(`delivered ${d("statsDelivered")}, expected ${4 * ran}`);
+    if (d("delivered") !== ran) problems.push(`onDelivered ran ${d("delivered")} times, expected ${ran}`);
+    // three receiving ops: QoS 0 one topic, QoS 0 eight topics, QoS 1
+    if (d("received") !== 3 * ran || d("handled") !== 3 * ran) problems.push(`received ${d("received")} / handled ${d("handled")}, expected ${3 * ran}`);
+    if (d("payloadBytes") !== 3 * ran * 48) problems.push(`payload bytes ${d("payloadBytes")}`);
+    // written: QoS 0 PUBLISH 80 B, QoS 1 PUBLISH 82 B, PUBACK 4 B
+    const expectWritten = ran * (3 * 80 + 82 + 4);
+    if (d("bytesWritten") !== expectWritten) problems.push(`bytes written ${d("bytesWritten")}, expected ${expectWritten}`);
+    for (const k of ["errors", "refused", "unknownAcks", "protocolErrors", "connectionLosses"]) if (after[k] !== 0) problems.push(`${k} ${after[k]}`);
+    if (after.connected !== 1 || after.queued !== 0 || after.inflight !== 0) problems.push(`connected ${after.connected}, queued ${after.queued}, inflight ${after.inflight}`);
+    console.log(`workload check: ${problems.length === 0 ? `every publish written (and acked), every message dispatched to handler and onMessage, ${d("writes")} writes, no errors` : "PROBLEM: " + problems.join("; ")}`);
+
+    console.log("");
+    console.log("against Moddable's modules in this XS (design.md reference: 48-byte QoS 0 PUBLISH, same topic)");
+    console.log("                       ours: compute / slots   classic mqtt (580/22; 4,300/38)   ECMA-419 mqttclient (630/30; 4,500/29)");
+    const ref = {
+      publish: { classic: [580, 22], ecma: [630, 30] },
+      receive: { classic: [4300, 38], ecma: [4500, 29] },
+    };
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+    for (const [name, op, r] of [
+      ["publish QoS 0", "publishMany", ref.publish],
+      ["receive QoS 0", "receiveMany", ref.receive],
+    ] as const) {
+      const c = costs[op];
+      const ours = `${c.compute} / ${c.slots}`;
+      const vs = (x: number[]) => `compute ${ratio(c.compute, x[0])}, slots ${ratio(c.slots, x[1])}`;
+      console.log(`${name.padEnd(22)} ${ours.padStart(22)}   ${vs(r.classic).padEnd(34)}${vs(r.ecma)}`);
+    }
+    console.log("(ratio = ours / theirs; the goal in design.md is compute ≤ 0.33x and 0 slots)");
+  } finally {
+    await worker.close();
   }
-  console.log("(ratio = ours / theirs; the goal in design.md is compute ≤ 0.33x and 0 slots)");
-} finally {
-  await worker.close();
 }
 console.log("");
 console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);

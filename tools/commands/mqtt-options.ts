@@ -534,6 +534,12 @@ function tapped(platform: Platform, clientId: string, log: (line: string) => voi
           sent(d, s, s + n);
           return n;
         },
+        writePacket(h, b) {
+          if (!t.writePacket(h, b)) return false;
+          sent(h, 0, h.length);
+          sent(b, 0, b.length);
+          return true;
+        },
         close: () => t.close(),
       };
     },

@@ -82,7 +82,7 @@ export class SimulatedNetwork implements Network {
       connect: (broker: BrokerAddress, sink: TransportSink): Transport => {
         if (!this.up) {
           this.later(() => sink.onClose("network down"));
-          return { write: () => 0, close: () => undefined };
+          return { write: () => 0, writePacket: () => false, close: () => undefined };
         }
         const entry = { sink } as Live;
         const wrapped: TransportSink = {
@@ -99,6 +99,7 @@ export class SimulatedNetwork implements Network {
         this.live.add(entry);
         return {
           write: (d, s, e) => inner.write(d, s, e),
+          writePacket: (h, b) => inner.writePacket(h, b),
           close: () => {
             this.live.delete(entry);
             inner.close();

@@ -226,6 +226,29 @@ class TcpTransport implements Transport {
     return at - start;
   }
 
+  writePacket(head: Uint8Array, body: Uint8Array): boolean {
+    const socket = this.socket;
+    if (this.state !== OPEN || !socket) return false;
+    const tx = this.shared.tx;
+    const staging = tx.bytes;
+    const n = head.length + body.length;
+    // all or nothing: what does not fit now goes through the client's queue and write()
+    if (n > this.writable || n > staging.length) return false;
+    // whole arrays: copied natively, nothing allocated
+    staging.set(head, 0);
+    staging.set(body, head.length);
+    let left: number | undefined;
+    try {
+      left = socket.write(tx.get(n));
+    } catch {
+      this.writable = 0; // the count we were given was stale
+      return false;
+    }
+    if (left === undefined) return false; // the socket failed; onError follows, the packet waits in the queue
+    this.writable = left;
+    return true;
+  }
+
   close(): void {
     if (this.state !== CLOSED) this.shut();
   }

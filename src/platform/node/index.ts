@@ -65,6 +65,16 @@ class NodeTransport implements Transport {
     return end - start;
   }
 
+  writePacket(head: Uint8Array, body: Uint8Array): boolean {
+    if (this.closed || this.blocked || this.socket.destroyed) return false;
+    // one socket write per packet, copied: the client reuses its buffers as soon as this returns
+    const b = Buffer.allocUnsafe(head.length + body.length);
+    b.set(head, 0);
+    b.set(body, head.length);
+    if (!this.socket.write(b)) this.blocked = true;
+    return true;
+  }
+
   close(): void {
     if (this.closed && this.socket.destroyed) return;
     this.closed = true;

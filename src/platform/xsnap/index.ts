@@ -51,6 +51,18 @@ class BridgeTransport implements Transport {
     const r = new Uint8Array(g.issueCommand(mail));
     return ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
   }
+  writePacket(head: Uint8Array, body: Uint8Array): boolean {
+    if (!sinks.has(this.id)) return false;
+    const n = head.length + body.length;
+    const b = send(FromXs.Write, this.id, n);
+    b.set(head, 3);
+    b.set(body, 3 + head.length);
+    const r = new Uint8Array(g.issueCommand(mail));
+    const taken = ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
+    // the host's transport takes a write whole or not at all
+    if (taken !== 0 && taken !== n) throw new Error(`bridge took ${taken} of ${n} bytes of a packet`);
+    return taken === n;
+  }
   close(): void {
     if (!sinks.delete(this.id)) return;
     send(FromXs.Close, this.id, 0);
