@@ -420,15 +420,29 @@ for (const engineName of ENGINES) {
         starts.push(t.length - 8);
         return starts.some((o) => (t[o] & 0x7f) === 0x7f && (t[o + 1] & 0xf0) === 0xf0);
       };
-      /** The cache as the reference sees it: round-robin replacement, exact byte equality. */
-      const reference = (steps: { bytes: number[] }[], slots: number, maxLength: number) => {
+      /**
+       * The cache as the reference sees it: round-robin replacement, exact byte equality,
+       * and after `restAfter` misses in a row, `restFor` topics neither looked for nor kept.
+       */
+      const reference = (steps: { bytes: number[] }[], slots: number, maxLength: number, restAfter: number, restFor: number) => {
         const kept: (number[] | null)[] = Array(slots).fill(null);
         let victim = 0;
+        let misses = 0;
+        let resting = 0;
         return steps.map(({ bytes }) => {
+          if (resting > 0) {
+            resting--;
+            return [-1, -1];
+          }
           const same = (t: number[] | null) => t !== null && t.length === bytes.length && t.every((b, i) => b === bytes[i]) && !nanChunk(t);
           const found = kept.findIndex(same);
+          if (found >= 0) misses = 0;
+          else if (++misses >= restAfter) {
+            misses = 0;
+            resting = restFor;
+          }
           let added = -1;
-          if (found < 0 && !bytes.includes(0) && bytes.length <= maxLength) {
+          if (found < 0 && resting === 0 && !bytes.includes(0) && bytes.length <= maxLength) {
             added = victim;
             kept[victim] = bytes;
             victim = (victim + 1) % slots;
@@ -446,15 +460,16 @@ for (const engineName of ENGINES) {
             fc.array(fc.array(byteArb, { minLength: 1, maxLength: 44 }), { minLength: 1, maxLength: 6 }),
             fc.array(fc.record({ pick: fc.nat(), flip: fc.nat(), where: fc.integer({ min: 0, max: 2 }), at: fc.integer({ min: 0, max: 60 }) }), { minLength: 1, maxLength: 40 }),
             fc.integer({ min: 1, max: 5 }),
-            async (pool, picks, slots) => {
+            fc.constantFrom([1e9, 0], [3, 5], [8, 128]),
+            async (pool, picks, slots, [restAfter, restFor]) => {
               const steps = picks.map(({ pick, flip, where, at }) => {
                 const bytes = [...pool[pick % pool.length]];
                 // now and then a near miss: the same topic with one byte changed
                 if (flip % 4 === 0) bytes[flip % bytes.length] ^= 0x01;
                 return { bytes, where, at };
               });
-              const got = await engine.call<number[][]>("topicCache", steps.map((s) => ({ hex: Buffer.from(s.bytes).toString("hex"), where: s.where, at: s.at })), slots, 40);
-              const want = reference(steps, slots, 40);
+              const got = await engine.call<number[][]>("topicCache", steps.map((s) => ({ hex: Buffer.from(s.bytes).toString("hex"), where: s.where, at: s.at })), slots, 40, restAfter, restFor);
+              const want = reference(steps, slots, 40, restAfter, restFor);
               assert.deepEqual(got.map(([f, a]) => [f, a]), want);
               // a slot's key changes exactly when it takes a new topic
               const keys = new Map<number, number>();
@@ -483,8 +498,9 @@ for (const engineName of ENGINES) {
           }
           steps.push({ bytes: t, where: 2, at: 11 });
         }
-        const got = await engine.call<number[][]>("topicCache", steps.map((s) => ({ hex: Buffer.from(s.bytes).toString("hex"), where: s.where, at: s.at })), 64, 40);
-        assert.deepEqual(got.map(([f, a]) => [f, a]), reference(steps, 64, 40));
+        // resting off: every step is looked up
+        const got = await engine.call<number[][]>("topicCache", steps.map((s) => ({ hex: Buffer.from(s.bytes).toString("hex"), where: s.where, at: s.at })), 64, 40, 1e9, 0);
+        assert.deepEqual(got.map(([f, a]) => [f, a]), reference(steps, 64, 40, 1e9, 0));
       });
     });
   });

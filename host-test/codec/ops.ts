@@ -46,19 +46,34 @@ function check(p: Packet, violations: string[], seen: { offset: number }): void 
   }
 }
 
-/** Feeds `bytes` to a decoder in chunks whose sizes cycle through `chunks` (whole when empty). */
+/**
+ * Feeds `bytes` to a decoder in chunks whose sizes cycle through `chunks` (whole when
+ * empty); then again to a decoder with a recent-topic cache, which must give the same
+ * outcome (a topic it skips checking was checked when it went in).
+ */
 export function decodeBytes(bytes: Uint8Array, bufferSize: number, chunks: readonly number[]): Outcome {
+  const out = decodeWith(bytes, bufferSize, chunks, 0);
+  const cached = decodeWith(bytes, bufferSize, chunks, 2);
+  if (JSON.stringify(cached) !== JSON.stringify(out)) out.violations.push("a decoder with a topic cache gave another outcome");
+  return out;
+}
+
+function decodeWith(bytes: Uint8Array, bufferSize: number, chunks: readonly number[], topicCache: number): Outcome {
   const out: Outcome = { packets: [], deliveries: 0, violations: [] };
   const asm = new PayloadAssembler();
   const seen = { offset: 0 };
-  const d = new Decoder(bufferSize, {
-    onPacket(p) {
-      if (p.type === 3) out.deliveries++;
-      check(p, out.violations, seen);
-      const o = asm.add(p);
-      if (o) out.packets.push(o);
+  const d = new Decoder(
+    bufferSize,
+    {
+      onPacket(p) {
+        if (p.type === 3) out.deliveries++;
+        check(p, out.violations, seen);
+        const o = asm.add(p);
+        if (o) out.packets.push(o);
+      },
     },
-  });
+    { topicCache },
+  );
   let i = 0;
   let k = 0;
   try {

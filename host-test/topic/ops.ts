@@ -141,15 +141,16 @@ export interface CacheStep {
 }
 
 /**
- * Runs a TopicCache (`slots` topics of at most `maxLength` bytes) the way the decoder
+ * Runs a TopicCache (`slots` topics of at most `maxLength` bytes, resting for `restFor`
+ * topics after `restAfter` misses in a row) the way the decoder
  * does: find each topic, and on a miss add it unless it holds a zero byte (the decoder
  * adds only valid topics). Returns, per step, [slot found or -1, slot added or -1, key].
  */
-export function topicCache(steps: CacheStep[], slots: number, maxLength: number): number[][] {
+export function topicCache(steps: CacheStep[], slots: number, maxLength: number, restAfter: number, restFor: number): number[][] {
   const own = new Uint8Array(128);
   const a = new Uint8Array(new ArrayBuffer(200), 7, 128);
   const b = new Uint8Array(128);
-  const cache = new TopicCache(slots, maxLength, own);
+  const cache = new TopicCache(slots, maxLength, own, restAfter, restFor);
   const out: number[][] = [];
   for (const s of steps) {
     const d = s.where === 0 ? own : s.where === 1 ? a : b;

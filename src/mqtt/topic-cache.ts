@@ -26,6 +26,11 @@ export class TopicCache {
   /** Per slot, topics shorter than 8 bytes. */
   private readonly short: Uint8Array;
   private readonly chunksPer: number;
+  /** Misses in a row, and how many more topics to pass over without looking (see find). */
+  private misses = 0;
+  private resting = 0;
+  /** The last find passed over its topic (resting): add keeps nothing for it either. */
+  private passed = false;
   /** The slot found or filled last: looked at first. */
   private last = 0;
   /** The slot the next new topic replaces. */
@@ -45,8 +50,16 @@ export class TopicCache {
    * @param slots topics kept (at least 1)
    * @param maxLength longest topic kept, in bytes
    * @param own the decoder's receive buffer, whose view is made once here
+   * @param restAfter misses in a row after which the cache rests
+   * @param restFor topics passed over, not looked for nor kept, while it rests
    */
-  constructor(slots: number, maxLength: number, own: Uint8Array) {
+  constructor(
+    slots: number,
+    maxLength: number,
+    own: Uint8Array,
+    private readonly restAfter = 8,
+    private readonly restFor = 128,
+  ) {
     const n = slots < 1 ? 1 : slots;
     this.maxLength = maxLength;
     this.chunksPer = (maxLength + 7) >> 3;
@@ -65,22 +78,41 @@ export class TopicCache {
 
   /** The slot holding the topic `d[start, start+length)`, or -1. */
   find(d: Uint8Array, start: number, length: number): number {
+    if (this.resting > 0) {
+      this.resting--;
+      this.passed = true;
+      return -1;
+    }
+    this.passed = false;
     if (d !== this.array) this.use(d);
     const k = this.last;
-    if (this.lengths[k] === length && this.equals(k, d, start, length)) return k;
+    if (this.lengths[k] === length && this.equals(k, d, start, length)) {
+      this.misses = 0;
+      return k;
+    }
     const n = this.keys.length;
     for (let j = 0; j < n; j++) {
-      if (j !== k && this.lengths[j] === length && this.equals(j, d, start, length)) return (this.last = j);
+      if (j !== k && this.lengths[j] === length && this.equals(j, d, start, length)) {
+        this.misses = 0;
+        return (this.last = j);
+      }
+    }
+    // topics that do not repeat (more of them than slots): looking costs more than it
+    // saves, so rest a while and let the caller check and match every topic
+    if (++this.misses >= this.restAfter) {
+      this.misses = 0;
+      this.resting = this.restFor;
     }
     return -1;
   }
 
   /**
-   * Keeps the (valid) topic `d[start, start+length)` in place of the least recently
-   * added one; returns its slot, or -1 when it is too long to keep.
+   * Keeps the (valid) topic `d[start, start+length)`, which {@link find} has just
+   * missed, in place of the least recently added one; returns its slot, or -1 when it
+   * is too long to keep or the cache rests.
    */
   add(d: Uint8Array, start: number, length: number): number {
-    if (length > this.maxLength || length <= 0) return -1;
+    if (length > this.maxLength || length <= 0 || this.resting > 0 || this.passed) return -1;
     if (d !== this.array) this.use(d);
     const k = this.victim;
     this.victim = k + 1 === this.keys.length ? 0 : k + 1;

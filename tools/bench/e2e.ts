@@ -11,7 +11,8 @@
  * while its socket does not ask for a drain and waits for "drain" when it does. Besides the
  * rates it prints the CPU time this process (publisher and subscriber) and mosquitto spent
  * per message: the rates are largely the broker's and the loopback's, the CPU is the client's.
- * Sizes: BENCH_QOS0, BENCH_QOS1, BENCH_SERIAL.
+ * Sizes: BENCH_QOS0, BENCH_QOS1, BENCH_SERIAL; xsmqtt's in-flight window: BENCH_WINDOW
+ * (default 16); BENCH_PART=node or xs runs one half.
  *
  * XS: client-ops.ts in the xsnap worker over a stub platform, measured as
  * ../../shared/design.md prescribes (gc() first, windows of 500 and 1,000 after a warm-up).
@@ -43,7 +44,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 
 /** xsmqtt settings for the runs. */
 const OUTBOX_BYTES = 256 * 1024;
-const WINDOW = 16;
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 16);
 /** Bytes an outbox entry of ours takes: 12-byte header + PUBLISH (2 + 2 + 28 + [2] + 48). */
 const ENTRY = 12 + 2 + 2 + TOPIC.length + 2 + PAYLOAD.length;
 
