@@ -33,7 +33,7 @@ async function device(engine: "node" | "xs"): Promise<Device> {
     return {
       console: lines,
       async start(config) {
-        run = runHostApp({ config, console: new LineConsole((l) => lines.push(l)) });
+        run = runHostApp({ config, terminal: new LineConsole((l) => lines.push(l)) });
       },
       async network(up) {
         run.board.network.setUp(up);

@@ -296,7 +296,7 @@ describe("device build (Moddable, without the SDK)", function () {
     });
 
     it("assembles console lines from bytes in a fixed buffer", async () => {
-      const { TraceConsole } = (await import(pathToFileURL(path.join(root, "dist/src/platform/moddable/console.js")).href)) as typeof import("../src/platform/moddable/console.js");
+      const { TraceConsole } = (await import(pathToFileURL(path.join(root, "dist/src/platform/moddable/terminal.js")).href)) as typeof import("../src/platform/moddable/terminal.js");
       const lines: string[] = [];
       const c = new TraceConsole(null, 8);
       c.onLine((l) => lines.push(l));

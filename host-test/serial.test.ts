@@ -196,7 +196,7 @@ describe("serial console (monitor, provision)", function () {
       firmware = runHostApp({
         config: { brokers: [`mqtt://127.0.0.1:${brokerA.port}`], interval: 200, deviceId },
         storageFile,
-        console: cons,
+        terminal: cons,
       });
     });
     afterEach(async () => {

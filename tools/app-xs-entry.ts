@@ -23,7 +23,7 @@ serve(
           definition: hostDefinition,
           platform,
           storage,
-          console: { write: (line) => emit({ type: "console", line }), onLine: (h) => (lineHandler = h) },
+          terminal: { write: (line) => emit({ type: "console", line }), onLine: (h) => (lineHandler = h) },
           onRestart: () => {
             app?.stop();
             boot();

@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 
   if (values.engine === "node") {
     const cons = values.serial ? await serialConsole(values.serial) : new LineConsole(deviceLine);
-    const run = runHostApp({ config, storageFile: values.settings, console: cons });
+    const run = runHostApp({ config, storageFile: values.settings, terminal: cons });
     if (values.serial) {
       // the console lives on the serial port; show the device's log here too
       const origWrite = cons.write.bind(cons);

@@ -57,7 +57,7 @@ export class App {
     this.config = this.resolve(`xsmqtt-${board.definition.name.replace(/[^A-Za-z0-9]/g, "-")}`);
     this.timer = board.platform.timer(() => this.tick());
     this.started = board.platform.now();
-    board.console.onLine((line) => this.onConsoleLine(line));
+    board.terminal.onLine((line) => this.onConsoleLine(line));
   }
 
   /** Starts the network, the clock and the sampling loop; connects when the network is up. */
@@ -254,7 +254,7 @@ export class App {
     const space = line.indexOf(" ");
     const verb = space < 0 ? line : line.slice(0, space);
     const rest = space < 0 ? "" : line.slice(space + 1).trim();
-    const out = (s: string) => this.board.console.write(s);
+    const out = (s: string) => this.board.terminal.write(s);
     switch (verb) {
       case "set": {
         const sp = rest.indexOf(" ");
@@ -325,7 +325,7 @@ export class App {
   }
 
   private log(message: string): void {
-    this.board.console.write(`# ${message}`);
+    this.board.terminal.write(`# ${message}`);
   }
 }
 

@@ -81,7 +81,7 @@ export interface Board {
   readonly network: Network;
   readonly clock: WallClock;
   readonly storage: Storage;
-  readonly console: SerialConsole;
+  readonly terminal: SerialConsole;
   readonly sensors: Sensor[];
   /** Status LED, when the board has one. */
   led?(on: boolean): void;

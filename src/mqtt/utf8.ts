@@ -1,6 +1,6 @@
 /**
  * UTF-8 for MQTT strings (MQTT 3.1.1 §1.5.3) with ECMAScript built-ins only:
- * XS on a microcontroller has no TextEncoder, so these walk the string themselves and
+ * XS on a microcontroller has no built-in UTF-8 encoder, so these walk the string themselves and
  * never allocate except in {@link decodeUtf8}, which exists to make a string.
  *
  * Two facts about XS, measured with the xsnap meter, shape the walkers:

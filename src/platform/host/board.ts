@@ -130,7 +130,7 @@ export interface HostBoardOptions {
   definition: BoardDefinition;
   platform: Platform;
   storage: Storage;
-  console: SerialConsole;
+  terminal: SerialConsole;
   random?: () => number;
   /** What "restart" does on the host (the runner restarts the app). */
   onRestart?: () => void;
@@ -151,7 +151,7 @@ export function createHostBoard(o: HostBoardOptions): HostBoard {
     network,
     clock: new SystemClock(),
     storage: o.storage,
-    console: o.console,
+    terminal: o.terminal,
     sensors: createSimulatedSensors(o.definition, o.random),
     ledOn: false,
     led(on: boolean) {

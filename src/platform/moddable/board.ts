@@ -8,7 +8,7 @@
 import type { Board, BoardDefinition, NetworkStatus, Storage } from "../../app/board.js";
 import type { Platform } from "../../mqtt/platform.js";
 import { SntpClock } from "./clock.js";
-import { TraceConsole } from "./console.js";
+import { TraceConsole } from "./terminal.js";
 import { createHardware } from "./hardware.js";
 import { WiFiNetwork, type WiFiCredentials } from "./network.js";
 import { moddablePlatform } from "./platform.js";
@@ -70,7 +70,7 @@ export function createModdableBoard(definition: BoardDefinition, options: Moddab
     network,
     clock,
     storage,
-    console: new TraceConsole(hardware.input),
+    terminal: new TraceConsole(hardware.input),
     sensors: hardware.sensors,
     restart: () => hardware.restart(options.restartDelay ?? 1000),
   };

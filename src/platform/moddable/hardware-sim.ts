@@ -8,7 +8,7 @@
  */
 import Serial from "embedded:io/serial";
 import { createSimulatedSensors } from "../host/sensors.js";
-import type { ByteInput, ByteSink } from "./console.js";
+import type { ByteInput, ByteSink } from "./terminal.js";
 import type { CreateHardware } from "./hardware.js";
 
 /** Console bytes from a tty through ECMA-419 serial. */

@@ -16,7 +16,7 @@ import SHT3x from "embedded:sensor/Humidity-Temperature/SHT3x";
 import TMP102 from "embedded:sensor/Temperature/TMP102";
 import Timer from "timer";
 import type { BoardDefinition, Sample, Sensor, SensorDefinition } from "../../app/board.js";
-import type { ByteInput, ByteSink } from "./console.js";
+import type { ByteInput, ByteSink } from "./terminal.js";
 
 /** What the board gets from the hardware module. */
 export interface Hardware {

@@ -31,7 +31,7 @@ export default function main(): void {
     serialInput: device.serialInput,
     serialDevice: device.serialDevice,
   });
-  for (const w of device.warnings) board.console.write(`# ${w}`);
+  for (const w of device.warnings) board.terminal.write(`# ${w}`);
   const build = device.build;
   if (build.deviceId === undefined) {
     const id = macDeviceId();

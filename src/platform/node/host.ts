@@ -62,7 +62,7 @@ export async function serialConsole(portPath: string, baudRate = 115200): Promis
   const { SerialPort } = await import("serialport");
   const port = new SerialPort({ path: portPath, baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
-  const console = new LineConsole((line) => port.write(line + "\r\n")) as LineConsole & { close(): Promise<void> };
+  const lines = new LineConsole((line) => port.write(line + "\r\n")) as LineConsole & { close(): Promise<void> };
   let pending = "";
   port.on("data", (d: Buffer) => {
     pending += d.toString("utf8");
@@ -70,12 +70,12 @@ export async function serialConsole(portPath: string, baudRate = 115200): Promis
     while ((nl = pending.search(/\r?\n|\r/)) >= 0) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + (pending[nl] === "\r" && pending[nl + 1] === "\n" ? 2 : 1));
-      console.input(line);
+      lines.input(line);
     }
   });
   port.on("error", () => undefined);
-  console.close = () => new Promise<void>((r) => (port.isOpen ? port.close(() => r()) : r()));
-  return console;
+  lines.close = () => new Promise<void>((r) => (port.isOpen ? port.close(() => r()) : r()));
+  return lines;
 }
 
 export interface HostRunOptions {
@@ -84,7 +84,7 @@ export interface HostRunOptions {
   storageFile?: string;
   /** Initial settings for in-memory storage. */
   settings?: Record<string, string>;
-  console: SerialConsole;
+  terminal: SerialConsole;
   random?: () => number;
 }
 
@@ -103,7 +103,7 @@ export function runHostApp(o: HostRunOptions): HostRun {
       definition: hostDefinition,
       platform: nodePlatform(),
       storage,
-      console: o.console,
+      terminal: o.terminal,
       random: o.random,
       onRestart: () => {
         run.app.stop();
