@@ -10,13 +10,12 @@
  */
 import { Decoder, type PacketHandler } from "./decode.js";
 import {
+  encodeAck,
   encodeConnect,
   encodeDisconnect,
   encodePingreq,
-  encodePuback,
-  encodePubcomp,
-  encodePubrec,
-  encodePubrel,
+  header,
+  topicNameLength,
   writePublish,
   encodeSubscribe,
   encodeUnsubscribe,
@@ -31,11 +30,11 @@ import {
 } from "./encode.js";
 import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError } from "./errors.js";
 import { Message } from "./message.js";
-import { ACKED_AFTER_DROP, Outbox } from "./outbox.js";
+import { ACKED_AFTER_DROP, ENTRY_HEADER, Outbox } from "./outbox.js";
 import { PacketType as T, PacketName, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
-import { encodeTopic, SubscriptionTable, validateTopicFilter } from "./topic.js";
-import { utf8Length } from "./utf8.js";
+import { SubscriptionTable, validateTopicFilter } from "./topic.js";
+import { utf8Length, writeUtf8 } from "./utf8.js";
 
 /** What to do with a publish when the outbox is full. */
 export type QueuePolicy = "refuse" | "drop-oldest";
@@ -140,19 +139,25 @@ const ROUTE_MAX = 4;
  * length, topic) made for one payload length, so a repeated publish writes it as it is.
  */
 class TopicHead {
-  /** [first byte][remaining length, 1-4 bytes] right-aligned to index 5, then [topic length][topic]. */
+  /** [first byte][remaining length, 1-4 bytes] ending at index 4, then [topic length][topic]. */
   private readonly buf: Uint8Array;
-  /** `buf` from the first byte on: the packet up to its payload. */
+  /** The topic's UTF-8 (a view of `buf`). */
+  readonly bytes: Uint8Array;
+  /** `buf` from the first byte on, by width of the remaining length: each made once. */
+  private readonly heads: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  /** The packet up to its payload, for `payload` bytes of payload. */
   head: Uint8Array;
   /** The payload length `head` is made for; -1 before the first. */
   payload = -1;
 
-  constructor(readonly bytes: Uint8Array) {
-    const n = bytes.length;
+  /** Throws `InvalidTopic` unless `topic` is a valid topic name. */
+  constructor(topic: string) {
+    const n = topicNameLength(topic, "topic name:");
     const b = (this.buf = new Uint8Array(7 + n));
     b[5] = n >> 8;
     b[6] = n & 0xff;
-    b.set(bytes, 7);
+    writeUtf8(b, 7, topic);
+    this.bytes = b.subarray(7);
     this.head = b;
   }
 
@@ -161,16 +166,13 @@ class TopicHead {
    * it was) when the packet would be larger than `limit`.
    */
   prepare(payload: number, limit: number): boolean {
-    let remaining = 2 + this.bytes.length + payload;
+    const remaining = 2 + this.bytes.length + payload;
     if (remaining + 5 > limit) return false;
     const v = varintSize(remaining);
-    const b = this.buf;
-    const start = 4 - v;
-    for (let k = start + 1; k < 5; k++) {
-      b[k] = (remaining & 0x7f) | (k < 4 ? 0x80 : 0);
-      remaining = Math.floor(remaining / 128);
-    }
-    this.head = b.subarray(start);
+    header(this.buf, 4 - v, 0x30, remaining);
+    let head = this.heads[v];
+    if (head === undefined) head = this.heads[v] = this.buf.subarray(4 - v);
+    this.head = head;
     this.payload = payload;
     return true;
   }
@@ -235,12 +237,14 @@ export class MqttClient {
   private readonly routeGen: Uint32Array;
   private readonly routeCount: Int8Array;
   private readonly routeRows: Int32Array;
+  /** The decoder's topic cache keys: a slot's key changes whenever it takes another topic. */
+  private readonly topicKeys: Uint32Array;
   private readonly subs = new SubscriptionTable<SubRow>();
   private readonly pending = new Map<number, PendingRequest>();
   private unsubscribeLater: string[] = [];
   private readonly topics = new Map<string, TopicHead>();
-  private readonly fields: PublishFields = { topic: "", topicBytes: null, payload: "", qos: 0, retain: false, dup: false, packetId: 0 };
-  private readonly ackFields = { packetId: 0 };
+  /** The PUBLISH being queued; its packet id is written when it is first sent. */
+  private readonly fields: PublishFields = { topic: "", topicBytes: null, payload: "", qos: 0, retain: false, dup: false, packetId: 1 };
   private readonly connectFields: ConnectFields;
   /** Inbound QoS 2 ids answered with PUBREC, awaiting PUBREL. */
   private readonly awaitingRel: Uint16Array;
@@ -324,15 +328,16 @@ export class MqttClient {
     this.decoder = new Decoder(options.receiveBufferSize ?? 1024, this as PacketHandler, {
       packet: this.message,
       topicCache: inboundTopics,
-      topicCacheLength: options.inboundTopicLength ?? 128,
+      topicCacheLength: options.inboundTopicLength,
     });
+    this.topicKeys = this.decoder.topics === null ? new Uint32Array(0) : this.decoder.topics.keys;
     this.routeKey = new Uint32Array(inboundTopics);
     this.routeGen = new Uint32Array(inboundTopics);
     this.routeCount = new Int8Array(inboundTopics);
     this.routeRows = new Int32Array(inboundTopics * ROUTE_MAX);
     const outboxBytes = options.outboxBytes ?? 8192;
     this.outbox = new Outbox(outboxBytes, options.inflightWindow ?? 8);
-    this.maxPacket = Math.min(options.maxPacketSize ?? outboxBytes, outboxBytes - 12);
+    this.maxPacket = Math.min(options.maxPacketSize ?? outboxBytes, outboxBytes - ENTRY_HEADER);
     this.awaitingRel = new Uint16Array(16);
     this.timer = platform.timer(() => this.tick());
   }
@@ -418,7 +423,7 @@ export class MqttClient {
     if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0 or 1, not ${qos}`);
-    const th = this.topicHead(topic); // throws InvalidTopic
+    const th = this.topicHead(topic); // throws InvalidTopic (before anything is queued)
     const topicBytes = th.bytes;
     let payloadLength: number;
     if (payload instanceof Uint8Array) payloadLength = payload.length;
@@ -430,12 +435,10 @@ export class MqttClient {
     const remaining = 2 + topicBytes.length + (qos === 1 ? 2 : 0) + payloadLength;
     const size = 1 + (remaining < 128 ? 1 : varintSize(remaining)) + remaining;
     const f = this.fields;
-    f.topic = topic;
     f.topicBytes = topicBytes;
     f.payload = payload;
     f.qos = qos;
     f.retain = options.retain === true;
-    f.packetId = 1; // the real id is written when the message is first sent
     if (size > this.maxPacket) {
       this.counters.refused++;
       throw new MqttError(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the ${this.maxPacket}-byte limit`);
@@ -453,24 +456,24 @@ export class MqttClient {
       at = box.reserve(size);
     }
     const ring = box.ring;
-    writePublish(ring, at, f, size);
-    this.direct = false;
+    writePublish(ring, at, f, remaining);
     const token = ++this.issued >>> 0;
-    const t = this.transport;
-    if (qos === 0 && t !== null && this.state === S_CONNECTED && this.entry < 0 && this.ctlEnd === this.ctlStart && box.idle()) {
-      // nothing ahead of it: write it from where it was encoded; the outbox keeps it only if the transport takes part
-      const n = t.write(ring, at, at + size);
+    if (qos === 0 && this.direct) {
+      // nothing ahead of it (a string payload, or one writePacket refused): write it from
+      // where it was encoded; the outbox keeps it only if the transport takes part
+      const n = this.transport!.write(ring, at, at + size);
       if (n > 0) this.sentCount++;
       if (n === size) {
-        this.direct = true; // as idle as before
         this.delivered(token);
         return token;
       }
+      this.direct = false;
       box.commit(at, size, 0, token);
       this.entry = box.next();
       this.entryPos = at + n;
       return token;
     }
+    this.direct = false;
     box.commit(at, size, qos, token);
     if (this.state === S_CONNECTED) this.pump();
     return token;
@@ -756,11 +759,7 @@ export class MqttClient {
 
   private ack(type: number, id: number): void {
     if (!this.control(4)) return;
-    this.ackFields.packetId = id;
-    const c = this.ctl;
-    const at = this.ctlEnd;
-    this.ctlEnd +=
-      type === T.PUBACK ? encodePuback(c, at, this.ackFields) : type === T.PUBREC ? encodePubrec(c, at, this.ackFields) : type === T.PUBREL ? encodePubrel(c, at, this.ackFields) : encodePubcomp(c, at, this.ackFields);
+    this.ctlEnd += encodeAck(this.ctl, this.ctlEnd, type, id);
   }
 
   /**
@@ -783,12 +782,9 @@ export class MqttClient {
         if (n > 0) wrote = true;
         this.entryPos += n;
         if (this.entryPos < end) break;
-        const done = this.entry;
+        const token = box.written(this.entry);
         this.entry = -1;
-        const qos0 = box.qosAt(done) === 0;
-        const token = box.tokenAt(done);
-        box.written(done);
-        if (qos0) this.delivered(token);
+        if (token >= 0) this.delivered(token); // QoS 0: done once written
         continue;
       }
       if (this.ctlEnd > this.ctlStart) {
@@ -875,7 +871,7 @@ export class MqttClient {
   private topicHead(topic: string): TopicHead {
     let th = this.topics.get(topic);
     if (th === undefined) {
-      th = new TopicHead(encodeTopic(topic)); // throws InvalidTopic
+      th = new TopicHead(topic); // throws InvalidTopic
       if (this.topics.size >= (this.o.topicCache ?? 16)) this.topics.clear();
       this.topics.set(topic, th);
     }
@@ -953,7 +949,7 @@ export class MqttClient {
       let count = -1;
       let at = 0;
       if (slot >= 0) {
-        if (this.routeKey[slot] !== m.topicKey || this.routeGen[slot] !== subs.generation) this.route(m, slot);
+        if (this.routeKey[slot] !== this.topicKeys[slot] || this.routeGen[slot] !== subs.generation) this.route(m, slot);
         count = this.routeCount[slot];
         at = slot * ROUTE_MAX;
       }
@@ -1018,7 +1014,7 @@ export class MqttClient {
       rows[at + n++] = i;
     }
     this.routeCount[slot] = n;
-    this.routeKey[slot] = m.topicKey;
+    this.routeKey[slot] = this.topicKeys[slot];
     this.routeGen[slot] = subs.generation;
   }
 

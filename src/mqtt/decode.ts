@@ -264,12 +264,10 @@ export class Decoder {
     const p = this.packet;
     const type = this.first >> 4;
     if (type === T.PUBLISH) {
-      this.publishHead(d, s, e - s);
-      p.payloadStart = s + this.headLength;
+      p.payloadStart = s + this.publishHead(d, s, e - s);
       p.payloadEnd = e;
       p.payloadOffset = 0;
       p.more = false;
-      this.headLength = 0;
       this.handler.onPacket(p);
       return;
     }
@@ -343,9 +341,9 @@ export class Decoder {
 
   /**
    * Parses and checks a PUBLISH variable header at `d[s...]` whose packet has `n` bytes
-   * in all; sets the topic and id fields and `headLength`.
+   * in all; sets the topic and id fields and returns the variable header's length.
    */
-  private publishHead(d: Uint8Array, s: number, n: number): void {
+  private publishHead(d: Uint8Array, s: number, n: number): number {
     const p = this.packet;
     const f = this.first & 15;
     p.type = T.PUBLISH;
@@ -374,11 +372,10 @@ export class Decoder {
       if (cache !== null) slot = cache.add(d, t, tl);
     }
     p.topicSlot = slot;
-    p.topicKey = slot < 0 ? 0 : cache!.keys[slot];
     if (qos > 0) this.id(d, t + tl, T.PUBLISH);
     p.payloadLength = n - head;
     p.data = d;
-    this.headLength = head;
+    return head;
   }
 
   /** CONNECT (§3.1): protocol, flags, keepalive, then the payload fields in order. */

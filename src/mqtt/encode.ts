@@ -97,12 +97,6 @@ export function varintSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
-/** The remaining length of a packet of `size` bytes in all (the inverse of packetSize). */
-function remainingOf(size: number): number {
-  const body = size - 1; // varint + remaining
-  return body - (body > 16385 ? (body > 2097155 ? 4 : 3) : body > 129 ? 2 : 1);
-}
-
 function packetSize(remaining: number): number {
   if (remaining > MAX_REMAINING_LENGTH)
     throw new MqttError(ErrorCode.PacketTooLarge, `remaining length ${remaining} exceeds MQTT's ${MAX_REMAINING_LENGTH}`);
@@ -114,8 +108,8 @@ function room(buf: Uint8Array, offset: number, size: number): void {
     throw new MqttError(ErrorCode.BufferTooSmall, `packet of ${size} bytes does not fit at offset ${offset} of a ${buf.length}-byte buffer`);
 }
 
-/** Writes the fixed header; returns the offset of the variable header. */
-function header(buf: Uint8Array, o: number, first: number, remaining: number): number {
+/** Writes the fixed header: `first`, then `remaining` as a varint; returns the offset of the variable header. */
+export function header(buf: Uint8Array, o: number, first: number, remaining: number): number {
   buf[o++] = first;
   do {
     let b = remaining & 0x7f;
@@ -272,20 +266,20 @@ export function sizeOfPublish(f: PublishFields): number {
  * (packet id), `InvalidString`, `PacketTooLarge`, `BufferTooSmall`.
  */
 export function encodePublish(buf: Uint8Array, offset: number, f: PublishFields): number {
-  const size = sizeOfPublish(f);
-  room(buf, offset, size);
-  return writePublish(buf, offset, f, size);
+  const remaining = publishRemaining(f);
+  room(buf, offset, packetSize(remaining));
+  return writePublish(buf, offset, f, remaining);
 }
 
 /**
- * Writes a PUBLISH that {@link sizeOfPublish} measured as `size` bytes and the caller made
- * room for: no checks, so the client's hot path walks the fields once.
+ * Writes a PUBLISH whose remaining length the caller measured (as {@link sizeOfPublish}
+ * does) and made room for: no checks, so the client's hot path walks the fields once.
  */
-export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, size: number): number {
-  // flat on purpose: each call costs XS dozens of compute units, and this is the hot path
+export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, remaining: number): number {
+  // flat on purpose (header() inlined): each call costs XS dozens of compute units, and this is the hot path
   let o = offset;
   buf[o++] = 0x30 | (f.dup ? 8 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
-  let r = remainingOf(size);
+  let r = remaining;
   do {
     const b = r & 0x7f;
     r >>>= 7;
@@ -317,7 +311,8 @@ export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, 
 /** First bytes of the packets that carry only a packet id (§2.2.2: PUBREL has flags 0b0010). */
 const ACK_FIRST_BYTE = [0, 0, 0, 0, 0x40, 0x50, 0x62, 0x70, 0, 0, 0, 0xb0];
 
-function ack(buf: Uint8Array, offset: number, type: number, packetId: number): number {
+/** Writes a packet that carries only a packet id: PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK (`type`); 4 bytes. */
+export function encodeAck(buf: Uint8Array, offset: number, type: number, packetId: number): number {
   checkId(packetId);
   room(buf, offset, 4);
   buf[offset] = ACK_FIRST_BYTE[type];
@@ -329,23 +324,23 @@ function ack(buf: Uint8Array, offset: number, type: number, packetId: number): n
 
 /** Writes PUBACK (§3.4); 4 bytes. */
 export function encodePuback(buf: Uint8Array, offset: number, f: { packetId: number }): number {
-  return ack(buf, offset, PacketType.PUBACK, f.packetId);
+  return encodeAck(buf, offset, PacketType.PUBACK, f.packetId);
 }
 /** Writes PUBREC (§3.5); 4 bytes. */
 export function encodePubrec(buf: Uint8Array, offset: number, f: { packetId: number }): number {
-  return ack(buf, offset, PacketType.PUBREC, f.packetId);
+  return encodeAck(buf, offset, PacketType.PUBREC, f.packetId);
 }
 /** Writes PUBREL (§3.6); 4 bytes. */
 export function encodePubrel(buf: Uint8Array, offset: number, f: { packetId: number }): number {
-  return ack(buf, offset, PacketType.PUBREL, f.packetId);
+  return encodeAck(buf, offset, PacketType.PUBREL, f.packetId);
 }
 /** Writes PUBCOMP (§3.7); 4 bytes. */
 export function encodePubcomp(buf: Uint8Array, offset: number, f: { packetId: number }): number {
-  return ack(buf, offset, PacketType.PUBCOMP, f.packetId);
+  return encodeAck(buf, offset, PacketType.PUBCOMP, f.packetId);
 }
 /** Writes UNSUBACK (§3.11); 4 bytes. */
 export function encodeUnsuback(buf: Uint8Array, offset: number, f: { packetId: number }): number {
-  return ack(buf, offset, PacketType.UNSUBACK, f.packetId);
+  return encodeAck(buf, offset, PacketType.UNSUBACK, f.packetId);
 }
 
 // ---- SUBSCRIBE, SUBACK, UNSUBSCRIBE ----

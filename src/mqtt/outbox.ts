@@ -65,15 +65,6 @@ export class Outbox {
     return this.inflight;
   }
 
-  get window(): number {
-    return this.slotId.length;
-  }
-
-  /** Whether a packet of `size` bytes could ever fit. */
-  fits(size: number): boolean {
-    return size + ENTRY_HEADER <= this.ring.length;
-  }
-
   /**
    * Room for a packet of `size` bytes: returns where to encode it, or -1 when the ring
    * is too full. Call {@link commit} after encoding there.
@@ -200,17 +191,18 @@ export class Outbox {
   }
 
   /**
-   * The entry at `offset` was written whole: a QoS 0 message is done, a QoS 1 message
-   * waits for its PUBACK. Moves the cursor past it.
+   * The entry at `offset` was written whole: a QoS 0 message is done (its token is
+   * returned), a QoS 1 message waits for its PUBACK (-1). Moves the cursor past it.
    */
-  written(offset: number): void {
+  written(offset: number): number {
     const at = offset - ENTRY_HEADER;
     this.cursor = this.after(at);
-    if (this.ring[at + 1] === 0) {
-      this.ring[at] = DONE;
-      this.live--;
-      this.collect();
-    }
+    if (this.ring[at + 1] !== 0) return -1;
+    const token = this.view.getUint32(at + 8);
+    this.ring[at] = DONE;
+    this.live--;
+    this.collect();
+    return token;
   }
 
   /**

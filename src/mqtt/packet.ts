@@ -80,11 +80,10 @@ export class Packet {
   /** More fragments of this PUBLISH follow. */
   more = false;
   /**
-   * With a decoder topic cache: the cache slot holding this PUBLISH's topic (-1 when not
-   * kept), and that slot's key, which changes whenever the slot takes another topic.
+   * With a decoder topic cache: the cache slot holding this PUBLISH's topic, -1 when not
+   * kept (`Decoder.topics.keys[slot]` changes whenever the slot takes another topic).
    */
   topicSlot = -1;
-  topicKey = 0;
 
   // CONNACK
   sessionPresent = false;

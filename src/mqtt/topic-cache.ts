@@ -72,10 +72,6 @@ export class TopicCache {
     this.otherView = this.view = this.ownView;
   }
 
-  get slots(): number {
-    return this.keys.length;
-  }
-
   /** The slot holding the topic `d[start, start+length)`, or -1. */
   find(d: Uint8Array, start: number, length: number): number {
     if (this.resting > 0) {
@@ -171,11 +167,5 @@ export class TopicCache {
     }
     this.view = this.otherView;
     this.offset = d.byteOffset;
-  }
-
-  /** Forgets every topic. */
-  clear(): void {
-    this.lengths.fill(-1);
-    this.keys.fill(0);
   }
 }

@@ -26,6 +26,11 @@ export function encodeTopic(topic: string): Uint8Array {
 
 /** Throws `InvalidTopicFilter` unless `filter` is valid: `+` fills a whole level, `#` only as the whole last level. */
 export function validateTopicFilter(filter: string): void {
+  filterBytes(filter);
+}
+
+/** The UTF-8 of a valid topic filter; throws `InvalidTopicFilter` (see {@link validateTopicFilter}). */
+function filterBytes(filter: string): Uint8Array {
   const n = typeof filter === "string" ? utf8Length(filter) : -1;
   if (n === 0) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter is empty");
   if (n < 0) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter is not sendable UTF-8 (lone surrogate or U+0000)");
@@ -33,6 +38,7 @@ export function validateTopicFilter(filter: string): void {
   const bytes = new Uint8Array(n);
   writeUtf8(bytes, 0, filter);
   if (!isValidFilterBytes(bytes, 0, n)) throw new MqttError(ErrorCode.InvalidTopicFilter, `misplaced wildcard in topic filter: ${filter}`);
+  return bytes;
 }
 
 /** Wildcard placement check on UTF-8 bytes (the caller checked the UTF-8 itself). */
@@ -47,11 +53,6 @@ export function isValidFilterBytes(data: Uint8Array, start: number, end: number)
     }
   }
   return true;
-}
-
-/** Whether bytes form a valid topic name (§4.7.3, §1.5.3). */
-export function isValidTopicBytes(data: Uint8Array, start: number, end: number): boolean {
-  return end > start && scanUtf8(data, start, end) === 0;
 }
 
 /** Whether bytes form a valid topic filter. */
@@ -98,12 +99,8 @@ export function matchFilter(filter: Uint8Array, data: Uint8Array, start: number,
  * `InvalidTopicFilter` or `InvalidTopic` for arguments that are not valid.
  */
 export function topicMatches(filter: string, topic: string): boolean {
-  validateTopicFilter(filter);
-  validateTopic(topic);
-  const f = new Uint8Array(utf8Length(filter));
-  writeUtf8(f, 0, filter);
-  const t = new Uint8Array(utf8Length(topic));
-  writeUtf8(t, 0, topic);
+  const f = filterBytes(filter);
+  const t = encodeTopic(topic);
   return matchFilter(f, t, 0, t.length);
 }
 
@@ -128,7 +125,7 @@ export class SubscriptionTable<V> {
 
   /** Adds or replaces the row for `filter` (validated); returns it. */
   set(filter: string, qos: number, value: V): SubscriptionEntry<V> {
-    validateTopicFilter(filter);
+    const bytes = filterBytes(filter);
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `subscription QoS must be 0, 1 or 2, not ${qos}`);
     const i = this.indexOf(filter);
     if (i >= 0) {
@@ -137,8 +134,6 @@ export class SubscriptionTable<V> {
       row.value = value;
       return row;
     }
-    const bytes = new Uint8Array(utf8Length(filter));
-    writeUtf8(bytes, 0, filter);
     const row = { filter, bytes, qos, value };
     this.rows.push(row);
     this.generation = (this.generation + 1) >>> 0;
