@@ -13,13 +13,17 @@
  *                                  | {"cmd":"status"} | {"cmd":"restart"}
  *   <prefix>/<deviceId>/cmd/result command results out: {"cmd":...,"ok":true} or {"ok":false,"error":...}
  */
-import { MqttClient } from "../mqtt/client.js";
+import { MqttClient, type PublishOptions } from "../mqtt/client.js";
 import type { MqttError } from "../mqtt/errors.js";
 import type { Message } from "../mqtt/message.js";
 import type { Timer } from "../mqtt/platform.js";
 import type { Board, Sample, Sensor } from "./board.js";
 import { checkSetting, resolveConfig, SETTINGS, type AppConfig, type BuildConfig } from "./config.js";
 import { JsonWriter } from "./json.js";
+
+/** Publish options, made once: readings and command results at the configured QoS; the retained status. */
+const AT_QOS: readonly PublishOptions[] = [{ qos: 0 }, { qos: 1 }];
+const STATUS: PublishOptions = { qos: 1, retain: true };
 
 export const FIRMWARE_VERSION = "0.1.0";
 
@@ -159,15 +163,15 @@ export class App {
       this.log(`sensor ${slot.sensor.name} did not answer`);
     }
     w.raw("}");
-    this.publish(slot.topic, w.view(), false);
+    this.publish(slot.topic, w.view());
     this.stats.readings++;
   }
 
-  private publish(topic: string, payload: Uint8Array | string, retain: boolean): void {
+  private publish(topic: string, payload: Uint8Array | string): void {
     const client = this.client;
     if (!client) return;
     try {
-      client.publish(topic, payload, { qos: this.config.qos, retain });
+      client.publish(topic, payload, AT_QOS[this.config.qos]);
     } catch (e) {
       this.log(`publish to ${topic} failed: ${(e as Error).message}`);
     }
@@ -196,7 +200,7 @@ export class App {
     const client = this.client;
     if (!client) return;
     try {
-      client.publish(this.statusTopic, this.statusJson(), { qos: 1, retain: true });
+      client.publish(this.statusTopic, this.statusJson(), STATUS);
     } catch (e) {
       this.log(`status publish failed: ${(e as Error).message}`);
     }
@@ -236,7 +240,7 @@ export class App {
   }
 
   private result(r: object): void {
-    this.publish(this.resultTopic, JSON.stringify(r), false);
+    this.publish(this.resultTopic, JSON.stringify(r));
   }
 
   /**

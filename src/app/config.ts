@@ -26,6 +26,7 @@ export interface BuildConfig {
   outboxBytes?: number;
 }
 
+/** The settings the app runs with (the Wi-Fi ones are the board's: see src/platform/moddable/board.ts). */
 export interface AppConfig {
   deviceId: string;
   brokers: BrokerAddress[];
@@ -34,8 +35,6 @@ export interface AppConfig {
   prefix: string;
   interval: number;
   qos: number;
-  ssid: string | null;
-  wifiPassword: string | null;
   outboxBytes: number;
 }
 
@@ -109,8 +108,6 @@ export function resolveConfig(build: BuildConfig, storage: Storage, fallbackId: 
     prefix: stored("prefix") ?? build.prefix ?? "xsmqtt",
     interval: Number(stored("interval") ?? build.interval ?? 10000),
     qos: Number(stored("qos") ?? build.qos ?? 1),
-    ssid: stored("ssid") ?? build.ssid ?? null,
-    wifiPassword: stored("wifipass") ?? build.wifiPassword ?? null,
     outboxBytes: build.outboxBytes ?? 16384,
   };
 }

@@ -19,7 +19,7 @@ export interface ModdableBoardOptions {
   domain?: string;
   /** SNTP servers; empty to trust the system clock. */
   sntp: string[];
-  /** Wi-Fi network from the build; stored settings ("ssid", "wifipass") take precedence, as in the app's resolveConfig. */
+  /** Wi-Fi network from the build; stored settings ("ssid", "wifipass") take precedence (the Wi-Fi belongs to the board, not the app's config). */
   ssid?: string;
   wifiPassword?: string;
   serialInput: boolean;
@@ -72,12 +72,9 @@ export function createModdableBoard(definition: BoardDefinition, options: Moddab
     storage,
     terminal: new TraceConsole(hardware.input),
     sensors: hardware.sensors,
+    led: hardware.led,
     restart: () => hardware.restart(options.restartDelay ?? 1000),
   };
-  if (hardware.led) {
-    const led = hardware.led;
-    led(false);
-    return { ...board, led };
-  }
+  hardware.led?.(false);
   return board;
 }

@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { SerialConsole, Storage } from "../../app/board.js";
+import type { SerialConsole } from "../../app/board.js";
 import { startApp, type App } from "../../app/app.js";
 import type { BuildConfig } from "../../app/config.js";
 import hostDefinition from "../../../boards/host.js";
@@ -12,32 +12,33 @@ import { createHostBoard, MemoryStorage, type HostBoard } from "../host/board.js
 import { nodePlatform } from "./index.js";
 
 /** Settings in a JSON file, written on every change (what `preference` is on a device). */
-export class FileStorage implements Storage {
-  private values: Record<string, string> = {};
+export class FileStorage extends MemoryStorage {
   constructor(private file: string) {
-    try {
-      this.values = JSON.parse(fs.readFileSync(file, "utf8"));
-    } catch {
-      this.values = {};
-    }
+    super(readSettings(file));
   }
-  get(key: string): string | undefined {
-    return Object.prototype.hasOwnProperty.call(this.values, key) ? this.values[key] : undefined;
-  }
-  set(key: string, value: string): void {
-    this.values[key] = value;
+  override set(key: string, value: string): void {
+    super.set(key, value);
     this.save();
   }
-  delete(key: string): void {
-    delete this.values[key];
+  override delete(key: string): void {
+    super.delete(key);
     this.save();
-  }
-  keys(): string[] {
-    return Object.keys(this.values);
   }
   private save(): void {
+    const values: { [key: string]: string } = {};
+    for (const k of this.keys()) values[k] = this.get(k)!;
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    fs.writeFileSync(this.file, JSON.stringify(this.values, null, 2) + "\n");
+    fs.writeFileSync(this.file, JSON.stringify(values, null, 2) + "\n");
+  }
+}
+
+/** The settings saved in `file`; none when it is missing or not a JSON object. */
+function readSettings(file: string): { [key: string]: string } {
+  try {
+    const v: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as { [key: string]: string }) : {};
+  } catch {
+    return {};
   }
 }
 
