@@ -89,7 +89,6 @@ export interface MosquittoOptions {
 export interface Mosquitto extends Broker {
   dir: string;
   process: ChildProcess;
-  log(): string;
   /** Kills the process (SIGKILL, no goodbye) and waits for it to exit. */
   kill(): Promise<void>;
 }
@@ -141,7 +140,6 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     host: "127.0.0.1",
     dir,
     process: child,
-    log: () => log,
     async kill() {
       if (child.exitCode === null) child.kill("SIGKILL");
       await exited;

@@ -11,7 +11,6 @@ import path from "node:path";
 export interface TestCerts {
   dir: string;
   caCert: string;
-  caKey: string;
   serverCert: string;
   serverKey: string;
   clientCert: string;
@@ -50,7 +49,6 @@ export function makeCerts(serverNames: string[] = ["IP:127.0.0.1", "DNS:localhos
   return {
     dir,
     caCert: p("ca.crt"),
-    caKey: p("ca.key"),
     serverCert: p("server.crt"),
     serverKey: p("server.key"),
     clientCert: p("client.crt"),

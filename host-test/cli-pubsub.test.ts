@@ -337,9 +337,7 @@ describe("xsmqtt pub/sub against mosquitto", () => {
     shareWithBroker(dir);
     plain = await startMosquitto({ config: ["allow_anonymous false", `password_file ${passwords}`] });
     certs = makeCerts();
-    wrongName = makeCerts(["DNS:broker.invalid"]);
-    shareWithBroker(certs.dir);
-    shareWithBroker(wrongName.dir);
+    wrongName = makeCerts(["DNS:broker.invalid"]); // makeCerts leaves them readable to mosquitto's user
     tlsPorts.server = await freePort();
     tlsPorts.clientCert = await freePort();
     tlsPorts.wrongName = await freePort();
@@ -474,7 +472,6 @@ describe("xsmqtt pub/sub --engine xs (the client inside XS)", () => {
     broker = await startAedes();
     if (mosquittoPath()) {
       certs = makeCerts();
-      shareWithBroker(certs.dir);
       tlsPort = await freePort();
       tlsBroker = await startMosquitto({ config: [`listener ${tlsPort} 127.0.0.1`, `cafile ${certs.caCert}`, `certfile ${certs.serverCert}`, `keyfile ${certs.serverKey}`] });
     }

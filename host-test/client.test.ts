@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startAedes, startMosquitto, requireMosquitto, freePort, type AedesBroker, type Mosquitto } from "./brokers.js";
-import { openClientEngine, type ClientEngine, type Event } from "./client/harness.js";
+import { openClientEngine, type ClientEngine } from "./client/harness.js";
 import { ENGINES } from "./engines.js";
 import { FakeBroker, seq } from "./fake-broker.js";
 import { FaultProxy } from "./fault-proxy.js";
@@ -669,4 +669,3 @@ for (const engineName of ENGINES) {
   });
 }
 
-export type { Event };

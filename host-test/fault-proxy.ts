@@ -37,8 +37,6 @@ export class FaultProxy {
   record = false;
   /** With `record`: per accepted connection, the chunks from the client (up) and from the broker (down). */
   readonly sessions: { up: Buffer[]; down: Buffer[] }[] = [];
-  bytesUp = 0;
-  bytesDown = 0;
   private pipes = new Set<Pipe>();
   private server: net.Server;
   port = 0;
@@ -55,15 +53,6 @@ export class FaultProxy {
     await new Promise<void>((r) => p.server.listen(0, "127.0.0.1", () => r()));
     p.port = (p.server.address() as net.AddressInfo).port;
     return p;
-  }
-
-  /** Points new connections at another broker port. */
-  retarget(port: number): void {
-    this.targetPort = port;
-  }
-
-  get open(): number {
-    return this.pipes.size;
   }
 
   private accept(client: net.Socket): void {
@@ -90,11 +79,9 @@ export class FaultProxy {
     if (rec) this.sessions.push(rec);
     const state = { dead: false };
     this.forward(client, upstream, state, (b) => {
-      this.bytesUp += b.length;
       rec?.up.push(Buffer.from(b));
     });
     this.forward(upstream, client, state, (b) => {
-      this.bytesDown += b.length;
       rec?.down.push(Buffer.from(b));
     });
   }

@@ -8,8 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import tls from "node:tls";
 import net from "node:net";
 import { requireMosquitto, startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "./brokers.js";
@@ -24,11 +22,6 @@ const text = (h: string) => Buffer.from(h, "hex").toString();
 let n = 0;
 const uid = (what: string) => `${what}${process.pid % 100000}-${++n}`;
 
-/** mosquitto started as root runs as its own user: let it read the test certificates. */
-function readable(certs: TestCerts): void {
-  fs.chmodSync(certs.dir, 0o755);
-  for (const f of fs.readdirSync(certs.dir)) fs.chmodSync(path.join(certs.dir, f), 0o644);
-}
 
 const tlsListener = (c: TestCerts) => [`cafile ${c.caCert}`, `certfile ${c.serverCert}`, `keyfile ${c.serverKey}`];
 
@@ -47,9 +40,7 @@ describe("TLS", function () {
   before(async function () {
     requireMosquitto(this);
     certs = makeCerts();
-    other = makeCerts(["DNS:other.example"]);
-    readable(certs);
-    readable(other);
+    other = makeCerts(["DNS:other.example"]); // makeCerts leaves them readable to mosquitto's user
     plain = await startMosquitto({ listener: tlsListener(certs) });
     mutual = await startMosquitto({ listener: [...tlsListener(certs), "require_certificate true", "use_identity_as_username true"] });
     misnamed = await startMosquitto({ listener: tlsListener(other) });

@@ -47,7 +47,7 @@ export class Rng {
   }
 }
 
-/** A transport whose peer is the test: it counts (and optionally keeps) what the client writes. */
+/** A transport whose peer is the test: it counts what the client writes. */
 export class FakeTransport implements Transport {
   closed = false;
   /** The test has delivered onConnect. */
@@ -55,18 +55,14 @@ export class FakeTransport implements Transport {
   written = 0;
   /** Bytes accepted per write; -1 takes everything (no backpressure). */
   accept = -1;
-  /** Everything written, when kept. */
-  readonly out: number[] = [];
   constructor(
     readonly broker: BrokerAddress,
     readonly sink: TransportSink,
-    private keep: boolean,
   ) {}
   write(data: Uint8Array, start: number, end: number): number {
     if (this.closed) return 0;
     let n = end - start;
     if (this.accept >= 0 && n > this.accept) n = this.accept;
-    if (this.keep) for (let i = start; i < start + n; i++) this.out.push(data[i]);
     this.written += n;
     return n;
   }
@@ -92,12 +88,11 @@ export class FakePlatform implements Platform {
   constructor(
     private rng: Rng,
     start: number,
-    private keep = false,
   ) {
     this.nowMs = start >>> 0;
   }
   connect(broker: BrokerAddress, sink: TransportSink): Transport {
-    const t = new FakeTransport(broker, sink, this.keep);
+    const t = new FakeTransport(broker, sink);
     this.transports.push(t);
     return t;
   }
@@ -500,7 +495,7 @@ export interface MisuseRow {
  * work, then closes and tries everything again.
  */
 export function misuse(): { rows: MisuseRow[]; afterwards: { published: boolean; acked: boolean }; closedWrites: number } {
-  const platform = new FakePlatform(new Rng(7), 1000, true);
+  const platform = new FakePlatform(new Rng(7), 1000);
   let delivered = 0;
   const client = new MqttClient({ clientId: "misuse", brokers: [{ host: "a", port: 1 }], maxPacketSize: 200, outboxBytes: 1024, onDelivered: () => void delivered++ }, platform);
   client.connect();

@@ -5,7 +5,7 @@
  * answered at once.
  */
 import { nodePlatform } from "../../src/platform/node/index.js";
-import type { BrokerAddress, Transport } from "../../src/mqtt/platform.js";
+import type { BrokerAddress, Platform, Transport } from "../../src/mqtt/platform.js";
 import { FromXs, ToXs } from "../../src/platform/xsnap/protocol.js";
 import { XsWorker, type Meter } from "./worker.js";
 
@@ -15,7 +15,6 @@ const enc = new TextEncoder();
 export class XsBridge {
   private conns = new Map<number, Transport>();
   private timers = new Map<number, NodeJS.Timeout>();
-  private platform = nodePlatform();
   private closed = false;
   /** Failures delivering events into XS (a crash there); tests assert this stays empty. */
   readonly failures: string[] = [];
@@ -23,14 +22,16 @@ export class XsBridge {
   private constructor(
     readonly worker: XsWorker,
     private onEvent: (event: any) => void,
+    /** Dials the sockets XS asks for. */
+    private platform: Platform,
   ) {
     worker.onQuery = (b) => this.query(b);
   }
 
   /** Starts a worker, installs the bridge, and imports `entry`. */
-  static async start(entry: string, onEvent: (event: any) => void, name = "xsmqtt-bridge"): Promise<XsBridge> {
+  static async start(entry: string, onEvent: (event: any) => void, name = "xsmqtt-bridge", platform: Platform = nodePlatform()): Promise<XsBridge> {
     const worker = new XsWorker(name);
-    const bridge = new XsBridge(worker, onEvent);
+    const bridge = new XsBridge(worker, onEvent, platform);
     await worker.importModule(entry);
     return bridge;
   }

@@ -12,13 +12,7 @@ import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/m
 import type { Message } from "../../src/mqtt/message.js";
 import { encodePublish, type PublishFields } from "../../src/mqtt/encode.js";
 import type { Platform, Transport, TransportSink } from "../../src/mqtt/platform.js";
-
-export const TOPIC = "sensors/esp32-01/temperature";
-export const FILTER = "sensors/+/temperature";
-export const PAYLOAD_SIZE = 48;
-
-export const payload = new Uint8Array(PAYLOAD_SIZE);
-for (let j = 0; j < PAYLOAD_SIZE; j++) payload[j] = 0x30 + (j % 10);
+import { FILTER, PAYLOAD as payload, TOPIC } from "./workload.js";
 
 const Q0: PublishOptions = { qos: 0 };
 const Q1: PublishOptions = { qos: 1 };
@@ -158,6 +152,14 @@ declare const gc: undefined | (() => void);
 export function publishMany(n: number): number {
   if (typeof gc === "function") gc();
   for (let i = 0; i < n; i++) client.publish(TOPIC, payload);
+  return n;
+}
+
+/** Two payload lengths in turn (48 and 40 bytes), as JSON readings vary: the header is redone every time. */
+const shorter = payload.subarray(0, 40);
+export function publishVaryingMany(n: number): number {
+  if (typeof gc === "function") gc();
+  for (let i = 0; i < n; i++) client.publish(TOPIC, i & 1 ? shorter : payload);
   return n;
 }
 

@@ -5,6 +5,7 @@ import * as ops from "./client-ops.js";
 serve({
   publishMany: ops.publishMany,
   publishOptionsMany: ops.publishOptionsMany,
+  publishVaryingMany: ops.publishVaryingMany,
   publishCallbackMany: ops.publishCallbackMany,
   publishQos1Many: ops.publishQos1Many,
   receiveMany: ops.receiveMany,

@@ -16,8 +16,11 @@ export interface OpCost {
   n: number;
 }
 
+/** Operations run before measuring, by default. */
+export const WARMUP = 2000;
+
 /** Measures `op(n)` on the worker: warm-up, then windows of 0, n/2 and n operations. */
-export async function measure(worker: XsWorker, op: string, n = 1000, warmup = 2000): Promise<OpCost> {
+export async function measure(worker: XsWorker, op: string, n = 1000, warmup = WARMUP): Promise<OpCost> {
   await worker.call(op, warmup);
   const at = async (k: number) => (await worker.call(op, k)).meter;
   const zero = await at(0);

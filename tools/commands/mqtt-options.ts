@@ -649,14 +649,11 @@ export class Link {
       const entry = path.join(here, "../../host-test/client/xs-entry.js");
       let bridge: Awaited<ReturnType<typeof XsBridge.start>>;
       try {
-        bridge = await XsBridge.start(entry, onEvent, `xsmqtt-${o.role}`);
+        // the bridge dials with the same (tapped, under -d) Node platform, so both engines log the same bytes
+        bridge = await XsBridge.start(entry, onEvent, `xsmqtt-${o.role}`, platform(nodePlatform()));
       } catch (e) {
         throw new Failure(`Error: cannot start the XS engine: ${(e as Error).message}`);
       }
-      // The bridge dials with its own Node platform; the -d log taps that one, so both
-      // engines log the same bytes. (XsBridge has no option for it; the field is private.)
-      const b = bridge as unknown as { platform: Platform };
-      b.platform = platform(b.platform);
       this.call = async (op, ...args) => (await bridge.call(op, ...args)).result;
       this.release = async () => {
         for (const f of bridge.failures) this.say(`Error inside the XS engine: ${f}`);
