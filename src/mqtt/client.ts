@@ -3,364 +3,217 @@
  * resend after reconnect, keepalive with a PINGRESP deadline, reconnect with backoff and
  * jitter across a list of brokers, a bounded offline queue, and wildcard dispatch.
  *
+ * This file is the hot path, kept in one object: `publish` → `Transport.writePacket` (or
+ * the outbox and `pump`), and `onData` → decoder → dispatch. The cold concerns live beside
+ * it: options and defaults (options.ts), publish topic headers (topic-head.ts),
+ * subscriptions (subscriptions.ts), the connection lifecycle and backoff (connection.ts),
+ * deadlines (deadlines.ts), inbound routes and QoS 2 state (inbound.ts).
+ *
  * All memory is allocated at construction from the options: the receive buffer, the
  * control send buffer, the outbox ring and its window slots. Publishing and receiving
  * allocate nothing in steady state. The client reaches the world only through a
  * {@link Platform}; nothing here names Node or Moddable.
  */
+import { backoffDelay, Brokers, ConnState as S } from "./connection.js";
+import { Deadlines, Due } from "./deadlines.js";
 import { Decoder, type PacketHandler } from "./decode.js";
 import {
   encodeAck,
   encodeConnect,
   encodeDisconnect,
   encodePingreq,
-  header,
-  topicNameLength,
-  writePublish,
   encodeSubscribe,
   encodeUnsubscribe,
+  measurePublish,
   sizeOfConnect,
   sizeOfSubscribe,
   sizeOfUnsubscribe,
+  writePublish,
   type Bytes,
   type ConnectFields,
   type PublishFields,
-  type WillFields,
-  varintSize,
+  type PublishSize,
 } from "./encode.js";
 import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError } from "./errors.js";
+import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable } from "./inbound.js";
 import { Message } from "./message.js";
-import { ACKED_AFTER_DROP, ENTRY_HEADER, Outbox } from "./outbox.js";
-import { PacketType as T, PacketName, type Packet } from "./packet.js";
+import { resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type SubscribeOptions } from "./options.js";
+import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NONE, Outbox } from "./outbox.js";
+import { FIRST_BYTE, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_RETAIN, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
-import { SubscriptionTable, validateTopicFilter } from "./topic.js";
-import { utf8Length, writeUtf8 } from "./utf8.js";
+import { Subscriptions, type UnsubscribeDone } from "./subscriptions.js";
+import { validateTopicFilter } from "./topic.js";
+import { headFor, type TopicHead } from "./topic-head.js";
+import { utf8Length } from "./utf8.js";
 
-/** What to do with a publish when the outbox is full. */
-export type QueuePolicy = "refuse" | "drop-oldest";
+export type { ClientOptions, ClientStats, DropReason, MessageHandler, PublishOptions, QueuePolicy, SubscribeOptions } from "./options.js";
 
-export interface ClientOptions {
-  clientId: string;
-  /** Tried in order; after a failed attempt the next one is used. */
-  brokers: BrokerAddress[];
-  /** Clean session (§3.1.2.4); default true. */
-  clean?: boolean;
-  /** Seconds; 0 turns keepalive off. Default 60. */
-  keepalive?: number;
-  will?: WillFields | null;
-  username?: string | null;
-  password?: Bytes | null;
-  /** Largest inbound packet held whole, and the fragment size above it. Default 1024. */
-  receiveBufferSize?: number;
-  /** Room for control packets: CONNECT, SUBSCRIBE, acks, PINGREQ. Default 512. */
-  sendBufferSize?: number;
-  /** Bytes of outgoing PUBLISH packets held: the offline queue and the resend store. Default 8192. */
-  outboxBytes?: number;
-  /** QoS 1 messages in flight at once. Default 8. */
-  inflightWindow?: number;
-  /** Outbox full: refuse the new message (throws `QueueFull`) or drop the oldest. Default "refuse". */
-  queuePolicy?: QueuePolicy;
-  /** Largest outgoing PUBLISH in bytes; larger ones are refused before a byte is sent. Default: what the outbox holds. */
-  maxPacketSize?: number;
-  /** Inbound messages larger than the receive buffer: hand them over in fragments, or drop and count them. Default "fragment". */
-  oversize?: "fragment" | "drop";
-  /** Reconnect backoff: first delay, cap (ms), and jitter (0-1, share of the delay randomized). */
-  reconnect?: { min?: number; max?: number; jitter?: number };
-  /** Milliseconds to wait for CONNACK after the transport opens. Default 10000. */
-  connectTimeout?: number;
-  /** Milliseconds to wait for PINGRESP. Default half the keepalive. */
-  pingTimeout?: number;
-  /** Distinct publish topics whose UTF-8 (and a ready QoS 0 header) is kept, so a repeated topic costs no string walk. Default 16. */
-  topicCache?: number;
-  /**
-   * Recently received topics kept with the subscriptions they match, so a repeated topic
-   * costs no UTF-8 check and no match. Default 4; 0 keeps none.
-   */
-  inboundTopics?: number;
-  /** Longest received topic kept that way, in bytes. Default 128. */
-  inboundTopicLength?: number;
-
-  /** Connected (CONNACK accepted). */
-  onConnect?(sessionPresent: boolean, broker: BrokerAddress): void;
-  /** An established connection ended; the client reconnects unless closed. */
-  onDisconnect?(error: MqttError | null): void;
-  /** Every inbound message (or fragment), after the handlers of matching subscriptions. */
-  onMessage?(message: Message): void;
-  /** A publish finished: QoS 1 acknowledged, QoS 0 written. `token` is what publish returned. */
-  onDelivered?(token: number): void;
-  /** A message was dropped: "queue-full" (outgoing, oldest dropped) or "oversize" (inbound). */
-  onDrop?(reason: "queue-full" | "oversize", token: number): void;
-  /** Something failed that the application may want to know: refusals, protocol errors, timeouts. */
-  onError?(error: MqttError): void;
+/** `stats.published`: the client's token count, so a publish counts once. */
+function published(this: { owner: MqttClient }): number {
+  return this.owner.issued;
 }
-
-export type MessageHandler = (message: Message) => void;
-
-export interface SubscribeOptions {
-  qos?: number;
-  /** Called for messages whose topic matches this filter. */
-  handler?: MessageHandler | null;
-  /** The broker answered: granted QoS, or an error (SUBACK 0x80). */
-  done?: (error: MqttError | null, granted: number) => void;
-}
-
-export interface PublishOptions {
-  qos?: number;
-  retain?: boolean;
-}
-
-/** Counters; each drop or refusal is counted here and reported through a callback. */
-export interface ClientStats {
-  published: number;
-  delivered: number;
-  /** Publishes refused: queue full under "refuse", or over the size limit. */
-  refused: number;
-  /** Outgoing messages dropped from a full outbox under "drop-oldest". */
-  dropped: number;
-  /** QoS 1 messages sent again with DUP=1 after a reconnect. */
-  resent: number;
-  received: number;
-  /** Inbound messages dropped for being larger than the receive buffer (oversize "drop"). */
-  droppedInbound: number;
-  /** Inbound QoS 2 duplicates not delivered twice. */
-  duplicatesInbound: number;
-  /** PUBACKs for ids not in flight, ignored. */
-  unknownAcks: number;
-  connects: number;
-  connectionLosses: number;
-  protocolErrors: number;
-}
-
-/** Subscriptions remembered per received topic; a topic matching more is matched every time. */
-const ROUTE_MAX = 4;
 
 /**
- * A publish topic: its UTF-8, and the start of a QoS 0 PUBLISH (fixed header, remaining
- * length, topic) made for one payload length, so a repeated publish writes it as it is.
+ * The counters behind {@link MqttClient.stats}. `published` is an own enumerable getter (so
+ * the stats spread and serialize whole) over the client's token count, made from one
+ * module-level function: no closure per client.
  */
-class TopicHead {
-  /** [first byte][remaining length, 1-4 bytes] ending at index 4, then [topic length][topic]. */
-  private readonly buf: Uint8Array;
-  /** The topic's UTF-8 (a view of `buf`). */
-  readonly bytes: Uint8Array;
-  /** `buf` from the first byte on, by width of the remaining length: each made once. */
-  private readonly heads: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
-  /** The packet up to its payload, for `payload` bytes of payload. */
-  head: Uint8Array;
-  /** The payload length `head` is made for; -1 before the first. */
-  payload = -1;
-
-  /** Throws `InvalidTopic` unless `topic` is a valid topic name. */
-  constructor(topic: string) {
-    const n = topicNameLength(topic, "topic name:");
-    const b = (this.buf = new Uint8Array(7 + n));
-    b[5] = n >> 8;
-    b[6] = n & 0xff;
-    writeUtf8(b, 7, topic);
-    this.bytes = b.subarray(7);
-    this.head = b;
-  }
-
-  /**
-   * Makes `head` right for a QoS 0 payload of `payload` bytes; false (and `head` left as
-   * it was) when the packet would be larger than `limit`.
-   */
-  prepare(payload: number, limit: number): boolean {
-    const remaining = 2 + this.bytes.length + payload;
-    if (remaining + 5 > limit) return false;
-    const v = varintSize(remaining);
-    header(this.buf, 4 - v, 0x30, remaining);
-    let head = this.heads[v];
-    if (head === undefined) head = this.heads[v] = this.buf.subarray(4 - v);
-    this.head = head;
-    this.payload = payload;
-    return true;
+class Counters {
+  declare readonly published: number;
+  delivered = 0;
+  received = 0;
+  refused = 0;
+  dropped = 0;
+  resent = 0;
+  droppedInbound = 0;
+  duplicatesInbound = 0;
+  unknownAcks = 0;
+  connects = 0;
+  connectionLosses = 0;
+  protocolErrors = 0;
+  handlerErrors = 0;
+  constructor(owner: MqttClient) {
+    Object.defineProperty(this, "owner", { value: owner });
+    Object.defineProperty(this, "published", { get: published, enumerable: true });
   }
 }
 
-const S_IDLE = 0; // not connected; a reconnect may be scheduled
-const S_OPENING = 1; // transport opening
-const S_CONNACK = 2; // CONNECT sent, waiting for CONNACK
-const S_CONNECTED = 3;
-const S_CLOSED = 4; // closed by the application
-
-interface SubRow {
-  /** 0: to send, 1: sent, 2: acknowledged. */
-  state: number;
-  handler: MessageHandler | null;
-  done: ((error: MqttError | null, granted: number) => void) | null;
-}
-
-/** A SUBSCRIBE or UNSUBSCRIBE awaiting its ack. */
-interface PendingRequest {
-  type: number;
-  filters: string[];
-  done: ((error: MqttError | null) => void) | null;
-}
-
-/** Elapsed milliseconds on a wrapping 32-bit clock. */
-function since(now: number, then: number): number {
-  return (now - then) >>> 0;
+/**
+ * The events of one connection attempt. A transport given up is a sink given up (`live`
+ * false), so its late events are ignored. Methods on the prototype: one small object per
+ * attempt.
+ */
+class Sink implements TransportSink {
+  private readonly client: MqttClient;
+  live = true;
+  constructor(client: MqttClient) {
+    this.client = client;
+  }
+  onConnect(): void {
+    if (this.live) this.client.sinkConnect();
+  }
+  onData(data: Uint8Array, start: number, end: number): void {
+    if (this.live) this.client.sinkData(data, start, end);
+  }
+  onWritable(): void {
+    if (this.live) this.client.sinkWritable();
+  }
+  onClose(reason: string | null): void {
+    if (this.live) this.client.sinkClose(reason);
+  }
 }
 
 const Q0: PublishOptions = { qos: 0 };
+const PUBLISH0 = FIRST_BYTE[T.PUBLISH];
 
 export class MqttClient {
-  readonly stats: ClientStats;
-  /** Publishes accepted: `stats.published`, and the source of tokens. */
-  private issued = 0;
-  private readonly counters = {
-    delivered: 0,
-    refused: 0,
-    dropped: 0,
-    resent: 0,
-    received: 0,
-    droppedInbound: 0,
-    duplicatesInbound: 0,
-    unknownAcks: 0,
-    connects: 0,
-    connectionLosses: 0,
-    protocolErrors: 0,
-  };
-
-  private readonly o: ClientOptions;
-  private readonly platform: Platform;
-  private readonly timer: Timer;
-  private readonly decoder: Decoder;
-  private readonly outbox: Outbox;
-  private readonly ctl: Uint8Array;
-  private ctlStart = 0;
-  private ctlEnd = 0;
-  private readonly message = new Message();
-  /** Per inbound topic cache slot: the slot's key and subscription generation the route was made for, and the matching rows. */
-  private readonly routeKey: Uint32Array;
-  private readonly routeGen: Uint32Array;
-  private readonly routeCount: Int8Array;
-  private readonly routeRows: Int32Array;
-  /** The decoder's topic cache keys: a slot's key changes whenever it takes another topic. */
-  private readonly topicKeys: Uint32Array;
-  private readonly subs = new SubscriptionTable<SubRow>();
-  private readonly pending = new Map<number, PendingRequest>();
-  private unsubscribeLater: string[] = [];
-  private readonly topics = new Map<string, TopicHead>();
-  /** The PUBLISH being queued; its packet id is written when it is first sent. */
-  private readonly fields: PublishFields = { topic: "", topicBytes: null, payload: "", qos: 0, retain: false, dup: false, packetId: 1 };
-  private readonly connectFields: ConnectFields;
-  /** Inbound QoS 2 ids answered with PUBREC, awaiting PUBREL. */
-  private readonly awaitingRel: Uint16Array;
-  private awaitingRelCount = 0;
-
-  private state = S_IDLE;
+  // Fields in the order the hot paths read them: XS finds an own property by walking the
+  // object's property list, so the first ones cost least (the order is measured, see
+  // `npm run bench:e2e`).
   /**
    * Connected with nothing waiting to be written (no control bytes, no partly written
    * entry, nothing queued in the outbox): a QoS 0 publish may go straight to the
    * transport. Set by pump() when it runs dry; cleared by everything that adds work.
    */
   private direct = false;
-
+  /** Publish topics by string. */
+  private readonly topics = new Map<string, TopicHead>();
   private transport: Transport | null = null;
-  private sink: TransportSink | null = null;
-  private brokerIndex = 0;
-  private attempt = 0;
-  private reconnectAt = 0;
-  private reconnectPending = false;
-  private connackDeadline = 0;
-  /**
-   * When something was last sent and received. The hot paths do not read the clock: they
-   * count (sentCount, rxCount), and the timer, which looks at least every half keepalive,
-   * turns a changed count into the time of its previous look (seenAt). The times are
-   * therefore never later than the truth, so a PINGREQ is never late.
-   */
-  private lastSent = 0;
-  private lastReceived = 0;
+  /** Packets sent and chunks received: counted on the hot paths, turned into times by {@link tick}. */
   private sentCount = 0;
-  private sentSeen = 0;
+  /** @internal Publishes accepted: `stats.published`, and the source of tokens. */
+  issued = 0;
+  /** Counters; each drop or refusal is counted here and reported through a callback. */
+  readonly stats: ClientStats = new Counters(this);
+  private readonly o: ClientOptions;
+  private sink: Sink | null = null;
   private rxCount = 0;
-  private rxSeen = 0;
-  private seenAt = 0;
-  private pingOutstanding = false;
-  private pingSentAt = 0;
-  private lastId = 0;
-  /** The outbox entry being written, and how far. */
-  private entry = -1;
-  private entryPos = 0;
-  private pumping = false;
+  private readonly decoder: Decoder;
+  /** The control send buffer (CONNECT, SUBSCRIBE, acks, PINGREQ), written from ctlStart to ctlEnd. */
+  private ctlStart = 0;
+  private ctlEnd = 0;
+  private state: number = S.Idle;
   /** Inbound: the current message is an oversize one being dropped, or a QoS 2 duplicate. */
   private skipping = false;
-  /** Handlers are running: unsubscribes wait so the dispatch loop's row indexes stay valid. */
-  private dispatching = false;
-  private deferredDeletes: string[] = [];
-
-  private readonly keepaliveMs: number;
-  private readonly pingTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
+  private readonly dropOversize: boolean;
+  private readonly subs = new Subscriptions();
+  /** Per inbound topic cache slot, the subscription rows its topic matches (inbound.ts). */
+  private readonly routes: Int32Array;
+  /** The decoder's topic cache keys: a slot's key changes whenever it takes another topic. */
+  private readonly topicKeys: Uint32Array;
+  private readonly maxPacket: number;
+  /** Sizes of the PUBLISH being measured. */
+  private readonly size: PublishSize = { remaining: 0, total: 0 };
+  private readonly message = new Message();
+  private readonly inboundQos2: InboundQos2;
+  private readonly ctl: Uint8Array;
+  private readonly outbox: Outbox;
+  /** The outbox entry being written, and how far. */
+  private entry = NONE;
+  private entryPos = 0;
+  private pumping = false;
+  /** The PUBLISH being queued; its packet id is written when it is first sent. */
+  private readonly fields: PublishFields = { topic: "", topicBytes: null, payload: "", qos: 0, retain: false, dup: false, packetId: 1 };
+  private lastId = 0;
+  private readonly topicLimit: number;
+  private readonly dropOldest: boolean;
+  private readonly platform: Platform;
+  private readonly timer: Timer;
+  private readonly deadlines: Deadlines;
+  private readonly brokers: Brokers;
   private readonly backoffMin: number;
   private readonly backoffMax: number;
   private readonly jitter: number;
-  private readonly maxPacket: number;
 
+  /** Throws `InvalidArgument` (options out of range, no brokers) and what `sizeOfConnect` throws for the CONNECT fields. */
   constructor(options: ClientOptions, platform: Platform) {
-    if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0)
-      throw new MqttError(ErrorCode.InvalidArgument, "options.brokers must list at least one broker");
+    const s = resolveOptions(options);
     this.o = options;
     this.platform = platform;
-    const client = this;
-    // `published` is read from the token count, so a publish counts it once
-    this.stats = Object.defineProperty(this.counters, "published", { get: () => client.issued, enumerable: true }) as unknown as ClientStats;
-    const keepalive = options.keepalive ?? 60;
-    this.keepaliveMs = keepalive * 1000;
-    this.pingTimeoutMs = options.pingTimeout ?? this.keepaliveMs / 2;
-    this.connectTimeoutMs = options.connectTimeout ?? 10000;
-    this.backoffMin = options.reconnect?.min ?? 1000;
-    this.backoffMax = options.reconnect?.max ?? 60000;
-    this.jitter = options.reconnect?.jitter ?? 0.25;
-    this.connectFields = {
-      clientId: options.clientId,
-      clean: options.clean ?? true,
-      keepalive,
-      will: options.will ?? null,
-      username: options.username ?? null,
-      password: options.password ?? null,
-    };
-    const connectSize = sizeOfConnect(this.connectFields); // validates the options
-    this.ctl = new Uint8Array(Math.max(options.sendBufferSize ?? 512, connectSize, 64));
-    const inboundTopics = options.inboundTopics ?? 4;
-    this.decoder = new Decoder(options.receiveBufferSize ?? 1024, this as PacketHandler, {
+    this.brokers = new Brokers(options.brokers);
+    this.deadlines = new Deadlines(s.keepaliveMs, s.pingTimeoutMs, s.connectTimeoutMs);
+    this.backoffMin = s.backoffMin;
+    this.backoffMax = s.backoffMax;
+    this.jitter = s.jitter;
+    this.dropOldest = s.dropOldest;
+    this.dropOversize = s.dropOversize;
+    const connectSize = sizeOfConnect(this.connectFields()); // validates the options
+    this.ctl = new Uint8Array(Math.max(s.sendBufferSize, connectSize, 64));
+    this.decoder = new Decoder(s.receiveBufferSize, this as PacketHandler, {
       packet: this.message,
-      topicCache: inboundTopics,
-      topicCacheLength: options.inboundTopicLength,
+      topicCache: s.inboundTopics,
+      topicCacheLength: s.inboundTopicLength,
     });
     this.topicKeys = this.decoder.topics === null ? new Uint32Array(0) : this.decoder.topics.keys;
-    this.routeKey = new Uint32Array(inboundTopics);
-    this.routeGen = new Uint32Array(inboundTopics);
-    this.routeCount = new Int8Array(inboundTopics);
-    this.routeRows = new Int32Array(inboundTopics * ROUTE_MAX);
-    const outboxBytes = options.outboxBytes ?? 8192;
-    this.outbox = new Outbox(outboxBytes, options.inflightWindow ?? 8);
-    this.maxPacket = Math.min(options.maxPacketSize ?? outboxBytes, outboxBytes - ENTRY_HEADER);
-    this.awaitingRel = new Uint16Array(16);
-    this.timer = platform.timer(() => this.tick());
+    this.routes = routeTable(s.inboundTopics);
+    this.outbox = new Outbox(s.outboxBytes, s.inflightWindow);
+    this.maxPacket = Math.min(options.maxPacketSize ?? s.outboxBytes, s.outboxBytes - ENTRY_HEADER);
+    this.inboundQos2 = new InboundQos2(s.inboundQos2);
+    this.topicLimit = s.topicCache;
+    this.timer = platform.timer(() => this.tick(this.platform.now()));
   }
 
-  /** One sink per connection attempt, so events from a transport already given up are ignored. */
-  private makeSink(): TransportSink {
-    const sink: TransportSink = {
-      onConnect: () => sink === this.sink && this.onTransportConnect(),
-      onData: (d, s, e) => sink === this.sink && this.onData(d, s, e),
-      onWritable: () => sink === this.sink && this.pump(),
-      onClose: (reason) => sink === this.sink && this.lost(new MqttError(ErrorCode.TransportError, reason ?? "connection closed by the broker")),
+  /** The CONNECT fields; made per connection attempt, so the client holds no copy at rest. */
+  private connectFields(): ConnectFields {
+    const o = this.o;
+    return {
+      clientId: o.clientId,
+      clean: o.clean ?? true,
+      keepalive: o.keepalive ?? this.deadlines.keepaliveMs / 1000,
+      will: o.will ?? null,
+      username: o.username ?? null,
+      password: o.password ?? null,
     };
-    return sink;
   }
 
   /** Connected and past CONNACK. */
   get connected(): boolean {
-    return this.state === S_CONNECTED;
+    return this.state === S.Connected;
   }
 
   /** The broker in use or being tried. */
   get broker(): BrokerAddress {
-    return this.o.brokers[this.brokerIndex];
+    return this.brokers.current;
   }
 
   /** Messages waiting in the outbox (queued or awaiting PUBACK). */
@@ -378,10 +231,9 @@ export class MqttClient {
 
   /** Starts connecting; reconnects by itself from then on until {@link close}. */
   connect(): void {
-    if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
-    if (this.state !== S_IDLE || this.transport) return;
-    this.reconnectPending = false;
-    this.open();
+    if (this.state === S.Closed) throw new MqttError(ErrorCode.Closed, "client is closed");
+    if (this.state !== S.Idle || this.transport) return;
+    this.open(this.platform.now());
   }
 
   /**
@@ -393,22 +245,22 @@ export class MqttClient {
   publish(topic: string, payload: Bytes, options: PublishOptions = Q0): number {
     if (this.direct && payload?.constructor === Uint8Array) {
       // connected and nothing waits ahead of it: a QoS 0 message goes to the transport as it is
-      let first = 0x30;
+      let first = PUBLISH0;
       if (options !== Q0) {
         const qos = options.qos;
         if (qos !== 0 && qos !== undefined) return this.enqueue(topic, payload, options);
-        if (options.retain === true) first = 0x31;
+        if (options.retain === true) first = PUBLISH0 | PUBLISH_RETAIN;
       }
       let th = this.topics.get(topic);
-      if (th === undefined) th = this.topicHead(topic); // throws InvalidTopic
+      if (th === undefined) th = headFor(this.topics, topic, this.topicLimit); // throws InvalidTopic
       const n = (payload as Uint8Array).length;
-      if (n === th.payload || th.prepare(n, this.maxPacket)) {
+      if (n === th.payload || th.prepare(n, this.maxPacket, this.size)) {
         const head = th.head;
         head[0] = first;
         if (this.transport!.writePacket(head, payload as Uint8Array)) {
           this.sentCount++;
           const token = ++this.issued >>> 0;
-          this.counters.delivered++;
+          this.stats.delivered++;
           const done = this.o.onDelivered;
           if (done) done(token);
           return token;
@@ -420,10 +272,10 @@ export class MqttClient {
 
   /** Publishes through the outbox: queued, encoded there, and sent in order when it can be. */
   private enqueue(topic: string, payload: Bytes, options: PublishOptions): number {
-    if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
+    if (this.state === S.Closed) throw new MqttError(ErrorCode.Closed, "client is closed");
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0 or 1, not ${qos}`);
-    const th = this.topicHead(topic); // throws InvalidTopic (before anything is queued)
+    const th = headFor(this.topics, topic, this.topicLimit); // throws InvalidTopic (before anything is queued)
     const topicBytes = th.bytes;
     let payloadLength: number;
     if (payload instanceof Uint8Array) payloadLength = payload.length;
@@ -431,32 +283,31 @@ export class MqttClient {
       payloadLength = utf8Length(payload);
       if (payloadLength < 0) throw new MqttError(ErrorCode.InvalidString, "payload string is not sendable UTF-8 (lone surrogate or U+0000)");
     } else throw new MqttError(ErrorCode.InvalidArgument, "payload must be a Uint8Array or a string");
-    // the same arithmetic as sizeOfPublish, with topic and QoS already checked
-    const remaining = 2 + topicBytes.length + (qos === 1 ? 2 : 0) + payloadLength;
-    const size = 1 + (remaining < 128 ? 1 : varintSize(remaining)) + remaining;
+    const size = measurePublish(this.size, topicBytes.length, qos, payloadLength);
+    const c = this.stats;
+    if (size > this.maxPacket) {
+      c.refused++;
+      throw new MqttError(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the ${this.maxPacket}-byte limit`);
+    }
     const f = this.fields;
     f.topicBytes = topicBytes;
     f.payload = payload;
     f.qos = qos;
     f.retain = options.retain === true;
-    if (size > this.maxPacket) {
-      this.counters.refused++;
-      throw new MqttError(ErrorCode.PacketTooLarge, `PUBLISH of ${size} bytes exceeds the ${this.maxPacket}-byte limit`);
-    }
     const box = this.outbox;
     let at = box.reserve(size);
-    while (at < 0) {
-      if (this.o.queuePolicy !== "drop-oldest" || box.count === 0 || box.oldest() === this.entry) {
-        this.counters.refused++;
+    while (at === NONE) {
+      if (!this.dropOldest || box.count === 0 || box.oldest() === this.entry) {
+        c.refused++;
         throw new MqttError(ErrorCode.QueueFull, `outbox full (${box.count} messages, ${box.used} bytes)`);
       }
       const dropped = box.dropOldest();
-      this.counters.dropped++;
+      c.dropped++;
       this.o.onDrop?.("queue-full", dropped);
       at = box.reserve(size);
     }
     const ring = box.ring;
-    writePublish(ring, at, f, remaining);
+    writePublish(ring, at, f, this.size.remaining);
     const token = ++this.issued >>> 0;
     if (qos === 0 && this.direct) {
       // nothing ahead of it (a string payload, or one writePacket refused): write it from
@@ -475,58 +326,89 @@ export class MqttClient {
     }
     this.direct = false;
     box.commit(at, size, qos, token);
-    if (this.state === S_CONNECTED) this.pump();
+    if (this.state === S.Connected) this.pump();
     return token;
   }
 
   /**
-   * Subscribes to `filter` (validated; throws `InvalidTopicFilter`, `InvalidQoS`). Sent now
-   * when connected, else at the next connection; restored after any reconnect that finds
-   * no session.
+   * Subscribes to `filter` (validated; throws `InvalidTopicFilter`, `InvalidQoS`,
+   * `PacketTooLarge`). Sent now when connected, else at the next connection; restored
+   * after any reconnect that finds no session.
    */
   subscribe(filter: string, options: SubscribeOptions = {}): void {
-    if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
+    if (this.state === S.Closed) throw new MqttError(ErrorCode.Closed, "client is closed");
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `subscription QoS must be 0, 1 or 2, not ${qos}`);
     validateTopicFilter(filter);
     this.fitsSendBuffer(sizeOfSubscribe({ packetId: 1, subscriptions: [{ topic: filter, qos }] }), "SUBSCRIBE");
-    const deferred = this.deferredDeletes.indexOf(filter);
-    if (deferred >= 0) this.deferredDeletes.splice(deferred, 1);
-    this.subs.set(filter, qos, { state: 0, handler: options.handler ?? null, done: options.done ?? null });
-    const later = this.unsubscribeLater.indexOf(filter);
-    if (later >= 0) this.unsubscribeLater.splice(later, 1);
-    if (this.state === S_CONNECTED) this.sendSubscriptions();
+    this.subs.add(filter, qos, options.handler ?? null, options.done ?? null);
+    if (this.state === S.Connected) this.sendSubscriptions();
   }
 
-  /** Unsubscribes from `filter`; `done` runs on UNSUBACK. */
-  unsubscribe(filter: string, done?: (error: MqttError | null) => void): void {
-    if (this.state === S_CLOSED) throw new MqttError(ErrorCode.Closed, "client is closed");
+  /**
+   * Unsubscribes from `filter`: its handler stops at once; `done` runs on UNSUBACK (at the
+   * next connection when not connected now).
+   */
+  unsubscribe(filter: string, done?: UnsubscribeDone): void {
+    if (this.state === S.Closed) throw new MqttError(ErrorCode.Closed, "client is closed");
     validateTopicFilter(filter);
     this.fitsSendBuffer(sizeOfUnsubscribe({ packetId: 1, topics: [filter] }), "UNSUBSCRIBE");
-    if (this.dispatching) this.deferredDeletes.push(filter);
-    else this.subs.delete(filter);
-    if (this.state === S_CONNECTED) this.sendUnsubscribe([filter], done ?? null);
-    else {
-      this.unsubscribeLater.push(filter);
-      done?.(null);
-    }
+    const connected = this.state === S.Connected;
+    this.subs.remove(filter, connected, done ?? null);
+    if (connected) this.sendUnsubscribe([filter], done ?? null);
   }
 
   /** Sends DISCONNECT when connected and closes; no reconnect follows. Messages still queued are kept in {@link queued}. */
   close(): void {
-    if (this.state === S_CLOSED) return;
+    if (this.state === S.Closed) return;
     const t = this.transport;
-    if (this.state === S_CONNECTED && t && this.entry < 0) {
+    if (this.state === S.Connected && t && this.entry === NONE) {
       this.ctlStart = this.ctlEnd = 0;
       const n = encodeDisconnect(this.ctl, 0);
       t.write(this.ctl, 0, n);
     }
-    this.state = S_CLOSED;
+    this.state = S.Closed;
     this.direct = false;
     this.transport = null;
-    this.sink = null;
+    this.dropSink();
     this.timer.clear();
     t?.close();
+  }
+
+  /**
+   * The client's one entry point for time: runs what is due at `now` (a reconnect after
+   * backoff, the CONNACK deadline, a PINGREQ, the PINGRESP deadline) and returns the
+   * milliseconds until the next deadline, or -1 when none is set. `now` is the platform's
+   * wrapping 32-bit millisecond clock. The platform timer calls it; so may a caller that
+   * drives time itself.
+   */
+  tick(now: number): number {
+    const d = this.deadlines;
+    if (this.state === S.Connected) d.catchUp(now, this.sentCount, this.rxCount);
+    switch (d.due(this.state, now)) {
+      case Due.Reconnect:
+        this.open(now);
+        break;
+      case Due.ConnectTimeout: {
+        const b = this.broker;
+        this.closeTransport();
+        this.failed(new MqttError(ErrorCode.ConnectTimeout, `no CONNACK from ${b.host}:${b.port} within ${d.connectTimeoutMs} ms`), now);
+        break;
+      }
+      case Due.PingTimeout:
+        this.lost(new MqttError(ErrorCode.KeepaliveTimeout, `no PINGRESP within ${d.pingTimeoutMs} ms`), now);
+        break;
+      case Due.Ping:
+        this.ping(now);
+        break;
+    }
+    return this.arm(now);
+  }
+
+  /** The current transport is given up: its sink hears nothing more. */
+  private dropSink(): void {
+    if (this.sink) this.sink.live = false;
+    this.sink = null;
   }
 
   /** Refuses a control packet that could never be sent (PacketTooLarge), before anything changes. */
@@ -537,206 +419,138 @@ export class MqttClient {
 
   // ---- connection ----
 
-  private open(): void {
-    this.state = S_OPENING;
+  private open(now: number): void {
+    this.state = S.Opening;
     this.decoder.reset();
     this.ctlStart = this.ctlEnd = 0;
-    this.entry = -1;
-    this.pingOutstanding = false;
+    this.entry = NONE;
     this.skipping = false;
-    this.connackDeadline = (this.platform.now() + this.connectTimeoutMs) >>> 0;
-    const sink = (this.sink = this.makeSink());
+    this.deadlines.opening(now);
+    this.dropSink();
+    const sink = (this.sink = new Sink(this));
     try {
       this.transport = this.platform.connect(this.broker, sink);
     } catch (e) {
       this.transport = null;
-      this.failed(new MqttError(ErrorCode.TransportError, `cannot connect to ${this.broker.host}:${this.broker.port}: ${(e as Error).message}`));
+      const b = this.broker;
+      this.failed(new MqttError(ErrorCode.TransportError, `cannot connect to ${b.host}:${b.port}: ${(e as Error).message}`), now);
       return;
     }
-    this.arm();
+    this.arm(now);
   }
 
-  private onTransportConnect(): void {
-    if (this.state !== S_OPENING) return;
-    const n = encodeConnect(this.ctl, 0, this.connectFields);
+  /** @internal The transport opened. */
+  sinkConnect(): void {
+    if (this.state !== S.Opening) return;
+    const n = encodeConnect(this.ctl, 0, this.connectFields());
     this.ctlStart = 0;
     this.ctlEnd = n;
-    this.state = S_CONNACK;
+    this.state = S.Connack;
     this.pump();
+  }
+
+  /** @internal The transport may be written again. */
+  sinkWritable(): void {
+    this.pump();
+  }
+
+  /** @internal The transport closed. */
+  sinkClose(reason: string | null): void {
+    const established = this.state === S.Connected;
+    const code = established ? ErrorCode.ConnectionLost : ErrorCode.TransportError;
+    this.lost(new MqttError(code, reason ?? "connection closed by the broker"), this.platform.now());
   }
 
   private onConnack(p: Packet): void {
-    if (this.state !== S_CONNACK) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, "CONNACK outside the connect handshake"));
+    if (this.state !== S.Connack) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, "CONNACK outside the connect handshake"));
+    const now = this.platform.now();
     if (p.returnCode !== 0) {
       const err = new ConnectionRefusedError(p.returnCode);
       this.closeTransport();
-      this.failed(err);
+      this.failed(err, now);
       return;
     }
-    this.state = S_CONNECTED;
-    this.attempt = 0;
-    this.counters.connects++;
-    const now = this.platform.now();
-    this.lastSent = this.lastReceived = this.seenAt = now;
-    this.sentSeen = this.sentCount;
-    this.rxSeen = this.rxCount;
-    if (!p.sessionPresent) this.awaitingRelCount = 0;
-    for (let i = 0; i < this.subs.size; i++) {
-      const row = this.subs.at(i).value;
-      if (!p.sessionPresent || row.state !== 2) row.state = 0;
-    }
+    this.state = S.Connected;
+    this.brokers.connected();
+    this.stats.connects++;
+    this.deadlines.connected(now, this.sentCount, this.rxCount);
+    const present = p.sessionPresent;
+    if (!present) this.inboundQos2.clear();
+    const unsubscribes = this.subs.connected(present);
     this.outbox.rewind();
-    this.o.onConnect?.(p.sessionPresent, this.broker);
-    if (this.state !== S_CONNECTED) return; // closed from the callback
-    if (this.unsubscribeLater.length) {
-      const filters = this.unsubscribeLater;
-      this.unsubscribeLater = [];
-      this.sendUnsubscribe(filters, null);
-    }
+    this.o.onConnect?.(present, this.broker);
+    if (this.state !== S.Connected) return; // closed from the callback
+    for (const u of unsubscribes) this.sendUnsubscribe(u.filters, u.done);
     this.sendSubscriptions();
     this.pump();
-    this.arm();
+    this.arm(now);
   }
 
   /** A connection attempt failed: report it, move to the next broker, back off. */
-  private failed(error: MqttError): void {
+  private failed(error: MqttError, now: number): void {
     this.o.onError?.(error);
-    this.brokerIndex = (this.brokerIndex + 1) % this.o.brokers.length;
-    this.retryLater();
+    this.brokers.failed();
+    this.retryLater(now);
   }
 
   /** The transport ended or must end. */
-  private lost(error: MqttError): void {
-    if (this.state === S_CLOSED || this.state === S_IDLE) return;
-    const wasConnected = this.state === S_CONNECTED;
+  private lost(error: MqttError, now: number): void {
+    if (this.state === S.Closed || this.state === S.Idle) return;
+    const wasConnected = this.state === S.Connected;
     this.closeTransport();
-    if (!wasConnected) return this.failed(error);
-    this.counters.connectionLosses++;
+    if (!wasConnected) return this.failed(error, now);
+    this.stats.connectionLosses++;
     this.o.onDisconnect?.(error);
-    if (this.state === S_CLOSED) return;
-    this.retryLater();
+    if (this.state === S.Closed) return;
+    this.retryLater(now);
   }
 
   private closeTransport(): void {
     const t = this.transport;
     this.transport = null;
-    this.sink = null;
+    this.dropSink();
     this.direct = false;
-    this.entry = -1;
+    this.entry = NONE;
     this.ctlStart = this.ctlEnd = 0;
-    this.pingOutstanding = false;
-    if (this.state !== S_CLOSED) this.state = S_IDLE;
+    if (this.state !== S.Closed) this.state = S.Idle;
     t?.close();
   }
 
-  private retryLater(): void {
-    if (this.state === S_CLOSED) return;
-    const base = Math.min(this.backoffMax, this.backoffMin * 2 ** Math.min(this.attempt, 20));
-    this.attempt++;
+  private retryLater(now: number): void {
+    if (this.state === S.Closed) return;
     const random = this.platform.random ? this.platform.random() : Math.random();
-    const delay = Math.max(0, Math.round(base * (1 - this.jitter * random)));
-    this.reconnectAt = (this.platform.now() + delay) >>> 0;
-    this.reconnectPending = true;
-    this.arm();
+    const delay = backoffDelay(this.brokers.attempt++, this.backoffMin, this.backoffMax, this.jitter, random);
+    this.deadlines.retry(now, delay);
+    this.arm(now);
   }
 
   private protocolFailure(error: ProtocolError): void {
-    this.counters.protocolErrors++;
-    if (this.state !== S_CONNECTED) {
+    this.stats.protocolErrors++;
+    const now = this.platform.now();
+    if (this.state !== S.Connected) {
       // a failed attempt: failed() reports it, once
       this.closeTransport();
-      return this.failed(error);
+      return this.failed(error, now);
     }
     this.o.onError?.(error);
-    this.lost(new MqttError(ErrorCode.ProtocolError, error.message));
+    this.lost(new MqttError(ErrorCode.ProtocolError, error.message), now);
   }
 
   // ---- time ----
 
-  /** Runs whatever is due and arms the timer for the next deadline. */
-  private tick(): void {
-    const now = this.platform.now();
-    switch (this.state) {
-      case S_IDLE:
-        if (this.reconnectPending && since(now, this.reconnectAt) < 0x80000000) {
-          this.reconnectPending = false;
-          this.open();
-          return;
-        }
-        break;
-      case S_OPENING:
-      case S_CONNACK:
-        if (since(now, this.connackDeadline) < 0x80000000) {
-          this.closeTransport();
-          this.failed(new MqttError(ErrorCode.ConnectTimeout, `no CONNACK from ${this.broker.host}:${this.broker.port} within ${this.connectTimeoutMs} ms`));
-          return;
-        }
-        break;
-      case S_CONNECTED:
-        this.catchUp(now);
-        if (this.pingOutstanding) {
-          if (since(now, this.pingSentAt) >= this.pingTimeoutMs) {
-            this.lost(new MqttError(ErrorCode.KeepaliveTimeout, `no PINGRESP within ${this.pingTimeoutMs} ms`));
-            return;
-          }
-        } else if (this.keepaliveMs > 0 && (since(now, this.lastSent) >= this.keepaliveMs || since(now, this.lastReceived) >= this.keepaliveMs)) {
-          this.ping(now);
-        }
-        break;
-    }
-    this.arm();
-  }
-
-  /** Turns sends and arrivals counted since the last look into times: that look's. */
-  private catchUp(now: number): void {
-    const at = this.seenAt;
-    if (this.sentCount !== this.sentSeen) {
-      this.sentSeen = this.sentCount;
-      if (since(at, this.lastSent) < 0x80000000) this.lastSent = at;
-    }
-    if (this.rxCount !== this.rxSeen) {
-      this.rxSeen = this.rxCount;
-      if (since(at, this.lastReceived) < 0x80000000) this.lastReceived = at;
-    }
-    this.seenAt = now;
-  }
-
   private ping(now: number): void {
     if (!this.control(2)) return;
     this.ctlEnd += encodePingreq(this.ctl, this.ctlEnd);
-    this.pingOutstanding = true;
-    this.pingSentAt = now;
+    this.deadlines.pinged(now);
     this.pump();
   }
 
-  /** Arms the single timer for the earliest deadline of the current state. */
-  private arm(): void {
-    const now = this.platform.now();
-    let wait = -1;
-    switch (this.state) {
-      case S_IDLE:
-        if (this.reconnectPending) wait = this.remaining(now, this.reconnectAt);
-        break;
-      case S_OPENING:
-      case S_CONNACK:
-        wait = this.remaining(now, this.connackDeadline);
-        break;
-      case S_CONNECTED:
-        if (this.pingOutstanding) wait = Math.max(0, this.pingTimeoutMs - since(now, this.pingSentAt));
-        else if (this.keepaliveMs > 0) {
-          wait = Math.max(0, this.keepaliveMs - Math.max(since(now, this.lastSent), since(now, this.lastReceived)));
-          // activity is counted, not timed: look at least every half interval
-          if (wait > this.keepaliveMs / 2) wait = this.keepaliveMs / 2;
-        }
-        break;
-    }
+  /** Arms the single timer for the earliest deadline of the current state; returns its wait, -1 for none. */
+  private arm(now: number): number {
+    const wait = this.deadlines.wait(this.state, now);
     if (wait < 0) this.timer.clear();
     else this.timer.set(wait);
-  }
-
-  private remaining(now: number, deadline: number): number {
-    const d = (deadline - now) >>> 0;
-    return d >= 0x80000000 ? 0 : d;
+    return wait;
   }
 
   // ---- output ----
@@ -753,7 +567,7 @@ export class MqttClient {
       this.ctlStart = 0;
       if (this.ctlEnd + n <= this.ctl.length) return true;
     }
-    this.lost(new MqttError(ErrorCode.BufferTooSmall, `send buffer of ${this.ctl.length} bytes is full; the connection cannot keep up`));
+    this.lost(new MqttError(ErrorCode.BufferTooSmall, `send buffer of ${this.ctl.length} bytes is full; the connection cannot keep up`), this.platform.now());
     return false;
   }
 
@@ -776,15 +590,15 @@ export class MqttClient {
     const box = this.outbox;
     const ring = box.ring;
     for (;;) {
-      if (this.entry >= 0) {
+      if (this.entry !== NONE) {
         const end = this.entry + box.sizeAt(this.entry);
         const n = t.write(ring, this.entryPos, end);
         if (n > 0) wrote = true;
         this.entryPos += n;
         if (this.entryPos < end) break;
         const token = box.written(this.entry);
-        this.entry = -1;
-        if (token >= 0) this.delivered(token); // QoS 0: done once written
+        this.entry = NONE;
+        if (token !== AWAITING_ACK) this.delivered(token); // QoS 0: done once written
         continue;
       }
       if (this.ctlEnd > this.ctlStart) {
@@ -795,12 +609,12 @@ export class MqttClient {
         this.ctlStart = this.ctlEnd = 0;
         continue;
       }
-      if (this.state !== S_CONNECTED) break;
+      if (this.state !== S.Connected) break;
       const at = box.next();
-      if (at < 0) break;
+      if (at === NONE) break;
       if (box.isResend(at)) {
-        ring[at] |= 0x08; // DUP (§3.3.1.1)
-        this.counters.resent++;
+        ring[at] |= PUBLISH_DUP; // §3.3.1.1
+        this.stats.resent++;
       } else if (box.qosAt(at) > 0) {
         const id = this.nextId();
         const idAt = idOffset(ring, at);
@@ -813,11 +627,11 @@ export class MqttClient {
     }
     this.pumping = false;
     if (wrote) this.sentCount++;
-    this.direct = this.state === S_CONNECTED && this.entry < 0 && this.ctlEnd === this.ctlStart && box.idle();
+    this.direct = this.state === S.Connected && this.entry === NONE && this.ctlEnd === this.ctlStart && box.idle();
   }
 
   private delivered(token: number): void {
-    this.counters.delivered++;
+    this.stats.delivered++;
     this.o.onDelivered?.(token);
   }
 
@@ -825,62 +639,36 @@ export class MqttClient {
   private nextId(): number {
     for (;;) {
       const id = (this.lastId = this.lastId >= 65535 ? 1 : this.lastId + 1);
-      if (!this.outbox.holds(id) && !this.pending.has(id)) return id;
+      if (!this.outbox.holds(id) && !this.subs.holds(id)) return id;
     }
   }
 
+  /** Sends the subscriptions not yet sent on this connection, one SUBSCRIBE per batch that fits half the send buffer. */
   private sendSubscriptions(): void {
-    const subscriptions: { topic: string; qos: number }[] = [];
-    for (let i = 0; i < this.subs.size; i++) {
-      const row = this.subs.at(i);
-      if (row.value.state === 0) subscriptions.push({ topic: row.filter, qos: row.qos });
-    }
-    if (subscriptions.length === 0) return;
-    // one SUBSCRIBE per batch that fits the send buffer
-    let batch: { topic: string; qos: number }[] = [];
-    const flush = () => {
-      if (batch.length === 0) return;
-      const id = this.nextId();
-      const f = { packetId: id, subscriptions: batch };
-      const size = sizeOfSubscribe(f);
-      if (!this.control(size)) return;
+    const half = this.ctl.length / 2;
+    const batches = this.subs.toSend((batch) => sizeOfSubscribe({ packetId: 1, subscriptions: batch }) <= half);
+    if (batches.length === 0) return;
+    for (const subscriptions of batches) {
+      const f = { packetId: this.nextId(), subscriptions };
+      if (!this.control(sizeOfSubscribe(f))) return;
       this.ctlEnd += encodeSubscribe(this.ctl, this.ctlEnd, f);
-      this.pending.set(id, { type: T.SUBSCRIBE, filters: batch.map((s) => s.topic), done: null });
-      for (const s of batch) this.subs.get(s.topic)!.value.state = 1;
-      batch = [];
-    };
-    for (const s of subscriptions) {
-      const next = [...batch, s];
-      if (batch.length > 0 && sizeOfSubscribe({ packetId: 1, subscriptions: next }) > this.ctl.length / 2) flush();
-      batch.push(s);
+      this.subs.subscribed(f.packetId, subscriptions);
     }
-    flush();
     this.pump();
   }
 
-  private sendUnsubscribe(filters: string[], done: ((error: MqttError | null) => void) | null): void {
-    const id = this.nextId();
-    const f = { packetId: id, topics: filters };
+  private sendUnsubscribe(filters: string[], done: UnsubscribeDone | null): void {
+    const f = { packetId: this.nextId(), topics: filters };
     if (!this.control(sizeOfUnsubscribe(f))) return;
     this.ctlEnd += encodeUnsubscribe(this.ctl, this.ctlEnd, f);
-    this.pending.set(id, { type: T.UNSUBSCRIBE, filters, done });
+    this.subs.unsubscribed(f.packetId, filters, done);
     this.pump();
-  }
-
-  /** The head of `topic`: from the cache, or validated, encoded and remembered. */
-  private topicHead(topic: string): TopicHead {
-    let th = this.topics.get(topic);
-    if (th === undefined) {
-      th = new TopicHead(topic); // throws InvalidTopic
-      if (this.topics.size >= (this.o.topicCache ?? 16)) this.topics.clear();
-      this.topics.set(topic, th);
-    }
-    return th;
   }
 
   // ---- input ----
 
-  private onData(data: Uint8Array, start: number, end: number): void {
+  /** @internal Bytes arrived on the transport. */
+  sinkData(data: Uint8Array, start: number, end: number): void {
     this.rxCount++;
     try {
       this.decoder.push(data, start, end);
@@ -893,8 +681,8 @@ export class MqttClient {
 
   /** @internal The decoder's handler. */
   onPacket(p: Packet): void {
-    if (this.state !== S_CONNECTED && p.type !== T.CONNACK) {
-      if (this.state === S_CONNACK)
+    if (this.state !== S.Connected && p.type !== T.CONNACK) {
+      if (this.state === S.Connack)
         return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `${PacketName[p.type]} before CONNACK`));
       return;
     }
@@ -904,27 +692,27 @@ export class MqttClient {
       case T.PUBACK: {
         const token = this.outbox.ack(p.packetId);
         if (token >= 0) this.delivered(token);
-        else if (token !== ACKED_AFTER_DROP) this.counters.unknownAcks++;
+        else if (token !== ACKED_AFTER_DROP) this.stats.unknownAcks++;
         this.pump(); // a window slot came free
         return;
       }
       case T.CONNACK:
         return this.onConnack(p);
       case T.PINGRESP:
-        this.pingOutstanding = false;
-        this.lastSent = this.platform.now(); // next PINGREQ one interval after this PINGRESP
-        return;
+        // the next PINGREQ one interval after this PINGRESP
+        return this.deadlines.ponged(this.platform.now());
       case T.PUBREC:
         // this client sends no QoS 2; answer anyway so the broker's session never stalls
         return this.ack(T.PUBREL, p.packetId);
       case T.PUBREL:
-        this.released(p.packetId);
+        this.inboundQos2.release(p.packetId);
         return this.ack(T.PUBCOMP, p.packetId);
       case T.PUBCOMP:
         return;
       case T.SUBACK:
       case T.UNSUBACK:
-        return this.onRequestAck(p);
+        if (!this.subs.acked(p.type, p.packetId, p.data, p.payloadStart, p.payloadEnd, this.o)) this.stats.unknownAcks++;
+        return;
       default:
         return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `a broker does not send ${PacketName[p.type]}`));
     }
@@ -934,29 +722,33 @@ export class MqttClient {
     if (m.payloadOffset === 0) {
       // a whole message, or the first fragment of one
       this.skipping = false;
-      if (m.more && this.o.oversize === "drop") {
+      if (m.more && this.dropOversize) {
         this.skipping = true;
-        this.counters.droppedInbound++;
+        this.stats.droppedInbound++;
         this.o.onDrop?.("oversize", m.packetId);
-      } else if (m.qos === 2 && this.awaiting(m.packetId)) {
-        this.skipping = true;
-        this.counters.duplicatesInbound++;
+      } else if (m.qos === 2) {
+        if (this.inboundQos2.has(m.packetId)) {
+          this.skipping = true;
+          this.stats.duplicatesInbound++;
+        } else if (this.inboundQos2.full) return this.qos2Overflow(m.packetId);
       }
     }
     if (!this.skipping) {
+      // the handlers of the subscriptions the topic matches, then onMessage; inline: this is the hot path
       const subs = this.subs;
       const slot = m.topicSlot;
       let count = -1;
       let at = 0;
+      const rows = this.routes;
       if (slot >= 0) {
-        if (this.routeKey[slot] !== this.topicKeys[slot] || this.routeGen[slot] !== subs.generation) this.route(m, slot);
-        count = this.routeCount[slot];
-        at = slot * ROUTE_MAX;
+        // the rows this topic matched last time, unless the slot or the table changed since
+        at = slot * ROUTE_STRIDE;
+        if (rows[at] !== this.topicKeys[slot] || rows[at + 1] !== subs.generation) makeRoute(rows, at, this.topicKeys[slot], subs, m);
+        count = rows[at + 2];
+        at += 3;
       }
-      this.dispatching = true;
+      subs.dispatching = true;
       if (count >= 0) {
-        // the rows this topic matched last time, the table unchanged since
-        const rows = this.routeRows;
         for (let k = 0; k < count; k++) {
           const h = subs.at(rows[at + k]).value.handler;
           if (h !== null)
@@ -977,11 +769,8 @@ export class MqttClient {
             }
         }
       }
-      this.dispatching = false;
-      if (this.deferredDeletes.length > 0) {
-        for (const f of this.deferredDeletes) this.subs.delete(f);
-        this.deferredDeletes.length = 0;
-      }
+      subs.dispatching = false;
+      if (subs.deferred.length > 0) subs.removeDeferred();
       const all = this.o.onMessage;
       if (all)
         try {
@@ -991,78 +780,29 @@ export class MqttClient {
         }
     }
     if (m.more) return;
-    if (!this.skipping) this.counters.received++;
+    if (!this.skipping) this.stats.received++;
     const qos = m.qos;
     if (qos === 1) this.ack(T.PUBACK, m.packetId);
     else if (qos === 2) {
-      if (!this.awaiting(m.packetId) && this.awaitingRelCount < this.awaitingRel.length) this.awaitingRel[this.awaitingRelCount++] = m.packetId;
+      if (!this.inboundQos2.has(m.packetId)) this.inboundQos2.add(m.packetId);
       this.ack(T.PUBREC, m.packetId);
     }
   }
 
-  /** Finds the subscriptions a received topic matches and remembers them in its cache slot. */
-  private route(m: Message, slot: number): void {
-    const subs = this.subs;
-    const rows = this.routeRows;
-    const at = slot * ROUTE_MAX;
-    let n = 0;
-    for (let i = subs.next(m.data, m.topicStart, m.topicLength, 0); i >= 0; i = subs.next(m.data, m.topicStart, m.topicLength, i + 1)) {
-      if (n === ROUTE_MAX) {
-        n = -1; // too many to keep: matched every time
-        break;
-      }
-      rows[at + n++] = i;
-    }
-    this.routeCount[slot] = n;
-    this.routeKey[slot] = this.topicKeys[slot];
-    this.routeGen[slot] = subs.generation;
+  /** A QoS 2 message with no room to remember its id: dropped unacknowledged, reported, and the connection renewed. */
+  private qos2Overflow(id: number): void {
+    this.stats.droppedInbound++;
+    this.o.onDrop?.("qos2-overflow", id);
+    const cap = this.inboundQos2.capacity;
+    const e = new MqttError(ErrorCode.InboundQos2Full, `inbound QoS 2 message ${id} dropped: ${cap} already await PUBREL (option inboundQos2); reconnecting so the broker sends it again`);
+    this.o.onError?.(e);
+    this.lost(e, this.platform.now());
   }
 
-  /** An application handler threw: reported, never allowed to break the session. */
+  /** An application handler threw: counted and reported, never allowed to break the session. */
   private handlerFailed(e: unknown): void {
-    this.o.onError?.(new MqttError(ErrorCode.InvalidArgument, `message handler threw: ${(e as Error)?.message ?? e}`));
-  }
-
-  private awaiting(id: number): boolean {
-    for (let k = 0; k < this.awaitingRelCount; k++) if (this.awaitingRel[k] === id) return true;
-    return false;
-  }
-
-  private released(id: number): void {
-    for (let k = 0; k < this.awaitingRelCount; k++)
-      if (this.awaitingRel[k] === id) {
-        this.awaitingRel[k] = this.awaitingRel[--this.awaitingRelCount];
-        return;
-      }
-  }
-
-  private onRequestAck(p: Packet): void {
-    const req = this.pending.get(p.packetId);
-    if (!req) return;
-    this.pending.delete(p.packetId);
-    if (p.type === T.UNSUBACK) {
-      req.done?.(null);
-      return;
-    }
-    const n = p.payloadEnd - p.payloadStart;
-    for (let i = 0; i < req.filters.length; i++) {
-      const filter = req.filters[i];
-      const code = i < n ? p.data[p.payloadStart + i] : 0x80;
-      const entry = this.subs.get(filter);
-      if (!entry) continue;
-      const row = entry.value;
-      const done = row.done;
-      row.done = null;
-      if (code === 0x80) {
-        this.subs.delete(filter);
-        const err = new MqttError(ErrorCode.SubscriptionRefused, `broker refused the subscription to ${filter}`);
-        this.o.onError?.(err);
-        done?.(err, 0x80);
-      } else {
-        row.state = 2;
-        done?.(null, code);
-      }
-    }
+    this.stats.handlerErrors++;
+    this.o.onError?.(new MqttError(ErrorCode.HandlerError, `message handler threw: ${(e as Error)?.message ?? e}`));
   }
 }
 

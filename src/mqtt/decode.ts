@@ -9,7 +9,7 @@
  * Steady-state decoding allocates nothing.
  */
 import { ProtocolCode as C, ProtocolError } from "./errors.js";
-import { Packet, PacketType as T, PacketName } from "./packet.js";
+import { FIRST_BYTE, Packet, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_QOS_MASK, PUBLISH_RETAIN } from "./packet.js";
 import { isValidFilterUtf8 } from "./topic.js";
 import { TopicCache } from "./topic-cache.js";
 import { scanUtf8, UTF8_MALFORMED } from "./utf8.js";
@@ -32,14 +32,14 @@ const S_FAILED = 5;
  */
 const FIXED_LENGTH = [-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1];
 
-/** Required low-nibble flags per type, -1 for PUBLISH (§2.2.2). */
-const REQUIRED_FLAGS = [-1, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, -1];
-
-/** 1 for each first byte 3.1.1 allows: a defined type with the flags it requires. */
+/**
+ * 1 for each first byte 3.1.1 allows: a defined type with the flags §2.2.2 requires (the
+ * low nibble of {@link FIRST_BYTE}), or a PUBLISH whose QoS is not 3.
+ */
 const FIRST_BYTE_OK = new Uint8Array(256);
 for (let b = 0x10; b < 0xf0; b++) {
-  const required = REQUIRED_FLAGS[b >> 4];
-  FIRST_BYTE_OK[b] = (required >= 0 ? (b & 15) === required : (b & 6) !== 6) ? 1 : 0;
+  const type = b >> 4;
+  FIRST_BYTE_OK[b] = (type === T.PUBLISH ? (b & PUBLISH_QOS_MASK) !== PUBLISH_QOS_MASK : b === FIRST_BYTE[type]) ? 1 : 0;
 }
 
 export interface DecoderOptions {
@@ -180,7 +180,7 @@ export class Decoder {
           // gather the topic length, then topic and packet id
           i = this.gather(chunk, i, end, this.fill < 2 ? 2 : this.headLength);
           if (this.fill === 2 && this.headLength === 0) {
-            const h = 2 + ((buf[0] << 8) | buf[1]) + (this.first & 6 ? 2 : 0);
+            const h = 2 + ((buf[0] << 8) | buf[1]) + (this.first & PUBLISH_QOS_MASK ? 2 : 0);
             if (h > this.remaining) this.fail(C.LengthOverrun, "PUBLISH topic runs past the end of the packet");
             if (h >= buf.length) this.fail(C.PacketTooLarge, `PUBLISH topic of ${h - 2} bytes does not fit the ${buf.length}-byte receive buffer`);
             this.headLength = h;
@@ -222,9 +222,8 @@ export class Decoder {
   private badFirstByte(b: number): never {
     const type = b >> 4;
     if (type === 0 || type === 15) this.fail(C.UnknownPacketType, `reserved packet type ${type} (first byte 0x${hex2(b)})`);
-    const required = REQUIRED_FLAGS[type];
-    if (required < 0) this.fail(C.InvalidQoS, "PUBLISH with QoS 3");
-    this.fail(C.InvalidFlags, `${PacketName[type]} flags must be ${required}, not ${b & 15}`);
+    if (type === T.PUBLISH) this.fail(C.InvalidQoS, "PUBLISH with QoS 3");
+    this.fail(C.InvalidFlags, `${PacketName[type]} flags must be ${FIRST_BYTE[type] & 15}, not ${b & 15}`);
   }
 
   /** Copies from the chunk into the buffer until it holds `upTo` bytes; returns the new chunk index. */
@@ -351,8 +350,8 @@ export class Decoder {
     p.remainingLength = n;
     const qos = (f >> 1) & 3;
     p.qos = qos;
-    p.dup = (f & 8) !== 0;
-    p.retain = (f & 1) !== 0;
+    p.dup = (f & PUBLISH_DUP) !== 0;
+    p.retain = (f & PUBLISH_RETAIN) !== 0;
     p.packetId = 0;
     if (n < 2) this.fail(C.LengthOverrun, "PUBLISH too short for its topic length");
     const tl = (d[s] << 8) | d[s + 1];

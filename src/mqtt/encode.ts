@@ -5,7 +5,7 @@
  * does not fit throws {@link MqttError} `BufferTooSmall` before any byte is written.
  */
 import { ErrorCode, MqttError } from "./errors.js";
-import { PacketType } from "./packet.js";
+import { FIRST_BYTE, PacketType, PUBLISH_DUP, PUBLISH_RETAIN } from "./packet.js";
 import { utf8Length, writeUtf8, UTF8_HAS_WILDCARD } from "./utf8.js";
 
 /** Binary fields accept bytes, or a string sent as its UTF-8. */
@@ -199,7 +199,7 @@ export function encodeConnect(buf: Uint8Array, offset: number, f: ConnectFields)
   const remaining = connectRemaining(f);
   const size = packetSize(remaining);
   room(buf, offset, size);
-  let o = header(buf, offset, PacketType.CONNECT << 4, remaining);
+  let o = header(buf, offset, FIRST_BYTE[PacketType.CONNECT], remaining);
   o = u16(buf, o, 4);
   buf[o++] = 0x4d; // M
   buf[o++] = 0x51; // Q
@@ -231,7 +231,7 @@ export function encodeConnect(buf: Uint8Array, offset: number, f: ConnectFields)
 export function encodeConnack(buf: Uint8Array, offset: number, f: ConnackFields): number {
   if (!(Number.isInteger(f.returnCode) && f.returnCode >= 0 && f.returnCode <= 5)) throw new MqttError(ErrorCode.InvalidArgument, `CONNACK return code must be 0-5, not ${f.returnCode}`);
   room(buf, offset, 4);
-  buf[offset] = PacketType.CONNACK << 4;
+  buf[offset] = FIRST_BYTE[PacketType.CONNACK];
   buf[offset + 1] = 2;
   buf[offset + 2] = f.sessionPresent ? 1 : 0;
   buf[offset + 3] = f.returnCode;
@@ -240,13 +240,36 @@ export function encodeConnack(buf: Uint8Array, offset: number, f: ConnackFields)
 
 // ---- PUBLISH ----
 
-function publishRemaining(f: PublishFields): number {
+/** The two sizes of one PUBLISH, as {@link measurePublish} fills them. */
+export interface PublishSize {
+  /** The remaining length (§2.2.3): variable header and payload. */
+  remaining: number;
+  /** The whole packet: first byte, remaining-length varint, remaining. */
+  total: number;
+}
+
+/**
+ * Measures a PUBLISH of a `topicLength`-byte topic, QoS `qos` and `payloadLength` bytes of
+ * payload: fills `into` and returns `into.total`. The one place PUBLISH sizes are worked out;
+ * no checks (the caller has validated topic and QoS), no allocation.
+ */
+export function measurePublish(into: PublishSize, topicLength: number, qos: number, payloadLength: number): number {
+  const remaining = 2 + topicLength + (qos > 0 ? 2 : 0) + payloadLength;
+  into.remaining = remaining;
+  return (into.total = 1 + (remaining < 128 ? 1 : varintSize(remaining)) + remaining);
+}
+
+/** Checks `f` and measures it into `into`; throws as {@link encodePublish} does. */
+function measureChecked(f: PublishFields, into: PublishSize): number {
   checkQoS(f.qos, "PUBLISH");
   if (f.qos > 0) checkId(f.packetId);
   else if (f.dup) throw new MqttError(ErrorCode.InvalidArgument, "DUP must be 0 on a QoS 0 PUBLISH (§3.3.1.1)");
   const p = f.payload;
   const t = f.topicBytes;
-  return 2 + (t ? t.length : topicNameLength(f.topic, "PUBLISH")) + (f.qos > 0 ? 2 : 0) + (typeof p === "string" ? stringLengthAny(p) : p.length);
+  measurePublish(into, t ? t.length : topicNameLength(f.topic, "PUBLISH"), f.qos, typeof p === "string" ? stringLengthAny(p) : p.length);
+  if (into.remaining > MAX_REMAINING_LENGTH)
+    throw new MqttError(ErrorCode.PacketTooLarge, `remaining length ${into.remaining} exceeds MQTT's ${MAX_REMAINING_LENGTH}`);
+  return into.total;
 }
 
 /** A payload string has no 65535 limit, only the UTF-8 rule. */
@@ -256,9 +279,11 @@ function stringLengthAny(s: string): number {
   return n;
 }
 
+const scratch: PublishSize = { remaining: 0, total: 0 };
+
 /** Size of the PUBLISH packet for `f`. */
 export function sizeOfPublish(f: PublishFields): number {
-  return packetSize(publishRemaining(f));
+  return measureChecked(f, scratch);
 }
 
 /**
@@ -266,19 +291,20 @@ export function sizeOfPublish(f: PublishFields): number {
  * (packet id), `InvalidString`, `PacketTooLarge`, `BufferTooSmall`.
  */
 export function encodePublish(buf: Uint8Array, offset: number, f: PublishFields): number {
-  const remaining = publishRemaining(f);
-  room(buf, offset, packetSize(remaining));
-  return writePublish(buf, offset, f, remaining);
+  room(buf, offset, measureChecked(f, scratch));
+  return writePublish(buf, offset, f, scratch.remaining);
 }
 
+const FIRST_BYTE_PUBLISH = FIRST_BYTE[PacketType.PUBLISH];
+
 /**
- * Writes a PUBLISH whose remaining length the caller measured (as {@link sizeOfPublish}
- * does) and made room for: no checks, so the client's hot path walks the fields once.
+ * Writes a PUBLISH whose remaining length the caller measured ({@link measurePublish}) and
+ * made room for: no checks, so the client's hot path walks the fields once.
  */
 export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, remaining: number): number {
   // flat on purpose (header() inlined): each call costs XS dozens of compute units, and this is the hot path
   let o = offset;
-  buf[o++] = 0x30 | (f.dup ? 8 : 0) | (f.qos << 1) | (f.retain ? 1 : 0);
+  buf[o++] = FIRST_BYTE_PUBLISH | (f.dup ? PUBLISH_DUP : 0) | (f.qos << 1) | (f.retain ? PUBLISH_RETAIN : 0);
   let r = remaining;
   do {
     const b = r & 0x7f;
@@ -308,14 +334,11 @@ export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, 
 
 // ---- PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK ----
 
-/** First bytes of the packets that carry only a packet id (§2.2.2: PUBREL has flags 0b0010). */
-const ACK_FIRST_BYTE = [0, 0, 0, 0, 0x40, 0x50, 0x62, 0x70, 0, 0, 0, 0xb0];
-
 /** Writes a packet that carries only a packet id: PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK (`type`); 4 bytes. */
 export function encodeAck(buf: Uint8Array, offset: number, type: number, packetId: number): number {
   checkId(packetId);
   room(buf, offset, 4);
-  buf[offset] = ACK_FIRST_BYTE[type];
+  buf[offset] = FIRST_BYTE[type];
   buf[offset + 1] = 2;
   buf[offset + 2] = packetId >> 8;
   buf[offset + 3] = packetId & 0xff;
@@ -372,7 +395,7 @@ export function sizeOfSubscribe(f: SubscribeFields): number {
 export function encodeSubscribe(buf: Uint8Array, offset: number, f: SubscribeFields): number {
   const remaining = subscribeRemaining(f);
   room(buf, offset, packetSize(remaining));
-  let o = header(buf, offset, 0x82, remaining);
+  let o = header(buf, offset, FIRST_BYTE[PacketType.SUBSCRIBE], remaining);
   o = u16(buf, o, f.packetId);
   const subs = f.subscriptions;
   for (let i = 0; i < subs.length; i++) {
@@ -401,7 +424,7 @@ export function sizeOfSuback(f: SubackFields): number {
 export function encodeSuback(buf: Uint8Array, offset: number, f: SubackFields): number {
   const remaining = subackRemaining(f);
   room(buf, offset, packetSize(remaining));
-  let o = header(buf, offset, PacketType.SUBACK << 4, remaining);
+  let o = header(buf, offset, FIRST_BYTE[PacketType.SUBACK], remaining);
   o = u16(buf, o, f.packetId);
   const g = f.granted;
   for (let i = 0; i < g.length; i++) buf[o++] = g[i];
@@ -426,7 +449,7 @@ export function sizeOfUnsubscribe(f: UnsubscribeFields): number {
 export function encodeUnsubscribe(buf: Uint8Array, offset: number, f: UnsubscribeFields): number {
   const remaining = unsubscribeRemaining(f);
   room(buf, offset, packetSize(remaining));
-  let o = header(buf, offset, 0xa2, remaining);
+  let o = header(buf, offset, FIRST_BYTE[PacketType.UNSUBSCRIBE], remaining);
   o = u16(buf, o, f.packetId);
   const t = f.topics;
   for (let i = 0; i < t.length; i++) o = str(buf, o, t[i]);
@@ -437,7 +460,7 @@ export function encodeUnsubscribe(buf: Uint8Array, offset: number, f: Unsubscrib
 
 function empty(buf: Uint8Array, offset: number, type: number): number {
   room(buf, offset, 2);
-  buf[offset] = type << 4;
+  buf[offset] = FIRST_BYTE[type];
   buf[offset + 1] = 0;
   return 2;
 }

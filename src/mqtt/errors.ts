@@ -54,7 +54,7 @@ export const ErrorCode = {
   InvalidTopic: "InvalidTopic",
   /** Topic filter with a misplaced wildcard (§4.7.1). */
   InvalidTopicFilter: "InvalidTopicFilter",
-  /** QoS other than 0, 1 or 2 (or 2 where this client supports only 0 and 1). */
+  /** QoS other than 0, 1 or 2 (or 2 where this client publishes only 0 and 1). */
   InvalidQoS: "InvalidQoS",
   /** A string that cannot be sent as MQTT UTF-8 (lone surrogate, U+0000). */
   InvalidString: "InvalidString",
@@ -68,18 +68,24 @@ export const ErrorCode = {
   ConnectionRefused: "ConnectionRefused",
   /** The broker refused a subscription (SUBACK 0x80). */
   SubscriptionRefused: "SubscriptionRefused",
-  /** The connection was lost before the operation completed. */
+  /** An established connection ended: the broker closed it or the network broke. */
   ConnectionLost: "ConnectionLost",
   /** No PINGRESP arrived before the deadline. */
   KeepaliveTimeout: "KeepaliveTimeout",
   /** No CONNACK arrived before the deadline. */
   ConnectTimeout: "ConnectTimeout",
-  /** The transport failed (DNS, TCP, TLS). */
+  /** The transport could not be opened, or failed before CONNACK (DNS, TCP, TLS). */
   TransportError: "TransportError",
   /** The peer broke the protocol; the connection was closed. */
   ProtocolError: "ProtocolError",
-  /** An inbound message was dropped; see the client's counters. */
-  MessageDropped: "MessageDropped",
+  /** An application handler (a subscription's handler or `onMessage`) threw; the client carried on. */
+  HandlerError: "HandlerError",
+  /**
+   * An inbound QoS 2 message came while the table of ids awaiting PUBREL (option
+   * `inboundQos2`) was full: it was neither delivered nor acknowledged, and the client
+   * reconnects so a broker keeping the session sends it again.
+   */
+  InboundQos2Full: "InboundQos2Full",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

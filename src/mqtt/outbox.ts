@@ -23,6 +23,15 @@ export const ENTRY_HEADER = 12;
 /** A window slot whose message was dropped while in flight: it holds its id until the PUBACK. */
 const DROPPED = -1;
 
+/** No entry, or no room: what {@link Outbox.reserve}, {@link Outbox.next} and {@link Outbox.oldest} return then. */
+export const NONE = -1;
+
+/** {@link Outbox.written} result: a QoS 1 message, written and awaiting its PUBACK. */
+export const AWAITING_ACK = -1;
+
+/** {@link Outbox.ack} result: no message in flight has that id. */
+export const UNKNOWN_ID = -1;
+
 /** {@link Outbox.ack} result: the PUBACK of a message dropped while in flight. */
 export const ACKED_AFTER_DROP = -2;
 
@@ -66,25 +75,25 @@ export class Outbox {
   }
 
   /**
-   * Room for a packet of `size` bytes: returns where to encode it, or -1 when the ring
+   * Room for a packet of `size` bytes: returns where to encode it, or {@link NONE} when the ring
    * is too full. Call {@link commit} after encoding there.
    */
   reserve(size: number): number {
     const need = size + ENTRY_HEADER;
     if (this.entries === 0) {
       this.head = this.tail = this.cursor = this.bytes = 0;
-      return need <= this.ring.length ? ENTRY_HEADER : -1;
+      return need <= this.ring.length ? ENTRY_HEADER : NONE;
     }
     const head = this.head;
     const tail = this.tail;
     if (tail > head) {
       // free space: [tail, end), else [0, head) behind a wrap
       if (tail + need <= this.ring.length) return tail + ENTRY_HEADER;
-      return need < head ? ENTRY_HEADER : -1;
+      return need < head ? ENTRY_HEADER : NONE;
     }
     // wrapped: free space is [tail, head). Tail never catches up with head, so that
     // head === tail always means empty.
-    return tail + need < head ? tail + ENTRY_HEADER : -1;
+    return tail + need < head ? tail + ENTRY_HEADER : NONE;
   }
 
   /** Records the packet just encoded at `offset` (from {@link reserve}). */
@@ -125,11 +134,11 @@ export class Outbox {
   }
 
   /**
-   * The next entry to send, or -1: none left, or a QoS 1 message waits for a free slot in
+   * The next entry to send, or {@link NONE}: none left, or a QoS 1 message waits for a free slot in
    * the window. Returns the entry's packet offset; its length is {@link sizeAt}.
    */
   next(): number {
-    if (this.entries === 0) return -1;
+    if (this.entries === 0) return NONE;
     let at = this.normalize(this.cursor);
     while (at !== this.tail) {
       const state = this.ring[at];
@@ -142,7 +151,7 @@ export class Outbox {
       at = this.after(at);
     }
     this.cursor = at;
-    return -1;
+    return NONE;
   }
 
   sizeAt(offset: number): number {
@@ -192,12 +201,12 @@ export class Outbox {
 
   /**
    * The entry at `offset` was written whole: a QoS 0 message is done (its token is
-   * returned), a QoS 1 message waits for its PUBACK (-1). Moves the cursor past it.
+   * returned), a QoS 1 message waits for its PUBACK ({@link AWAITING_ACK}). Moves the cursor past it.
    */
   written(offset: number): number {
     const at = offset - ENTRY_HEADER;
     this.cursor = this.after(at);
-    if (this.ring[at + 1] !== 0) return -1;
+    if (this.ring[at + 1] !== 0) return AWAITING_ACK;
     const token = this.view.getUint32(at + 8);
     this.ring[at] = DONE;
     this.live--;
@@ -207,7 +216,7 @@ export class Outbox {
 
   /**
    * PUBACK for `id`: returns the acknowledged entry's token, {@link ACKED_AFTER_DROP} for a
-   * message dropped while in flight, or -1 for an id not in flight.
+   * message dropped while in flight, or {@link UNKNOWN_ID} for an id not in flight.
    */
   ack(id: number): number {
     const ids = this.slotId;
@@ -222,7 +231,7 @@ export class Outbox {
       this.collect();
       return token;
     }
-    return -1;
+    return UNKNOWN_ID;
   }
 
   private release(k: number): void {
@@ -268,9 +277,9 @@ export class Outbox {
     }
   }
 
-  /** Offset of the oldest message's packet, or -1. */
+  /** Offset of the oldest message's packet, or {@link NONE}. */
   oldest(): number {
-    return this.live > 0 ? this.normalize(this.head) + ENTRY_HEADER : -1;
+    return this.live > 0 ? this.normalize(this.head) + ENTRY_HEADER : NONE;
   }
 
   /**

@@ -21,6 +21,20 @@ export const PacketType = {
   DISCONNECT: 14,
 } as const;
 
+/**
+ * The first byte of each packet type as this side writes it: the type in the high nibble
+ * and the flags §2.2.2 requires in the low one (PUBREL, SUBSCRIBE and UNSUBSCRIBE 0b0010).
+ * PUBLISH's entry is its base, DUP, QoS and RETAIN 0; types 0 and 15 are reserved (0).
+ * The encoder, the decoder's flag checks and the client's publish header all read this.
+ */
+export const FIRST_BYTE: readonly number[] = [0, 0x10, 0x20, 0x30, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xa2, 0xb0, 0xc0, 0xd0, 0xe0, 0];
+
+/** PUBLISH first-byte flags (§3.3.1): plain constants, as the hot paths read them. */
+export const PUBLISH_RETAIN = 0x01;
+/** The QoS bits: `qos << 1`. */
+export const PUBLISH_QOS_MASK = 0x06;
+export const PUBLISH_DUP = 0x08;
+
 /** Packet type names by number, for messages and tools. */
 export const PacketName: readonly string[] = [
   "reserved",

@@ -241,3 +241,36 @@ export function counters(): Record<string, number> {
     connectionLosses: client.stats.connectionLosses,
   };
 }
+
+// ---- memory at rest ----
+
+/** Clients made by {@link restClient}, kept so the collector cannot take them. */
+const kept: MqttClient[] = [];
+
+/**
+ * With `make` false: a collection only, the baseline. With `make` true: one more client with
+ * default options is made over its own stub platform, connected (CONNACK accepted) and kept;
+ * then a collection. The difference in `currentHeapCount` between the two replies is what a
+ * connected client holds at rest.
+ */
+export function restClient(make: boolean): number {
+  if (make) {
+    let s: TransportSink | null = null;
+    const p: Platform = {
+      connect(_broker, sink) {
+        s = sink;
+        return { write: (_d, a, b) => b - a, writePacket: () => true, close() {} };
+      },
+      timer: () => ({ set() {}, clear() {} }),
+      now: () => clock,
+    };
+    const c = new MqttClient({ clientId: "rest", brokers: [{ host: "stub", port: 1883 }] }, p);
+    c.connect();
+    (s as unknown as TransportSink).onConnect();
+    (s as unknown as TransportSink).onData(CONNACK, 0, 4);
+    if (!c.connected) throw new Error("rest client did not connect");
+    kept.push(c);
+  }
+  if (typeof gc === "function") gc();
+  return kept.length;
+}

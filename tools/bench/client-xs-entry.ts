@@ -12,4 +12,5 @@ serve({
   receiveRotatingMany: ops.receiveRotatingMany,
   receiveQos1Many: ops.receiveQos1Many,
   counters: ops.counters,
+  restClient: ops.restClient,
 });

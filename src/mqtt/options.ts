@@ -1,0 +1,197 @@
+/**
+ * The client's options, their defaults (one table), and the settings resolved from them
+ * once at construction. Nothing here runs per message.
+ */
+import type { Bytes, WillFields } from "./encode.js";
+import { ErrorCode, MqttError } from "./errors.js";
+import type { Message } from "./message.js";
+import type { BrokerAddress } from "./platform.js";
+
+/** What to do with a publish when the outbox is full. */
+export type QueuePolicy = "refuse" | "drop-oldest";
+
+/** Why a message was dropped (see {@link ClientOptions.onDrop}). */
+export type DropReason = "queue-full" | "oversize" | "qos2-overflow";
+
+export interface ClientOptions {
+  clientId: string;
+  /** Tried in order; after a failed attempt the next one is used. */
+  brokers: BrokerAddress[];
+  /** Clean session (§3.1.2.4); default true. */
+  clean?: boolean;
+  /** Seconds; 0 turns keepalive off. Default 60. */
+  keepalive?: number;
+  will?: WillFields | null;
+  username?: string | null;
+  password?: Bytes | null;
+  /** Largest inbound packet held whole, and the fragment size above it. Default 1024. */
+  receiveBufferSize?: number;
+  /** Room for control packets: CONNECT, SUBSCRIBE, acks, PINGREQ. Default 512. */
+  sendBufferSize?: number;
+  /** Bytes of outgoing PUBLISH packets held: the offline queue and the resend store. Default 8192. */
+  outboxBytes?: number;
+  /** QoS 1 messages in flight at once. Default 8. */
+  inflightWindow?: number;
+  /** Outbox full: refuse the new message (throws `QueueFull`) or drop the oldest. Default "refuse". */
+  queuePolicy?: QueuePolicy;
+  /** Largest outgoing PUBLISH in bytes; larger ones are refused before a byte is sent. Default: what the outbox holds. */
+  maxPacketSize?: number;
+  /** Inbound messages larger than the receive buffer: hand them over in fragments, or drop and count them. Default "fragment". */
+  oversize?: "fragment" | "drop";
+  /**
+   * Inbound QoS 2 messages answered with PUBREC and awaiting their PUBREL at once: the
+   * table that keeps a resent duplicate from being delivered twice. Default 16. A broker
+   * that sends more is answered as {@link ClientOptions.onDrop} "qos2-overflow" says.
+   */
+  inboundQos2?: number;
+  /** Reconnect backoff: first delay, cap (ms), and jitter (0-1, share of the delay randomized). */
+  reconnect?: { min?: number; max?: number; jitter?: number };
+  /** Milliseconds to wait for CONNACK after the transport opens. Default 10000. */
+  connectTimeout?: number;
+  /** Milliseconds to wait for PINGRESP. Default half the keepalive. */
+  pingTimeout?: number;
+  /** Distinct publish topics whose UTF-8 (and a ready QoS 0 header) is kept, so a repeated topic costs no string walk. Default 16. */
+  topicCache?: number;
+  /**
+   * Recently received topics kept with the subscriptions they match, so a repeated topic
+   * costs no UTF-8 check and no match. Default 4; 0 keeps none.
+   */
+  inboundTopics?: number;
+  /** Longest received topic kept that way, in bytes. Default 128. */
+  inboundTopicLength?: number;
+
+  /** Connected (CONNACK accepted). */
+  onConnect?(sessionPresent: boolean, broker: BrokerAddress): void;
+  /** An established connection ended; the client reconnects unless closed. */
+  onDisconnect?(error: MqttError | null): void;
+  /** Every inbound message (or fragment), after the handlers of matching subscriptions. */
+  onMessage?(message: Message): void;
+  /** A publish finished: QoS 1 acknowledged, QoS 0 written. `token` is what publish returned. */
+  onDelivered?(token: number): void;
+  /**
+   * A message was dropped, and counted in the stats:
+   * - "queue-full": outgoing, the oldest dropped from a full outbox (`token` is its token);
+   * - "oversize": inbound, larger than the receive buffer under oversize "drop" (`token` is its packet id);
+   * - "qos2-overflow": inbound QoS 2 with the {@link ClientOptions.inboundQos2} table full: not
+   *   delivered nor acknowledged (`token` is its packet id); the client reconnects, so a
+   *   broker keeping the session sends it again, and `onError` gets `InboundQos2Full`.
+   */
+  onDrop?(reason: DropReason, token: number): void;
+  /** Something failed that the application may want to know: refusals, protocol errors, timeouts, handlers that threw. */
+  onError?(error: MqttError): void;
+}
+
+export type MessageHandler = (message: Message) => void;
+
+export interface SubscribeOptions {
+  qos?: number;
+  /** Called for messages whose topic matches this filter. */
+  handler?: MessageHandler | null;
+  /** The broker answered: granted QoS, or an error (SUBACK 0x80). */
+  done?: (error: MqttError | null, granted: number) => void;
+}
+
+export interface PublishOptions {
+  qos?: number;
+  retain?: boolean;
+}
+
+/** Counters; each drop or refusal is counted here and reported through a callback. */
+export interface ClientStats {
+  published: number;
+  delivered: number;
+  /** Publishes refused: queue full under "refuse", or over the size limit. */
+  refused: number;
+  /** Outgoing messages dropped from a full outbox under "drop-oldest". */
+  dropped: number;
+  /** QoS 1 messages sent again with DUP=1 after a reconnect. */
+  resent: number;
+  received: number;
+  /** Inbound messages dropped: larger than the receive buffer (oversize "drop"), or QoS 2 with its table full. */
+  droppedInbound: number;
+  /** Inbound QoS 2 duplicates not delivered twice. */
+  duplicatesInbound: number;
+  /** PUBACKs for ids not in flight, ignored. */
+  unknownAcks: number;
+  connects: number;
+  connectionLosses: number;
+  protocolErrors: number;
+  /** Application handlers (subscription handlers, onMessage) that threw. */
+  handlerErrors: number;
+}
+
+/** Every default, in one place. */
+export const DEFAULTS = {
+  clean: true,
+  keepalive: 60,
+  receiveBufferSize: 1024,
+  sendBufferSize: 512,
+  outboxBytes: 8192,
+  inflightWindow: 8,
+  queuePolicy: "refuse" as QueuePolicy,
+  oversize: "fragment" as "fragment" | "drop",
+  inboundQos2: 16,
+  reconnectMin: 1000,
+  reconnectMax: 60000,
+  reconnectJitter: 0.25,
+  connectTimeout: 10000,
+  /** The PINGRESP wait, as a share of the keepalive. */
+  pingTimeoutShare: 0.5,
+  topicCache: 16,
+  inboundTopics: 4,
+  inboundTopicLength: 128,
+} as const;
+
+/** The options as numbers and flags, defaults applied and checked: made once, read on the cold paths. */
+export interface Settings {
+  readonly keepalive: number;
+  readonly keepaliveMs: number;
+  readonly pingTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly backoffMin: number;
+  readonly backoffMax: number;
+  readonly jitter: number;
+  readonly sendBufferSize: number;
+  readonly receiveBufferSize: number;
+  readonly outboxBytes: number;
+  readonly inflightWindow: number;
+  readonly inboundQos2: number;
+  readonly topicCache: number;
+  readonly inboundTopics: number;
+  readonly inboundTopicLength: number;
+  readonly dropOldest: boolean;
+  readonly dropOversize: boolean;
+}
+
+function count(value: number | undefined, fallback: number, min: number, what: string): number {
+  const v = value ?? fallback;
+  if (!(Number.isInteger(v) && v >= min)) throw new MqttError(ErrorCode.InvalidArgument, `${what} must be an integer of at least ${min}, not ${v}`);
+  return v;
+}
+
+/** Applies the defaults to `o`; throws `InvalidArgument` for a value out of range. */
+export function resolveOptions(o: ClientOptions): Settings {
+  if (!o || !Array.isArray(o.brokers) || o.brokers.length === 0)
+    throw new MqttError(ErrorCode.InvalidArgument, "options.brokers must list at least one broker");
+  const keepalive = o.keepalive ?? DEFAULTS.keepalive;
+  const keepaliveMs = keepalive * 1000;
+  return {
+    keepalive,
+    keepaliveMs,
+    pingTimeoutMs: o.pingTimeout ?? keepaliveMs * DEFAULTS.pingTimeoutShare,
+    connectTimeoutMs: o.connectTimeout ?? DEFAULTS.connectTimeout,
+    backoffMin: o.reconnect?.min ?? DEFAULTS.reconnectMin,
+    backoffMax: o.reconnect?.max ?? DEFAULTS.reconnectMax,
+    jitter: o.reconnect?.jitter ?? DEFAULTS.reconnectJitter,
+    sendBufferSize: count(o.sendBufferSize, DEFAULTS.sendBufferSize, 1, "sendBufferSize"),
+    receiveBufferSize: count(o.receiveBufferSize, DEFAULTS.receiveBufferSize, 8, "receiveBufferSize"),
+    outboxBytes: count(o.outboxBytes, DEFAULTS.outboxBytes, 64, "outboxBytes"),
+    inflightWindow: count(o.inflightWindow, DEFAULTS.inflightWindow, 1, "inflightWindow"),
+    inboundQos2: count(o.inboundQos2, DEFAULTS.inboundQos2, 1, "inboundQos2"),
+    topicCache: count(o.topicCache, DEFAULTS.topicCache, 1, "topicCache"),
+    inboundTopics: count(o.inboundTopics, DEFAULTS.inboundTopics, 0, "inboundTopics"),
+    inboundTopicLength: count(o.inboundTopicLength, DEFAULTS.inboundTopicLength, 1, "inboundTopicLength"),
+    dropOldest: (o.queuePolicy ?? DEFAULTS.queuePolicy) === "drop-oldest",
+    dropOversize: (o.oversize ?? DEFAULTS.oversize) === "drop",
+  };
+}

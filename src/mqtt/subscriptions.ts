@@ -1,0 +1,165 @@
+/**
+ * The client's subscriptions: the filter table with each filter's handler and state, the
+ * SUBSCRIBE/UNSUBSCRIBE requests awaiting their acks, and what must be sent at the next
+ * connection. It encodes nothing and sends nothing: the client asks it what to send and
+ * tells it what came back.
+ */
+import type { Subscription } from "./encode.js";
+import { ErrorCode, MqttError } from "./errors.js";
+import type { MessageHandler } from "./options.js";
+import { PacketType } from "./packet.js";
+import { SubscriptionTable } from "./topic.js";
+
+/** Where a filter stands with the broker. */
+export const SubState = {
+  /** Not yet sent on this connection (new, or the session was not kept). */
+  ToSend: 0,
+  /** SUBSCRIBE sent, SUBACK awaited. */
+  Sent: 1,
+  /** Granted by the broker. */
+  Acked: 2,
+} as const;
+export type SubState = (typeof SubState)[keyof typeof SubState];
+
+export type SubscribeDone = (error: MqttError | null, granted: number) => void;
+export type UnsubscribeDone = (error: MqttError | null) => void;
+
+export interface SubRow {
+  state: SubState;
+  handler: MessageHandler | null;
+  done: SubscribeDone | null;
+}
+
+/** A SUBSCRIBE or UNSUBSCRIBE awaiting its ack. */
+interface Request {
+  type: number;
+  filters: string[];
+  done: UnsubscribeDone | null;
+}
+
+/** The filter table itself (the client's dispatch reads it directly), and what goes with it. */
+export class Subscriptions extends SubscriptionTable<SubRow> {
+  private readonly requests = new Map<number, Request>();
+  /** UNSUBSCRIBEs to send at the next connection, with their callbacks. */
+  private later: Request[] = [];
+  /** Handlers are running: removals wait in {@link deferred} so the dispatch loop's row indexes stay valid. */
+  dispatching = false;
+  readonly deferred: string[] = [];
+
+  /** Adds or replaces `filter` (validated by the caller) as to be sent. */
+  add(filter: string, qos: number, handler: MessageHandler | null, done: SubscribeDone | null): void {
+    const d = this.deferred.indexOf(filter);
+    if (d >= 0) this.deferred.splice(d, 1);
+    this.set(filter, qos, { state: SubState.ToSend, handler, done });
+    for (const r of this.later) {
+      const k = r.filters.indexOf(filter);
+      if (k >= 0) r.filters.splice(k, 1);
+    }
+  }
+
+  /**
+   * Removes `filter` now, or after the dispatch under way. When not connected, the
+   * UNSUBSCRIBE waits for the next connection; `done` runs when it is acknowledged.
+   */
+  remove(filter: string, connected: boolean, done: UnsubscribeDone | null): void {
+    if (this.dispatching) this.deferred.push(filter);
+    else this.delete(filter);
+    if (!connected) this.later.push({ type: PacketType.UNSUBSCRIBE, filters: [filter], done });
+  }
+
+  /** After a dispatch: removals asked for during it take effect. */
+  removeDeferred(): void {
+    for (const f of this.deferred) this.delete(f);
+    this.deferred.length = 0;
+  }
+
+  /**
+   * A connection was accepted. Without a session every filter is sent again; with one,
+   * those the broker had not granted are. Requests of the lost connection are settled:
+   * UNSUBSCRIBEs go again (the broker may not have seen them), SUBSCRIBEs are covered by
+   * their rows. Returns the UNSUBSCRIBE requests to send now.
+   */
+  connected(sessionPresent: boolean): { filters: string[]; done: UnsubscribeDone | null }[] {
+    const t = this;
+    for (let i = 0; i < t.size; i++) {
+      const row = t.at(i).value;
+      if (!sessionPresent || row.state !== SubState.Acked) row.state = SubState.ToSend;
+    }
+    const again = this.later;
+    for (const r of this.requests.values()) if (r.type === PacketType.UNSUBSCRIBE) again.push(r);
+    this.requests.clear();
+    this.later = [];
+    return again.filter((r) => r.filters.length > 0);
+  }
+
+  /** Whether packet id `id` is used by a request awaiting its ack. */
+  holds(id: number): boolean {
+    return this.requests.has(id);
+  }
+
+  /** The filters not yet sent on this connection, in batches of SUBSCRIBE entries that `fits` accepts. */
+  toSend(fits: (batch: Subscription[]) => boolean): Subscription[][] {
+    const batches: Subscription[][] = [];
+    let batch: Subscription[] = [];
+    const t = this;
+    for (let i = 0; i < t.size; i++) {
+      const row = t.at(i);
+      if (row.value.state !== SubState.ToSend) continue;
+      const s = { topic: row.filter, qos: row.qos };
+      if (batch.length > 0 && !fits([...batch, s])) {
+        batches.push(batch);
+        batch = [];
+      }
+      batch.push(s);
+    }
+    if (batch.length > 0) batches.push(batch);
+    return batches;
+  }
+
+  /** A SUBSCRIBE with id `id` went out for `batch`. */
+  subscribed(id: number, batch: Subscription[]): void {
+    const filters = batch.map((s) => s.topic);
+    this.requests.set(id, { type: PacketType.SUBSCRIBE, filters, done: null });
+    for (const f of filters) this.get(f)!.value.state = SubState.Sent;
+  }
+
+  /** An UNSUBSCRIBE with id `id` went out. */
+  unsubscribed(id: number, filters: string[], done: UnsubscribeDone | null): void {
+    this.requests.set(id, { type: PacketType.UNSUBSCRIBE, filters, done });
+  }
+
+  /**
+   * SUBACK or UNSUBACK (`type`) for `id`, its return codes in `codes[start, end)`. A
+   * refused filter (0x80) is removed and reported to `report.onError` and to its own callback.
+   * Returns false for an id that no request holds.
+   */
+  acked(type: number, id: number, codes: Uint8Array, start: number, end: number, report: { onError?(e: MqttError): void }): boolean {
+    const req = this.requests.get(id);
+    if (!req || req.type !== (type === PacketType.SUBACK ? PacketType.SUBSCRIBE : PacketType.UNSUBSCRIBE)) return false;
+    this.requests.delete(id);
+    if (type === PacketType.UNSUBACK) {
+      req.done?.(null);
+      return true;
+    }
+    const n = end - start;
+    for (let i = 0; i < req.filters.length; i++) {
+      const filter = req.filters[i];
+      const code = i < n ? codes[start + i] : 0x80;
+      const entry = this.get(filter);
+      if (!entry) continue;
+      const row = entry.value;
+      const done = row.done;
+      row.done = null;
+      if (code === 0x80) {
+        this.delete(filter);
+        const err = new MqttError(ErrorCode.SubscriptionRefused, `broker refused the subscription to ${filter}`);
+        report.onError?.(err);
+        done?.(err, 0x80);
+      } else {
+        row.state = SubState.Acked;
+        done?.(null, code);
+      }
+    }
+    return true;
+  }
+}

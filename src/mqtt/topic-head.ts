@@ -1,0 +1,63 @@
+/**
+ * Publish topics, validated and encoded once: each keeps its UTF-8 and the start of a QoS 0
+ * PUBLISH (fixed header, remaining length, topic) made for one payload length, so that a
+ * repeated publish writes that header as it is and only the payload follows.
+ */
+import { header, measurePublish, topicNameLength, type PublishSize } from "./encode.js";
+import { FIRST_BYTE, PacketType } from "./packet.js";
+import { writeUtf8 } from "./utf8.js";
+
+export class TopicHead {
+  /** [first byte][remaining length, 1-4 bytes] ending at index 4, then [topic length][topic]. */
+  private readonly buf: Uint8Array;
+  /** The topic's UTF-8 (a view of `buf`). */
+  readonly bytes: Uint8Array;
+  /** `buf` from the first byte on, by width of the remaining length: each made once. */
+  private readonly heads: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  /** The packet up to its payload, for `payload` bytes of payload; its first byte is the caller's to set. */
+  head: Uint8Array;
+  /** The payload length `head` is made for; -1 before the first. */
+  payload = -1;
+
+  /** Throws `InvalidTopic` unless `topic` is a valid topic name. */
+  constructor(topic: string) {
+    const n = topicNameLength(topic, "topic name:");
+    const b = (this.buf = new Uint8Array(7 + n));
+    b[5] = n >> 8;
+    b[6] = n & 0xff;
+    writeUtf8(b, 7, topic);
+    this.bytes = b.subarray(7);
+    this.head = b;
+  }
+
+  /**
+   * Makes `head` right for a QoS 0 payload of `payload` bytes; false (and `head` left as
+   * it was) when the packet would be larger than `limit`. `size` is scratch for the sizes.
+   */
+  prepare(payload: number, limit: number, size: PublishSize): boolean {
+    const total = measurePublish(size, this.bytes.length, 0, payload);
+    if (total > limit) return false;
+    const remaining = size.remaining;
+    const v = total - remaining - 1; // the remaining length's varint
+    header(this.buf, 4 - v, FIRST_BYTE[PacketType.PUBLISH], remaining);
+    let head = this.heads[v];
+    if (head === undefined) head = this.heads[v] = this.buf.subarray(4 - v);
+    this.head = head;
+    this.payload = payload;
+    return true;
+  }
+}
+
+/**
+ * The head of `topic` from `heads`, or validated, encoded and added to it; `heads` is
+ * emptied first when it already holds `limit` topics. Throws `InvalidTopic`.
+ */
+export function headFor(heads: Map<string, TopicHead>, topic: string, limit: number): TopicHead {
+  let th = heads.get(topic);
+  if (th === undefined) {
+    th = new TopicHead(topic); // throws InvalidTopic
+    if (heads.size >= limit) heads.clear();
+    heads.set(topic, th);
+  }
+  return th;
+}
