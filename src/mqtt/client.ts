@@ -35,7 +35,7 @@ import {
   type PublishSize,
 } from "./encode.js";
 import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError } from "./errors.js";
-import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable } from "./inbound.js";
+import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable, routeTableBytes } from "./inbound.js";
 import { Message } from "./message.js";
 import { resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type SubscribeOptions } from "./options.js";
 import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NONE, Outbox } from "./outbox.js";
@@ -185,10 +185,13 @@ export class MqttClient {
       topicCacheLength: s.inboundTopicLength,
     });
     this.topicKeys = this.decoder.topics === null ? new Uint32Array(0) : this.decoder.topics.keys;
-    this.routes = routeTable(s.inboundTopics);
+    // the route table and the inbound QoS 2 ids share one buffer
+    const routeBytes = routeTableBytes(s.inboundTopics);
+    const inbound = new ArrayBuffer(routeBytes + s.inboundQos2 * 2);
+    this.routes = routeTable(inbound, 0, s.inboundTopics);
+    this.inboundQos2 = new InboundQos2(inbound, routeBytes, s.inboundQos2);
     this.outbox = new Outbox(s.outboxBytes, s.inflightWindow);
     this.maxPacket = Math.min(options.maxPacketSize ?? s.outboxBytes, s.outboxBytes - ENTRY_HEADER);
-    this.inboundQos2 = new InboundQos2(s.inboundQos2);
     this.topicLimit = s.topicCache;
     this.timer = platform.timer(() => this.tick(this.platform.now()));
   }
@@ -770,7 +773,7 @@ export class MqttClient {
         }
       }
       subs.dispatching = false;
-      if (subs.deferred.length > 0) subs.removeDeferred();
+      if (subs.deferred !== null) subs.removeDeferred();
       const all = this.o.onMessage;
       if (all)
         try {

@@ -9,7 +9,7 @@
  * Steady-state decoding allocates nothing.
  */
 import { ProtocolCode as C, ProtocolError } from "./errors.js";
-import { FIRST_BYTE, Packet, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_QOS_MASK, PUBLISH_RETAIN } from "./packet.js";
+import { ConnectPacket, FIRST_BYTE, Packet, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_QOS_MASK, PUBLISH_RETAIN } from "./packet.js";
 import { isValidFilterUtf8 } from "./topic.js";
 import { TopicCache } from "./topic-cache.js";
 import { scanUtf8, UTF8_MALFORMED } from "./utf8.js";
@@ -323,8 +323,9 @@ export class Decoder {
         }
         break;
       case T.CONNECT:
-        this.connect(d, s, e);
-        break;
+        // its own record, made at the first CONNECT: only a broker or a tool decodes one
+        this.handler.onPacket(this.connect(d, s, e));
+        return;
       // PINGREQ, PINGRESP, DISCONNECT: length checked already
     }
     this.handler.onPacket(p);
@@ -377,9 +378,14 @@ export class Decoder {
     return head;
   }
 
-  /** CONNECT (§3.1): protocol, flags, keepalive, then the payload fields in order. */
-  private connect(d: Uint8Array, s: number, e: number): void {
-    const p = this.packet;
+  /** CONNECT (§3.1): protocol, flags, keepalive, then the payload fields in order; into the CONNECT record. */
+  private connect(d: Uint8Array, s: number, e: number): ConnectPacket {
+    const p = (this.connectPacket ??= new ConnectPacket());
+    p.type = T.CONNECT;
+    p.flags = 0;
+    p.remainingLength = e - s;
+    p.data = d;
+    p.packetId = 0;
     if (e - s < 10) this.fail(C.LengthOverrun, "CONNECT variable header is shorter than 10 bytes");
     if (this.u16(d, s) !== 4 || d[s + 2] !== 0x4d || d[s + 3] !== 0x51 || d[s + 4] !== 0x54 || d[s + 5] !== 0x54)
       this.fail(C.UnsupportedProtocol, "CONNECT protocol name is not MQTT");
@@ -394,46 +400,45 @@ export class Decoder {
     p.protocolLevel = 4;
     p.connectFlags = flags;
     p.keepalive = this.u16(d, s + 8);
-    let k = s + 10;
-    k = this.field(d, k, e, true, "client id");
-    p.clientIdStart = this.fieldStart;
-    p.clientIdLength = this.fieldLength;
+    // each field: its bytes start 2 after where it starts (at), and end where the next starts (k)
+    let at = s + 10;
+    let k = this.field(d, at, e, true, "client id");
+    p.clientIdStart = at + 2;
+    p.clientIdLength = k - at - 2;
     p.willTopicLength = p.willPayloadLength = p.usernameLength = p.passwordLength = -1;
     if (will) {
-      k = this.field(d, k, e, true, "will topic");
-      if (this.fieldLength === 0 || scanUtf8(d, this.fieldStart, this.fieldStart + this.fieldLength) !== 0)
-        this.fail(C.InvalidTopic, "CONNECT will topic is empty or contains a wildcard");
-      p.willTopicStart = this.fieldStart;
-      p.willTopicLength = this.fieldLength;
-      k = this.field(d, k, e, false, "will payload");
-      p.willPayloadStart = this.fieldStart;
-      p.willPayloadLength = this.fieldLength;
+      k = this.field(d, (at = k), e, true, "will topic");
+      if (k - at === 2 || scanUtf8(d, at + 2, k) !== 0) this.fail(C.InvalidTopic, "CONNECT will topic is empty or contains a wildcard");
+      p.willTopicStart = at + 2;
+      p.willTopicLength = k - at - 2;
+      k = this.field(d, (at = k), e, false, "will payload");
+      p.willPayloadStart = at + 2;
+      p.willPayloadLength = k - at - 2;
     }
     if (flags & 0x80) {
-      k = this.field(d, k, e, true, "user name");
-      p.usernameStart = this.fieldStart;
-      p.usernameLength = this.fieldLength;
+      k = this.field(d, (at = k), e, true, "user name");
+      p.usernameStart = at + 2;
+      p.usernameLength = k - at - 2;
     }
     if (flags & 0x40) {
-      k = this.field(d, k, e, false, "password");
-      p.passwordStart = this.fieldStart;
-      p.passwordLength = this.fieldLength;
+      k = this.field(d, (at = k), e, false, "password");
+      p.passwordStart = at + 2;
+      p.passwordLength = k - at - 2;
     }
     if (k !== e) this.fail(C.LengthOverrun, `CONNECT has ${e - k} bytes after its last field`);
+    return p;
   }
 
-  private fieldStart = 0;
-  private fieldLength = 0;
+  /** The record CONNECT packets are delivered in, made at the first one. */
+  private connectPacket: ConnectPacket | null = null;
 
-  /** Reads a length-prefixed field at `k` into fieldStart/fieldLength; returns the index after it. */
+  /** Checks the length-prefixed field at `k`; returns the index after it. */
   private field(d: Uint8Array, k: number, e: number, utf8: boolean, what: string): number {
     if (k + 2 > e) this.fail(C.LengthOverrun, `CONNECT ${what} length runs past the end of the packet`);
     const n = this.u16(d, k);
     k += 2;
     if (k + n > e) this.fail(C.LengthOverrun, `CONNECT ${what} runs past the end of the packet`);
     if (utf8 && scanUtf8(d, k, k + n) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, `CONNECT ${what} is not well-formed UTF-8`);
-    this.fieldStart = k;
-    this.fieldLength = n;
     return k + n;
   }
 }

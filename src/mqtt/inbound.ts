@@ -18,8 +18,13 @@ export const ROUTE_STRIDE = 3 + ROUTE_MAX;
  * subscription table has not changed (its generation). The client reads it inline on its
  * receive path and calls {@link makeRoute} when a route is not good.
  */
-export function routeTable(slots: number): Int32Array {
-  return new Int32Array(slots * ROUTE_STRIDE);
+export function routeTable(buffer: ArrayBuffer, offset: number, slots: number): Int32Array {
+  return new Int32Array(buffer, offset, slots * ROUTE_STRIDE);
+}
+
+/** Bytes of a route table for `slots` slots (a multiple of 4). */
+export function routeTableBytes(slots: number): number {
+  return slots * ROUTE_STRIDE * 4;
 }
 
 /**
@@ -50,8 +55,9 @@ export class InboundQos2 {
   private readonly ids: Uint16Array;
   private count = 0;
 
-  constructor(capacity: number) {
-    this.ids = new Uint16Array(capacity);
+  /** The table's ids live in `buffer` from `offset` (`capacity` × 2 bytes): a view costs XS fewer heap slots than a buffer of its own. */
+  constructor(buffer: ArrayBuffer, offset: number, capacity: number) {
+    this.ids = new Uint16Array(buffer, offset, capacity);
   }
 
   get size(): number {

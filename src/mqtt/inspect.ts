@@ -5,7 +5,7 @@
  */
 import { ErrorCode, MqttError } from "./errors.js";
 import * as E from "./encode.js";
-import { Packet, PacketName, PacketType as T } from "./packet.js";
+import { type ConnectPacket, Packet, PacketName, PacketType as T } from "./packet.js";
 import { decodeUtf8 } from "./utf8.js";
 
 /** A packet as `mqtt-packet` would show it. */
@@ -82,7 +82,8 @@ export function fromHex(hex: string): Uint8Array {
  * The object form of a decoded packet. For a fragmented PUBLISH this shows one fragment's
  * payload; join fragments with {@link PayloadAssembler} first.
  */
-export function packetToObject(p: Packet): PacketObject {
+export function packetToObject(packet: Packet): PacketObject {
+  const p = packet as ConnectPacket; // CONNECT's fields are read only when it is one
   const d = p.data;
   const cmd = PacketName[p.type];
   switch (p.type) {

@@ -56,8 +56,10 @@ export class Outbox {
   constructor(capacity: number, window: number) {
     this.ring = new Uint8Array(capacity);
     this.view = new DataView(this.ring.buffer);
-    this.slotEntry = new Int32Array(window);
-    this.slotId = new Uint16Array(window);
+    // both slot tables as views of one buffer (fewer XS heap slots than two buffers)
+    const slots = new ArrayBuffer(window * 6);
+    this.slotEntry = new Int32Array(slots, 0, window);
+    this.slotId = new Uint16Array(slots, window * 4, window);
   }
 
   /** Messages held (queued or in flight). */

@@ -103,8 +103,15 @@ export class Packet {
   sessionPresent = false;
   returnCode = 0;
 
-  // CONNECT (a length of -1 means the field is absent). SUBSCRIBE, SUBACK and
-  // UNSUBSCRIBE keep their entry lists in data[payloadStart, payloadEnd).
+  // SUBSCRIBE, SUBACK and UNSUBSCRIBE keep their entry lists in data[payloadStart, payloadEnd).
+}
+
+/**
+ * A decoded CONNECT: the decoder delivers CONNECT in a record of its own, made at the first
+ * one (a client never receives CONNECT, so its record does not carry these fields). A
+ * length of -1 means the field is absent.
+ */
+export class ConnectPacket extends Packet {
   protocolLevel = 0;
   connectFlags = 0;
   keepalive = 0;

@@ -40,21 +40,22 @@ interface Request {
 /** The filter table itself (the client's dispatch reads it directly), and what goes with it. */
 export class Subscriptions extends SubscriptionTable<SubRow> {
   private readonly requests = new Map<number, Request>();
-  /** UNSUBSCRIBEs to send at the next connection, with their callbacks. */
-  private later: Request[] = [];
-  /** Handlers are running: removals wait in {@link deferred} so the dispatch loop's row indexes stay valid. */
+  /** UNSUBSCRIBEs to send at the next connection, with their callbacks (made when the first waits). */
+  private later: Request[] | null = null;
+  /** Handlers are running: removals wait in {@link deferred} (made when the first waits) so the dispatch loop's row indexes stay valid. */
   dispatching = false;
-  readonly deferred: string[] = [];
+  deferred: string[] | null = null;
 
   /** Adds or replaces `filter` (validated by the caller) as to be sent. */
   add(filter: string, qos: number, handler: MessageHandler | null, done: SubscribeDone | null): void {
-    const d = this.deferred.indexOf(filter);
-    if (d >= 0) this.deferred.splice(d, 1);
+    const d = this.deferred?.indexOf(filter) ?? -1;
+    if (d >= 0) this.deferred!.splice(d, 1);
     this.set(filter, qos, { state: SubState.ToSend, handler, done });
-    for (const r of this.later) {
-      const k = r.filters.indexOf(filter);
-      if (k >= 0) r.filters.splice(k, 1);
-    }
+    if (this.later)
+      for (const r of this.later) {
+        const k = r.filters.indexOf(filter);
+        if (k >= 0) r.filters.splice(k, 1);
+      }
   }
 
   /**
@@ -62,15 +63,16 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
    * UNSUBSCRIBE waits for the next connection; `done` runs when it is acknowledged.
    */
   remove(filter: string, connected: boolean, done: UnsubscribeDone | null): void {
-    if (this.dispatching) this.deferred.push(filter);
+    if (this.dispatching) (this.deferred ??= []).push(filter);
     else this.delete(filter);
-    if (!connected) this.later.push({ type: PacketType.UNSUBSCRIBE, filters: [filter], done });
+    if (!connected) (this.later ??= []).push({ type: PacketType.UNSUBSCRIBE, filters: [filter], done });
   }
 
   /** After a dispatch: removals asked for during it take effect. */
   removeDeferred(): void {
-    for (const f of this.deferred) this.delete(f);
-    this.deferred.length = 0;
+    const later = this.deferred!;
+    this.deferred = null;
+    for (const f of later) this.delete(f);
   }
 
   /**
@@ -85,10 +87,10 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
       const row = t.at(i).value;
       if (!sessionPresent || row.state !== SubState.Acked) row.state = SubState.ToSend;
     }
-    const again = this.later;
+    const again = this.later ?? [];
     for (const r of this.requests.values()) if (r.type === PacketType.UNSUBSCRIBE) again.push(r);
     this.requests.clear();
-    this.later = [];
+    this.later = null;
     return again.filter((r) => r.filters.length > 0);
   }
 

@@ -63,10 +63,13 @@ export class TopicCache {
     const n = slots < 1 ? 1 : slots;
     this.maxLength = maxLength;
     this.chunksPer = (maxLength + 7) >> 3;
-    this.keys = new Uint32Array(n);
-    this.lengths = new Int32Array(n).fill(-1);
-    this.chunks = new Float64Array(n * this.chunksPer);
-    this.short = new Uint8Array(n * 8);
+    // one buffer, four views: a view of an existing buffer costs XS 4 heap slots, a typed array with its own 7
+    const chunkBytes = n * this.chunksPer * 8;
+    const b = new ArrayBuffer(chunkBytes + n * 16);
+    this.chunks = new Float64Array(b, 0, n * this.chunksPer);
+    this.keys = new Uint32Array(b, chunkBytes, n);
+    this.lengths = new Int32Array(b, chunkBytes + n * 4, n).fill(-1);
+    this.short = new Uint8Array(b, chunkBytes + n * 8, n * 8);
     this.own = own;
     this.ownView = new DataView(own.buffer, own.byteOffset, own.byteLength);
     this.otherView = this.view = this.ownView;

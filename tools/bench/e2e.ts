@@ -531,6 +531,14 @@ if (PART !== "node") {
       const c = (costs[op] = await measure(worker, op, 1000));
       console.log(`${name.padEnd(30)}${String(c.compute).padStart(12)} ${String(c.slots).padStart(12)}   ${c.consistent ? "agrees" : "DIFFERS (collection in window?)"}`);
     }
+    // memory at rest: a connected client with default options, after a collection, against a collection alone
+    const rest: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const base = (await worker.call("restClient", false)).meter.currentHeapCount;
+      rest.push((await worker.call("restClient", true)).meter.currentHeapCount - base);
+    }
+    const restSame = rest.every((x) => x === rest[0]);
+    console.log(`${"connected client at rest".padEnd(30)}${"".padStart(12)} ${String(rest[rest.length - 1]).padStart(12)}   ${restSame ? "same for 3 clients" : `DIFFERS: ${rest.join(", ")}`}`);
     const after = (await worker.call<Record<string, number>>("counters")).result;
     const ran = WARMUP + 0 + 500 + 1000; // measure(): warm-up, then windows of 0, n/2, n (n = 1000)
     const d = (k: string) => after[k] - before[k];
@@ -569,6 +577,7 @@ if (PART !== "node") {
       console.log(`${name.padEnd(22)} ${ours.padStart(22)}   ${vs(r.classic).padEnd(34)}${vs(r.ecma)}`);
     }
     console.log("(ratio = ours / theirs; the goal in design.md is compute ≤ 0.33x and 0 slots)");
+    console.log(`at rest, heap slots: ours ${rest[rest.length - 1]} (default options, connected, with its transport and timer objects); classic mqtt about 150 (design.md)`);
   } finally {
     await worker.close();
   }
