@@ -259,6 +259,12 @@ describe("device build (Moddable, without the SDK)", function () {
       }
     });
 
+    it("leaves out the SDK's TypeScript project files, which its typings wildcard would compile into every build", () => {
+      // $(MODDABLE)/examples/manifest_typings.json maps "*" to $(TYPINGS)/*: typings/package.json and
+      // typings/tsconfig.es20xx.json would become JSON modules (2.7 KB of bytecode) in the firmware.
+      assert.deepEqual(manifest.modules?.["~"], ["$(TYPINGS)/package", "$(TYPINGS)/tsconfig*"]);
+    });
+
     it("the ESP32 sub-manifest brings the four sensor drivers and keeps the SDK's Wi-Fi setup out", () => {
       const sub = readFileSync(path.join(root, "src/platform/moddable/manifest_esp32.json"), "utf8");
       for (const d of ["sht3x", "aht10", "bmp280", "tmp102"]) assert.ok(sub.includes(`$(MODDABLE)/modules/drivers/sensors/${d}/manifest.json`), d);
