@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as ops from "./codec/ops.js";
 import type { Outcome, RoundTrip } from "./codec/ops.js";
-import type { PacketObject } from "../src/mqtt/inspect.js";
+import type { PacketObject } from "../tools/inspect.js";
 import { ENGINES, openEngine, type Engine } from "./engines.js";
 
 /** Byte-exact vectors written from the MQTT 3.1.1 specification's field descriptions. */

@@ -3,7 +3,8 @@
  * that every module it maps exists in dist/; that every import of every module reachable
  * from the entry resolves, by XS's rules (relative specifiers against the importer's
  * module name, `.js` stripped), to a mapped module or to an SDK module the platform has;
- * the board files; tools/device.js without $MODDABLE; the device type-check with no Node
+ * that the manifests map and preload nothing the entry does not import (no tool-only code,
+ * such as the packet inspector, in the firmware); the board files; tools/device.js without $MODDABLE; the device type-check with no Node
  * types. The last suite, opt-in (XSMQTT_MODDABLE_E2E=1 with $MODDABLE set), builds the
  * firmware for the desktop simulator and runs it headless against a broker.
  */
@@ -127,13 +128,13 @@ function importsOf(file: string): string[] {
   return found;
 }
 
-/** Walks the import graph from the entry and the preloads; returns the problems found. */
-function checkGraph(platform: string, sdk: string[]): { problems: string[]; reached: Set<string> } {
+/** Walks the import graph from the entry and (unless `entryOnly`) the preloads; returns the problems found. */
+function checkGraph(platform: string, sdk: string[], entryOnly = false): { problems: string[]; reached: Set<string> } {
   const { modules, preload } = platformView(platform);
   const problems: string[] = [];
   const reached = new Set<string>();
   const main = manifest.creation?.main ?? "main";
-  const queue = [main, ...preload.filter((p) => p.startsWith("xsmqtt"))];
+  const queue = [main, ...(entryOnly ? [] : preload.filter((p) => p.startsWith("xsmqtt")))];
   for (const p of preload) {
     if (!p.startsWith("xsmqtt")) continue;
     const ok = p.endsWith("/*") ? [...modules.keys()].some((k) => k.startsWith(p.slice(0, -1))) : modules.has(p);
@@ -160,6 +161,11 @@ function checkGraph(platform: string, sdk: string[]): { problems: string[]; reac
     }
   }
   return { problems, reached };
+}
+
+/** True for compiled JavaScript with nothing at run time (a file of types only): `export {};`. */
+function typeOnly(file: string): boolean {
+  return readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "").replace(/\s+/g, "") === "export{};";
 }
 
 describe("device build (Moddable, without the SDK)", function () {
@@ -218,6 +224,46 @@ describe("device build (Moddable, without the SDK)", function () {
         for (const m of reached) assert.ok(!/^embedded:(io\/(i2c|smbus|digital)|sensor\/)/.test(m), `${sim} reaches ${m}`);
       });
     }
+
+    // Everything a manifest maps is compiled into the firmware's flash, and preloads also into
+    // its resident heap: the tools' code (the packet inspector, the simulated host board that
+    // Node and xsnap run) must stay out of every mapped module set, wildcards included.
+    for (const target of [...Object.keys(DEVICE_TARGETS), ...SIMULATORS]) {
+      it(`${target}: maps and preloads only modules the entry imports (no tool-only code)`, () => {
+        const { problems, reached } = checkGraph(target, target.startsWith("esp32") ? SDK_ESP32 : SDK_COMMON, true);
+        assert.deepEqual(problems, []);
+        const { modules, preload } = platformView(target);
+        const dist = path.join(root, "dist");
+        for (const [name, file] of modules) {
+          const rel = path.relative(dist, file);
+          assert.ok(/^(src|boards)\//.test(rel) && !rel.startsWith("src/platform/node/") && !rel.startsWith("src/platform/xsnap/"), `${name} maps ${rel}, which is not device code`);
+        }
+        assert.ok(!modules.has("xsmqtt/mqtt/inspect"), "the packet inspector is in the firmware (a stale dist/src/mqtt/inspect.js? it lives in tools/ now)");
+        const unused = [...modules.keys()].filter((m) => !reached.has(m) && !typeOnly(modules.get(m)!));
+        assert.deepEqual(unused, [], `${target}: mapped, but imported by nothing the entry reaches (delete stale files from dist/, or keep tool-only code out of mapped folders)`);
+        for (const p of preload.filter((p) => p.startsWith("xsmqtt"))) {
+          const names = p.endsWith("/*") ? [...modules.keys()].filter((k) => k.startsWith(p.slice(0, -1))) : [p];
+          for (const n of names) assert.ok(reached.has(n) || typeOnly(modules.get(n)!), `preload ${n} is not imported by the firmware`);
+        }
+      });
+    }
+
+    it("src/mqtt holds no module the firmware leaves unused: the manifest maps it whole", () => {
+      const { reached } = checkGraph("esp32/nodemcu", SDK_ESP32, true);
+      const sources = readdirSync(path.join(root, "src/mqtt")).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"));
+      assert.ok(sources.includes("client.ts"));
+      assert.ok(!sources.includes("inspect.ts"), "the packet inspector belongs to the tools (tools/inspect.ts)");
+      for (const f of sources) {
+        const name = `xsmqtt/mqtt/${f.slice(0, -3)}`;
+        assert.ok(reached.has(name) || typeOnly(path.join(root, "dist/src/mqtt", f.replace(/\.ts$/, ".js"))), `${name} is not imported by the firmware: move it out of src/mqtt`);
+      }
+    });
+
+    it("leaves out the SDK's TypeScript project files, which its typings wildcard would compile into every build", () => {
+      // $(MODDABLE)/examples/manifest_typings.json maps "*" to $(TYPINGS)/*: typings/package.json and
+      // typings/tsconfig.es20xx.json would become JSON modules (2.7 KB of bytecode) in the firmware.
+      assert.deepEqual(manifest.modules?.["~"], ["$(TYPINGS)/package", "$(TYPINGS)/tsconfig*"]);
+    });
 
     it("the ESP32 sub-manifest brings the four sensor drivers and keeps the SDK's Wi-Fi setup out", () => {
       const sub = readFileSync(path.join(root, "src/platform/moddable/manifest_esp32.json"), "utf8");

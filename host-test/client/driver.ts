@@ -5,7 +5,7 @@
  */
 import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/mqtt/client.js";
 import { MqttError } from "../../src/mqtt/errors.js";
-import { fromHex, toHex } from "../../src/mqtt/inspect.js";
+import { fromHex, toHex } from "../../tools/inspect.js";
 import type { Message } from "../../src/mqtt/message.js";
 import type { Platform } from "../../src/mqtt/platform.js";
 

@@ -11,7 +11,7 @@
  */
 import { MqttClient, type ClientOptions } from "../../src/mqtt/client.js";
 import { ErrorCode, MqttError, ProtocolCode, ProtocolError } from "../../src/mqtt/errors.js";
-import { fromHex, toHex } from "../../src/mqtt/inspect.js";
+import { fromHex, toHex } from "../../tools/inspect.js";
 import type { Message } from "../../src/mqtt/message.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "../../src/mqtt/platform.js";
 

@@ -6,7 +6,7 @@
  */
 import { Decoder } from "../../src/mqtt/decode.js";
 import { MqttError } from "../../src/mqtt/errors.js";
-import { encodeObject, fromHex, PayloadAssembler, toHex, type PacketObject } from "../../src/mqtt/inspect.js";
+import { encodeObject, fromHex, PayloadAssembler, toHex, type PacketObject } from "../../tools/inspect.js";
 import type { Packet } from "../../src/mqtt/packet.js";
 import * as E from "../../src/mqtt/encode.js";
 

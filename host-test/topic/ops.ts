@@ -6,7 +6,7 @@
  */
 import { MqttError } from "../../src/mqtt/errors.js";
 import { matchFilter, SubscriptionTable, topicMatches, validateTopic, validateTopicFilter, type SubscriptionEntry } from "../../src/mqtt/topic.js";
-import { fromHex } from "../../src/mqtt/inspect.js";
+import { fromHex } from "../../tools/inspect.js";
 import { TopicCache } from "../../src/mqtt/topic-cache.js";
 import { utf8Length, writeUtf8 } from "../../src/mqtt/utf8.js";
 

@@ -8,7 +8,7 @@
  */
 import { Decoder } from "../../src/mqtt/decode.js";
 import { ProtocolError } from "../../src/mqtt/errors.js";
-import { PayloadAssembler, type PacketObject } from "../../src/mqtt/inspect.js";
+import { PayloadAssembler, type PacketObject } from "../inspect.js";
 import { PacketName } from "../../src/mqtt/packet.js";
 import { parseOptions, UsageError, type CommandIo } from "../cli.js";
 

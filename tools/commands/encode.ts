@@ -6,7 +6,7 @@
  * typed by a person.
  */
 import { ErrorCode, MqttError } from "../../src/mqtt/errors.js";
-import { encodeObject, fromHex, toHex, type PacketObject } from "../../src/mqtt/inspect.js";
+import { encodeObject, fromHex, toHex, type PacketObject } from "../inspect.js";
 import { validateTopicFilter } from "../../src/mqtt/topic.js";
 import { parseOptions, UsageError, type CommandIo } from "../cli.js";
 

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { makeDriver, type DriverOptions } from "../../host-test/client/driver.js";
 import { Decoder } from "../../src/mqtt/decode.js";
 import { MqttError } from "../../src/mqtt/errors.js";
-import { toHex } from "../../src/mqtt/inspect.js";
+import { toHex } from "../inspect.js";
 import { PacketName, PacketType as T, type Packet } from "../../src/mqtt/packet.js";
 import type { Platform, Transport, TransportSink } from "../../src/mqtt/platform.js";
 import { validateTopic, validateTopicFilter } from "../../src/mqtt/topic.js";

@@ -3,10 +3,10 @@
  * fields (payload, password, will payload) as lowercase hex. For tools, tests and logs:
  * everything here allocates, none of it is on a hot path.
  */
-import { ErrorCode, MqttError } from "./errors.js";
-import * as E from "./encode.js";
-import { type ConnectPacket, Packet, PacketName, PacketType as T } from "./packet.js";
-import { decodeUtf8 } from "./utf8.js";
+import { ErrorCode, MqttError } from "../src/mqtt/errors.js";
+import * as E from "../src/mqtt/encode.js";
+import { type ConnectPacket, Packet, PacketName, PacketType as T } from "../src/mqtt/packet.js";
+import { decodeUtf8 } from "../src/mqtt/utf8.js";
 
 /** A packet as `mqtt-packet` would show it. */
 export interface PacketObject {
