@@ -103,7 +103,7 @@ class Sink implements TransportSink {
   }
 }
 
-const Q0: PublishOptions = { qos: 0 };
+const Q0: PublishOptions = Object.freeze({ qos: 0 });
 const PUBLISH0 = FIRST_BYTE[T.PUBLISH];
 
 export class MqttClient {

@@ -12,7 +12,7 @@
 import type { BrokerAddress } from "./platform.js";
 
 /** Connection states, in the order a connection goes through them. */
-export const ConnState = {
+export const ConnState = Object.freeze({
   /** Not connected; a reconnect may be scheduled. */
   Idle: 0,
   /** The transport is opening. */
@@ -22,7 +22,7 @@ export const ConnState = {
   Connected: 3,
   /** Closed by the application; final. */
   Closed: 4,
-} as const;
+} as const);
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
 /**

@@ -13,7 +13,7 @@
 import { ConnState } from "./connection.js";
 
 /** What {@link Deadlines.due} found due. */
-export const Due = {
+export const Due = Object.freeze({
   Nothing: 0,
   /** The backoff is over: open the next connection. */
   Reconnect: 1,
@@ -23,7 +23,7 @@ export const Due = {
   Ping: 3,
   /** No PINGRESP in time. */
   PingTimeout: 4,
-} as const;
+} as const);
 export type Due = (typeof Due)[keyof typeof Due];
 
 /** Milliseconds from `then` to `now` on the wrapping clock (0 to 2^32-1). */

@@ -30,7 +30,7 @@ const S_FAILED = 5;
  * Required remaining length per type, -1 where it varies (§3.x.1). Types 0 and 15 are
  * rejected before this table is read.
  */
-const FIXED_LENGTH = [-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1];
+const FIXED_LENGTH: readonly number[] = Object.freeze([-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1]);
 
 /**
  * 1 for each first byte 3.1.1 allows: a defined type with the flags §2.2.2 requires (the

@@ -10,7 +10,7 @@
  * Codes of {@link ProtocolError}: the peer sent bytes that MQTT 3.1.1 forbids, or a
  * packet this decoder cannot hold. Each names the rule broken.
  */
-export const ProtocolCode = {
+export const ProtocolCode = Object.freeze({
   /** Remaining length uses more than four bytes (MQTT 3.1.1 §2.2.3). */
   MalformedRemainingLength: "MalformedRemainingLength",
   /** Packet type 0 or 15 (reserved, §2.2.1). */
@@ -41,11 +41,11 @@ export const ProtocolCode = {
   PacketTooLarge: "PacketTooLarge",
   /** A packet type this side of the connection must never receive. */
   UnexpectedPacket: "UnexpectedPacket",
-} as const;
+} as const);
 export type ProtocolCode = (typeof ProtocolCode)[keyof typeof ProtocolCode];
 
 /** Codes of {@link MqttError}: the application asked for something that cannot be done. */
-export const ErrorCode = {
+export const ErrorCode = Object.freeze({
   /** The packet does not fit the buffer it was to be written into. */
   BufferTooSmall: "BufferTooSmall",
   /** The packet exceeds the configured maximum or MQTT's 256 MiB limit. */
@@ -86,7 +86,7 @@ export const ErrorCode = {
    * reconnects so a broker keeping the session sends it again.
    */
   InboundQos2Full: "InboundQos2Full",
-} as const;
+} as const);
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
@@ -119,14 +119,14 @@ export class ProtocolError extends MqttError {
 }
 
 /** CONNACK return codes 1-5 (§3.2.2.3), by number. */
-export const ConnackReason: readonly string[] = [
+export const ConnackReason: readonly string[] = Object.freeze([
   "accepted",
   "unacceptable protocol version",
   "identifier rejected",
   "server unavailable",
   "bad user name or password",
   "not authorized",
-];
+]);
 
 /** The broker refused the connection with a CONNACK return code 1-5. */
 export class ConnectionRefusedError extends MqttError {

@@ -121,7 +121,7 @@ export interface ClientStats {
 }
 
 /** Every default, in one place. */
-export const DEFAULTS = {
+export const DEFAULTS = Object.freeze({
   clean: true,
   keepalive: 60,
   receiveBufferSize: 1024,
@@ -140,7 +140,7 @@ export const DEFAULTS = {
   topicCache: 16,
   inboundTopics: 4,
   inboundTopicLength: 128,
-} as const;
+} as const);
 
 /** The options as numbers and flags, defaults applied and checked: made once, read on the cold paths. */
 export interface Settings {

@@ -4,7 +4,7 @@
  */
 
 /** Control packet types, the high nibble of the first byte (§2.2.1). */
-export const PacketType = {
+export const PacketType = Object.freeze({
   CONNECT: 1,
   CONNACK: 2,
   PUBLISH: 3,
@@ -19,7 +19,7 @@ export const PacketType = {
   PINGREQ: 12,
   PINGRESP: 13,
   DISCONNECT: 14,
-} as const;
+} as const);
 
 /**
  * The first byte of each packet type as this side writes it: the type in the high nibble
@@ -27,7 +27,7 @@ export const PacketType = {
  * PUBLISH's entry is its base, DUP, QoS and RETAIN 0; types 0 and 15 are reserved (0).
  * The encoder, the decoder's flag checks and the client's publish header all read this.
  */
-export const FIRST_BYTE: readonly number[] = [0, 0x10, 0x20, 0x30, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xa2, 0xb0, 0xc0, 0xd0, 0xe0, 0];
+export const FIRST_BYTE: readonly number[] = Object.freeze([0, 0x10, 0x20, 0x30, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xa2, 0xb0, 0xc0, 0xd0, 0xe0, 0]);
 
 /** PUBLISH first-byte flags (§3.3.1): plain constants, as the hot paths read them. */
 export const PUBLISH_RETAIN = 0x01;
@@ -36,7 +36,7 @@ export const PUBLISH_QOS_MASK = 0x06;
 export const PUBLISH_DUP = 0x08;
 
 /** Packet type names by number, for messages and tools. */
-export const PacketName: readonly string[] = [
+export const PacketName: readonly string[] = Object.freeze([
   "reserved",
   "connect",
   "connack",
@@ -53,7 +53,7 @@ export const PacketName: readonly string[] = [
   "pingresp",
   "disconnect",
   "reserved",
-];
+]);
 
 const EMPTY = new Uint8Array(0);
 

@@ -11,14 +11,14 @@ import { PacketType } from "./packet.js";
 import { SubscriptionTable } from "./topic.js";
 
 /** Where a filter stands with the broker. */
-export const SubState = {
+export const SubState = Object.freeze({
   /** Not yet sent on this connection (new, or the session was not kept). */
   ToSend: 0,
   /** SUBSCRIBE sent, SUBACK awaited. */
   Sent: 1,
   /** Granted by the broker. */
   Acked: 2,
-} as const;
+} as const);
 export type SubState = (typeof SubState)[keyof typeof SubState];
 
 export type SubscribeDone = (error: MqttError | null, granted: number) => void;
