@@ -126,6 +126,85 @@ const EXPECTED: Record<string, Row[]> = {
     [2000, "unsubscribed", "u/2"],
     [2000, "stats", JSON.stringify({ unknownAcks: 1, connected: true })],
   ],
+  qos2Flow: [
+    [0, "sent", "connect"],
+    [0, "connected", "new"],
+    [0, "sent", "publish:1"],
+    [0, "sent", "pubrel:1"],
+    [0, "inflight", 1], // released: the slot holds until PUBCOMP, so the second waits
+    [0, "delivered", 1],
+    [0, "sent", "publish:2"],
+    [0, "sent", "pubrel:2"],
+    [0, "delivered", 2],
+    [0, "stats", JSON.stringify({ delivered: 2, queued: 0, inflight: 0 })],
+  ],
+  qos2Cuts: [
+    [0, "sent", "connect"],
+    [0, "connected", "new"],
+    [0, "sent", "publish:1"],
+    [0, "lost", "ConnectionLost"],
+    [1000, "sent", "connect"],
+    [1000, "connected", "session"],
+    [1000, "sent", "publish:1:dup"], // no PUBREC yet: the PUBLISH again, DUP=1, same id
+    [1000, "sent", "pubrel:1"],
+    [1000, "lost", "ConnectionLost"],
+    [2000, "sent", "connect"],
+    [2000, "connected", "session"],
+    [2000, "sent", "pubrel:1"], // after the PUBREC: only the PUBREL, never the PUBLISH
+    [2000, "delivered", 1],
+    [2000, "stats", JSON.stringify({ delivered: 1, resent: 1, queued: 0 })],
+  ],
+  qos2Order: [
+    [0, "sent", "connect"],
+    [0, "connected", "new"],
+    ...[1, 2, 3, 4, 5].map((id): Row => [0, "sent", `publish:${id}`]),
+    [0, "sent", "pubrel:3"],
+    [0, "sent", "pubrel:1"],
+    [0, "sent", "pubrel:4"],
+    [0, "lost", "ConnectionLost"],
+    [1000, "sent", "connect"],
+    [1000, "connected", "session"],
+    [1000, "sent", "pubrel:3"], // PUBREC order
+    [1000, "sent", "pubrel:1"],
+    [1000, "sent", "pubrel:4"],
+    [1000, "sent", "publish:2:dup"], // then the unacknowledged, in their order
+    [1000, "sent", "publish:5:dup"],
+  ],
+  qos2Unknown: [
+    [0, "sent", "connect"],
+    [0, "connected", "new"],
+    [0, "sent", "pubrel:77"],
+    [0, "stats", JSON.stringify({ unknownAcks: 2, connected: true })],
+    [0, "sent", "publish:1"],
+    [0, "error", "UnexpectedPacket"],
+    [0, "lost", "ProtocolError"],
+    [0, "connected", "false"],
+  ],
+  qos2NoSession: [
+    [0, "sent", "connect"],
+    [0, "connected", "new"],
+    [0, "sent", "publish:1"],
+    [0, "sent", "publish:2"],
+    [0, "sent", "pubrel:1"],
+    [0, "lost", "ConnectionLost"],
+    [1000, "sent", "connect"],
+    [1000, "delivered", 1], // released, the session gone: done, counted
+    [1000, "connected", "new"],
+    [1000, "sent", "publish:2:dup"], // unacknowledged: published again
+    [1000, "sent", "pubrel:2"],
+    [1000, "delivered", 2],
+    [1000, "stats", JSON.stringify({ delivered: 2, releasedWithoutSession: 1, queued: 0 })],
+  ],
+  closeOwesAcks: [
+    [0, "sent", "connect"],
+    [0, "connected", "new"],
+    [0, "message", "in/2:m"],
+    [0, "sent", "pubrec:9"],
+    [0, "released", 9],
+    [0, "sent", "pubcomp:9"], // owed: written before the DISCONNECT
+    [0, "sent", "disconnect"],
+    [0, "closed", "true"],
+  ],
 };
 
 for (const engineName of ENGINES) {

@@ -371,3 +371,113 @@ export function unsubscribeOffline(start: number): Event[] {
   w.log("stats", JSON.stringify({ unknownAcks: w.client.stats.unknownAcks, connected: w.client.connected }));
   return w.trace;
 }
+
+// ---- QoS 2 publish (§4.3.3, §4.4) ----
+
+const Q2 = { qos: 2 };
+const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const ackOf = (type: number, id: number) => [type, 2, id >> 8, id & 0xff];
+const PUBREC = (id: number) => ackOf(0x50, id);
+const PUBCOMP = (id: number) => ackOf(0x70, id);
+const PUBACK = (id: number) => ackOf(0x40, id);
+
+/** PUBLISH → PUBREC → PUBREL → PUBCOMP; onDelivered on the PUBCOMP; the window slot holds until then. */
+export function qos2Flow(start: number): Event[] {
+  const w = new World(start, { inflightWindow: 1 });
+  w.client.connect();
+  w.connectNow();
+  w.client.publish("q2/a", bytes("one"), Q2);
+  w.client.publish("q2/a", bytes("two"), Q2); // waits for the window
+  w.drain();
+  w.send(PUBREC(1));
+  w.log("inflight", w.client.inflight);
+  w.send(PUBCOMP(1)); // delivered; the window frees, the second goes
+  w.send(PUBREC(2));
+  w.send(PUBCOMP(2));
+  w.log("stats", JSON.stringify({ delivered: w.client.stats.delivered, queued: w.client.queued, inflight: w.client.inflight }));
+  return w.trace;
+}
+
+/** Cut before the PUBREC: the PUBLISH goes again with DUP=1 and its id. Cut after it: only the PUBREL goes again. */
+export function qos2Cuts(start: number): Event[] {
+  const w = new World(start, { clean: false });
+  w.client.connect();
+  w.connectNow();
+  w.client.publish("q2/a", bytes("one"), Q2);
+  w.drain();
+  w.hangUp(); // before PUBREC
+  w.at(1000);
+  w.connectNow(true);
+  w.send(PUBREC(1));
+  w.hangUp(); // after PUBREC, before PUBCOMP
+  w.at(2000);
+  w.connectNow(true);
+  w.send(PUBCOMP(1));
+  w.log("stats", JSON.stringify({ delivered: w.client.stats.delivered, resent: w.client.stats.resent, queued: w.client.queued }));
+  return w.trace;
+}
+
+/** PUBRELs after a reconnect go in the order their PUBRECs came, then unacknowledged PUBLISHes in their order. */
+export function qos2Order(start: number): Event[] {
+  const w = new World(start, { clean: false });
+  w.client.connect();
+  w.connectNow();
+  for (const m of ["1", "2", "3", "4", "5"]) w.client.publish("q2/o", bytes(m), Q2);
+  w.drain();
+  w.send(PUBREC(3));
+  w.send(PUBREC(1));
+  w.send(PUBREC(4));
+  w.hangUp(); // 2 and 5 unacknowledged; 3, 1, 4 released
+  w.at(1000);
+  w.connectNow(true);
+  return w.trace;
+}
+
+/** Unknown PUBREC: answered with PUBREL and counted. Unknown PUBCOMP: ignored and counted. PUBACK for a QoS 2 id: a protocol error. */
+export function qos2Unknown(start: number): Event[] {
+  const w = new World(start, {});
+  w.client.connect();
+  w.connectNow();
+  w.send(PUBREC(77));
+  w.send(PUBCOMP(78));
+  w.log("stats", JSON.stringify({ unknownAcks: w.client.stats.unknownAcks, connected: w.client.connected }));
+  w.client.publish("q2/a", bytes("x"), Q2);
+  w.drain();
+  w.send(PUBACK(1));
+  w.log("connected", String(w.client.connected));
+  return w.trace;
+}
+
+/**
+ * The broker kept no session: a released message is done (its PUBREC acknowledged it),
+ * reported and counted; an unacknowledged one is published again.
+ */
+export function qos2NoSession(start: number): Event[] {
+  const w = new World(start, { clean: false });
+  w.client.connect();
+  w.connectNow();
+  w.client.publish("q2/a", bytes("a"), Q2);
+  w.client.publish("q2/a", bytes("b"), Q2);
+  w.drain();
+  w.send(PUBREC(1));
+  w.hangUp();
+  w.at(1000);
+  w.connectNow(false);
+  w.send(PUBREC(2));
+  w.send(PUBCOMP(2));
+  w.log("stats", JSON.stringify({ delivered: w.client.stats.delivered, releasedWithoutSession: w.client.stats.releasedWithoutSession, queued: w.client.queued }));
+  return w.trace;
+}
+
+/** close() writes the acks it owes (here a PUBCOMP) before DISCONNECT; onReleased marks the inbound flow complete. */
+export function closeOwesAcks(start: number): Event[] {
+  const w = new World(start, { onReleased: (id) => w.log("released", id) });
+  w.client.connect();
+  w.connectNow();
+  w.send(publish("in/2", "m", 2, 9));
+  w.send([0x62, 2, 0, 9]); // PUBREL: the PUBCOMP is queued
+  w.client.close();
+  w.drain();
+  w.log("closed", String(w.platform.pipe.closed));
+  return w.trace;
+}

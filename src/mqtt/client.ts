@@ -1,5 +1,5 @@
 /**
- * The MQTT 3.1.1 client: QoS 0 and 1 out, QoS 0-2 in, a fixed in-flight window, DUP
+ * The MQTT 3.1.1 client: QoS 0, 1 and 2 out and in, a fixed in-flight window, DUP
  * resend after reconnect, keepalive with a PINGRESP deadline, reconnect with backoff and
  * jitter across a list of brokers, a bounded offline queue, and wildcard dispatch.
  *
@@ -38,7 +38,7 @@ import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolErr
 import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable, routeTableBytes } from "./inbound.js";
 import { Message } from "./message.js";
 import { resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type SubscribeOptions } from "./options.js";
-import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NONE, Outbox } from "./outbox.js";
+import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NONE, Outbox, UNKNOWN_ID, WRONG_QOS } from "./outbox.js";
 import { FIRST_BYTE, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_RETAIN, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
 import { Subscriptions, type UnsubscribeDone } from "./subscriptions.js";
@@ -72,6 +72,7 @@ class Counters {
   connectionLosses = 0;
   protocolErrors = 0;
   handlerErrors = 0;
+  releasedWithoutSession = 0;
   constructor(owner: MqttClient) {
     Object.defineProperty(this, "owner", { value: owner });
     Object.defineProperty(this, "published", { get: published, enumerable: true });
@@ -135,7 +136,6 @@ export class MqttClient {
   private state: number = S.Idle;
   /** Inbound: the current message is an oversize one being dropped, or a QoS 2 duplicate. */
   private skipping = false;
-  private readonly dropOversize: boolean;
   private readonly subs = new Subscriptions();
   /** Per inbound topic cache slot, the subscription rows its topic matches (inbound.ts). */
   private readonly routes: Int32Array;
@@ -156,7 +156,6 @@ export class MqttClient {
   private readonly fields: PublishFields = { topic: "", topicBytes: null, payload: "", qos: 0, retain: false, dup: false, packetId: 1 };
   private lastId = 0;
   private readonly topicLimit: number;
-  private readonly dropOldest: boolean;
   private readonly platform: Platform;
   private readonly timer: Timer;
   private readonly deadlines: Deadlines;
@@ -175,8 +174,6 @@ export class MqttClient {
     this.backoffMin = s.backoffMin;
     this.backoffMax = s.backoffMax;
     this.jitter = s.jitter;
-    this.dropOldest = s.dropOldest;
-    this.dropOversize = s.dropOversize;
     const connectSize = sizeOfConnect(this.connectFields()); // validates the options
     this.ctl = new Uint8Array(Math.max(s.sendBufferSize, connectSize, 64));
     this.decoder = new Decoder(s.receiveBufferSize, this as PacketHandler, {
@@ -241,8 +238,9 @@ export class MqttClient {
 
   /**
    * Queues a PUBLISH and sends it when it can. Returns a token that `onDelivered` reports
-   * when the message is done. Throws {@link MqttError}: `InvalidTopic`, `InvalidQoS` (QoS 2
-   * is not sent by this client), `InvalidString`, `PacketTooLarge`, `QueueFull`, `Closed`.
+   * when the message is done (QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP). Throws
+   * {@link MqttError}: `InvalidTopic`, `InvalidQoS`, `InvalidString`, `PacketTooLarge`,
+   * `QueueFull`, `Closed`.
    * Nothing is sent when it throws.
    */
   publish(topic: string, payload: Bytes, options: PublishOptions = Q0): number {
@@ -277,7 +275,7 @@ export class MqttClient {
   private enqueue(topic: string, payload: Bytes, options: PublishOptions): number {
     if (this.state === S.Closed) throw new MqttError(ErrorCode.Closed, "client is closed");
     const qos = options.qos ?? 0;
-    if (qos !== 0 && qos !== 1) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0 or 1, not ${qos}`);
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0, 1 or 2, not ${qos}`);
     const th = headFor(this.topics, topic, this.topicLimit); // throws InvalidTopic (before anything is queued)
     const topicBytes = th.bytes;
     let payloadLength: number;
@@ -300,7 +298,7 @@ export class MqttClient {
     const box = this.outbox;
     let at = box.reserve(size);
     while (at === NONE) {
-      if (!this.dropOldest || box.count === 0 || box.oldest() === this.entry) {
+      if (this.o.queuePolicy !== "drop-oldest" || box.count === 0 || box.oldest() === this.entry) {
         c.refused++;
         throw new MqttError(ErrorCode.QueueFull, `outbox full (${box.count} messages, ${box.used} bytes)`);
       }
@@ -361,14 +359,20 @@ export class MqttClient {
     if (connected) this.sendUnsubscribe([filter], done ?? null);
   }
 
-  /** Sends DISCONNECT when connected and closes; no reconnect follows. Messages still queued are kept in {@link queued}. */
+  /**
+   * Closes; no reconnect follows. When connected it first writes what it owes the broker:
+   * the rest of a packet being written and the acks queued (PUBACK, PUBREC, PUBCOMP,
+   * PUBREL), then DISCONNECT. Messages still queued are kept in {@link queued}.
+   */
   close(): void {
     if (this.state === S.Closed) return;
     const t = this.transport;
-    if (this.state === S.Connected && t && this.entry === NONE) {
-      this.ctlStart = this.ctlEnd = 0;
-      const n = encodeDisconnect(this.ctl, 0);
-      t.write(this.ctl, 0, n);
+    if (this.state === S.Connected && t && this.control(2)) {
+      this.ctlEnd += encodeDisconnect(this.ctl, this.ctlEnd);
+      this.state = S.Closed; // pump() writes the packet under way and the control bytes, and takes no new PUBLISH
+      this.pump();
+      // called from inside pump() (an onDelivered callback): the control bytes go now, between packets
+      if (this.ctlEnd > this.ctlStart && this.entry === NONE) t.write(this.ctl, this.ctlStart, this.ctlEnd);
     }
     this.state = S.Closed;
     this.direct = false;
@@ -480,7 +484,18 @@ export class MqttClient {
     const present = p.sessionPresent;
     if (!present) this.inboundQos2.clear();
     const unsubscribes = this.subs.connected(present);
-    this.outbox.rewind();
+    const box = this.outbox;
+    box.rewind();
+    if (present) {
+      // §4.4: PUBRELs again, in the order their PUBRECs came, ahead of the PUBLISHes resent
+      for (let n = 0, id = box.releasedId(0); id !== NONE; id = box.releasedId(++n)) this.ack(T.PUBREL, id);
+    } else {
+      // no session: the released ids mean nothing to the broker; each PUBREC acknowledged its message
+      for (let t = box.forgetReleased(); t !== NONE; t = box.forgetReleased()) {
+        this.stats.releasedWithoutSession++;
+        if (t >= 0) this.delivered(t);
+      }
+    }
     this.o.onConnect?.(present, this.broker);
     if (this.state !== S.Connected) return; // closed from the callback
     for (const u of unsubscribes) this.sendUnsubscribe(u.filters, u.done);
@@ -695,6 +710,7 @@ export class MqttClient {
       case T.PUBACK: {
         const token = this.outbox.ack(p.packetId);
         if (token >= 0) this.delivered(token);
+        else if (token === WRONG_QOS) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `PUBACK for QoS 2 message ${p.packetId}`));
         else if (token !== ACKED_AFTER_DROP) this.stats.unknownAcks++;
         this.pump(); // a window slot came free
         return;
@@ -704,14 +720,27 @@ export class MqttClient {
       case T.PINGRESP:
         // the next PINGREQ one interval after this PINGRESP
         return this.deadlines.ponged(this.platform.now());
-      case T.PUBREC:
-        // this client sends no QoS 2; answer anyway so the broker's session never stalls
+      case T.PUBREC: {
+        // §4.3.3: the PUBLISH is acknowledged, its PUBREL due; for an unknown id the PUBREL
+        // is sent anyway (counted), so a broker's session never stalls on it
+        const r = this.outbox.pubrec(p.packetId);
+        if (r === WRONG_QOS) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `PUBREC for QoS 1 message ${p.packetId}`));
+        if (r === UNKNOWN_ID) this.stats.unknownAcks++;
         return this.ack(T.PUBREL, p.packetId);
-      case T.PUBREL:
-        this.inboundQos2.release(p.packetId);
-        return this.ack(T.PUBCOMP, p.packetId);
-      case T.PUBCOMP:
+      }
+      case T.PUBREL: {
+        const held = this.inboundQos2.release(p.packetId);
+        this.ack(T.PUBCOMP, p.packetId);
+        if (held) this.o.onReleased?.(p.packetId);
         return;
+      }
+      case T.PUBCOMP: {
+        const token = this.outbox.pubcomp(p.packetId);
+        if (token >= 0) this.delivered(token);
+        else if (token === UNKNOWN_ID) this.stats.unknownAcks++;
+        this.pump(); // a window slot came free
+        return;
+      }
       case T.SUBACK:
       case T.UNSUBACK:
         if (!this.subs.acked(p.type, p.packetId, p.data, p.payloadStart, p.payloadEnd, this.o)) this.stats.unknownAcks++;
@@ -725,7 +754,7 @@ export class MqttClient {
     if (m.payloadOffset === 0) {
       // a whole message, or the first fragment of one
       this.skipping = false;
-      if (m.more && this.dropOversize) {
+      if (m.more && this.o.oversize === "drop") {
         this.skipping = true;
         this.stats.droppedInbound++;
         this.o.onDrop?.("oversize", m.packetId);

@@ -87,14 +87,15 @@ export class InboundQos2 {
     return true;
   }
 
-  /** PUBREL for `id`: forgets it. */
-  release(id: number): void {
+  /** PUBREL for `id`: forgets it; false when it was not held. */
+  release(id: number): boolean {
     const ids = this.ids;
     for (let k = 0; k < this.count; k++)
       if (ids[k] === id) {
         ids[k] = ids[--this.count];
-        return;
+        return true;
       }
+    return false;
   }
 
   clear(): void {

@@ -30,7 +30,7 @@ export interface ClientOptions {
   sendBufferSize?: number;
   /** Bytes of outgoing PUBLISH packets held: the offline queue and the resend store. Default 8192. */
   outboxBytes?: number;
-  /** QoS 1 messages in flight at once. Default 8. */
+  /** QoS 1 and 2 messages in flight at once (QoS 2 until PUBCOMP). Default 8. */
   inflightWindow?: number;
   /** Outbox full: refuse the new message (throws `QueueFull`) or drop the oldest. Default "refuse". */
   queuePolicy?: QueuePolicy;
@@ -66,7 +66,7 @@ export interface ClientOptions {
   onDisconnect?(error: MqttError | null): void;
   /** Every inbound message (or fragment), after the handlers of matching subscriptions. */
   onMessage?(message: Message): void;
-  /** A publish finished: QoS 1 acknowledged, QoS 0 written. `token` is what publish returned. */
+  /** A publish finished: QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP (or PUBREC, when the broker then lost the session). `token` is what publish returned. */
   onDelivered?(token: number): void;
   /**
    * A message was dropped, and counted in the stats:
@@ -77,6 +77,8 @@ export interface ClientOptions {
    *   broker keeping the session sends it again, and `onError` gets `InboundQos2Full`.
    */
   onDrop?(reason: DropReason, token: number): void;
+  /** An inbound QoS 2 message's flow is complete: its PUBREL came and the PUBCOMP is queued. */
+  onReleased?(packetId: number): void;
   /** Something failed that the application may want to know: refusals, protocol errors, timeouts, handlers that threw. */
   onError?(error: MqttError): void;
 }
@@ -104,20 +106,26 @@ export interface ClientStats {
   refused: number;
   /** Outgoing messages dropped from a full outbox under "drop-oldest". */
   dropped: number;
-  /** QoS 1 messages sent again with DUP=1 after a reconnect. */
+  /** QoS 1 and 2 messages sent again with DUP=1 after a reconnect. */
   resent: number;
   received: number;
   /** Inbound messages dropped: larger than the receive buffer (oversize "drop"), or QoS 2 with its table full. */
   droppedInbound: number;
   /** Inbound QoS 2 duplicates not delivered twice. */
   duplicatesInbound: number;
-  /** PUBACKs for ids not in flight, ignored. */
+  /** PUBACKs, PUBRECs, PUBCOMPs, SUBACKs and UNSUBACKs for ids not in flight, ignored (a PUBREC is still answered). */
   unknownAcks: number;
   connects: number;
   connectionLosses: number;
   protocolErrors: number;
   /** Application handlers (subscription handlers, onMessage) that threw. */
   handlerErrors: number;
+  /**
+   * QoS 2 messages past their PUBREC whose PUBCOMP never came because the broker then
+   * kept no session: done (the broker owned each from its PUBREC on, §4.3.3), reported to
+   * onDelivered, and counted here.
+   */
+  releasedWithoutSession: number;
 }
 
 /** Every default, in one place. */
@@ -159,8 +167,6 @@ export interface Settings {
   readonly topicCache: number;
   readonly inboundTopics: number;
   readonly inboundTopicLength: number;
-  readonly dropOldest: boolean;
-  readonly dropOversize: boolean;
 }
 
 function count(value: number | undefined, fallback: number, min: number, what: string): number {
@@ -191,7 +197,5 @@ export function resolveOptions(o: ClientOptions): Settings {
     topicCache: count(o.topicCache, DEFAULTS.topicCache, 1, "topicCache"),
     inboundTopics: count(o.inboundTopics, DEFAULTS.inboundTopics, 0, "inboundTopics"),
     inboundTopicLength: count(o.inboundTopicLength, DEFAULTS.inboundTopicLength, 1, "inboundTopicLength"),
-    dropOldest: (o.queuePolicy ?? DEFAULTS.queuePolicy) === "drop-oldest",
-    dropOversize: (o.oversize ?? DEFAULTS.oversize) === "drop",
   };
 }

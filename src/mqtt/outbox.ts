@@ -2,7 +2,10 @@
  * The outbox: every outgoing PUBLISH, encoded once, in a fixed byte ring, oldest first.
  *
  * A message stays here from `publish()` until it is done: a QoS 0 message until it is
- * written, a QoS 1 message until its PUBACK. That makes one structure serve as the
+ * written, a QoS 1 message until its PUBACK, a QoS 2 message until its PUBREC. After the
+ * PUBREC a QoS 2 message is only its packet id and token in a window slot, "released"
+ * (PUBREL is four bytes and needs no payload), until its PUBCOMP; the ring's bytes are
+ * free from the PUBREC on, and the PUBLISH is never sent again (§4.3.3). That makes one structure serve as the
  * offline queue (messages published while disconnected wait in order) and as the resend
  * store (after a reconnect, unacknowledged messages go again with DUP=1 and their packet
  * ids, ahead of anything newer). The in-flight window is a fixed table of packet-id slots.
@@ -20,8 +23,14 @@ const WRAP = 4;
 /** Header: state, qos, packet id (2), packet length (4), token (4). */
 export const ENTRY_HEADER = 12;
 
-/** A window slot whose message was dropped while in flight: it holds its id until the PUBACK. */
+/** A window slot whose message was dropped while in flight: it holds its id until the PUBACK (or PUBREC, PUBCOMP). */
 const DROPPED = -1;
+/** A window slot of a QoS 2 message past its PUBREC: awaiting PUBCOMP. */
+const RELEASED = -2;
+/** As {@link RELEASED}, for a message dropped before its PUBREC: its PUBCOMP delivers nothing. */
+const RELEASED_DROPPED = -3;
+/** Int32s per window slot: [entry offset or a marker above, token, PUBREC order]. */
+const SLOT = 3;
 
 /** No entry, or no room: what {@link Outbox.reserve}, {@link Outbox.next} and {@link Outbox.oldest} return then. */
 export const NONE = -1;
@@ -32,16 +41,27 @@ export const AWAITING_ACK = -1;
 /** {@link Outbox.ack} result: no message in flight has that id. */
 export const UNKNOWN_ID = -1;
 
-/** {@link Outbox.ack} result: the PUBACK of a message dropped while in flight. */
+/** {@link Outbox.ack}/{@link Outbox.pubcomp} result: the ack of a message dropped while in flight. */
 export const ACKED_AFTER_DROP = -2;
+
+/** {@link Outbox.ack}/{@link Outbox.pubrec} result: the id is in flight at the other QoS (a PUBACK for QoS 2, a PUBREC for QoS 1). */
+export const WRONG_QOS = -3;
+
+/** {@link Outbox.pubrec} result: the first PUBREC for that id; a PUBREL is due. */
+export const PUBREC_FIRST = 1;
+/** {@link Outbox.pubrec} result: the id was released already (a PUBREC again); the PUBREL is due again. */
+export const PUBREC_AGAIN = 2;
 
 export class Outbox {
   readonly ring: Uint8Array;
   /** Header fields through DataView: a native call costs XS a few units, a byte-wise u32 dozens. */
   private view: DataView;
-  /** Offsets of entries in flight (sent, awaiting PUBACK), and their packet ids. */
-  private slotEntry: Int32Array;
+  /** Per window slot (see {@link SLOT}): the entry in flight or a marker, the token of a released message, its PUBREC order. */
+  private slots: Int32Array;
+  /** Per window slot, the packet id. */
   private slotId: Uint16Array;
+  /** PUBRECs counted, for the order of resent PUBRELs. */
+  private recs = 0;
   private inflight = 0;
   private head = 0;
   private tail = 0;
@@ -57,9 +77,9 @@ export class Outbox {
     this.ring = new Uint8Array(capacity);
     this.view = new DataView(this.ring.buffer);
     // both slot tables as views of one buffer (fewer XS heap slots than two buffers)
-    const slots = new ArrayBuffer(window * 6);
-    this.slotEntry = new Int32Array(slots, 0, window);
-    this.slotId = new Uint16Array(slots, window * 4, window);
+    const slots = new ArrayBuffer(window * (SLOT * 4 + 2));
+    this.slots = new Int32Array(slots, 0, window * SLOT);
+    this.slotId = new Uint16Array(slots, window * SLOT * 4, window);
   }
 
   /** Messages held (queued or in flight). */
@@ -136,7 +156,7 @@ export class Outbox {
   }
 
   /**
-   * The next entry to send, or {@link NONE}: none left, or a QoS 1 message waits for a free slot in
+   * The next entry to send, or {@link NONE}: none left, or a QoS 1 or 2 message waits for a free slot in
    * the window. Returns the entry's packet offset; its length is {@link sizeAt}.
    */
   next(): number {
@@ -149,7 +169,7 @@ export class Outbox {
         this.cursor = at;
         return at + ENTRY_HEADER;
       }
-      if (state === QUEUED) break; // QoS 1 waiting for a window slot
+      if (state === QUEUED) break; // QoS 1 or 2 waiting for a window slot
       at = this.after(at);
     }
     this.cursor = at;
@@ -174,14 +194,14 @@ export class Outbox {
   }
 
   /**
-   * The QoS 1 entry at `offset` goes out with packet id `id` (the caller picked a free one
+   * The QoS 1 or 2 entry at `offset` goes out with packet id `id` (the caller picked a free one
    * and wrote it into the packet): it takes a window slot and counts as sent from now on,
    * so a connection lost halfway through the write resends it with DUP=1.
    */
   assign(offset: number, id: number): void {
     const at = offset - ENTRY_HEADER;
     const k = this.inflight++;
-    this.slotEntry[k] = at;
+    this.slots[k * SLOT] = at;
     this.slotId[k] = id;
     this.ring[at] = SENT;
     this.ring[at + 2] = id >> 8;
@@ -216,29 +236,125 @@ export class Outbox {
     return token;
   }
 
+  /** The slot holding `id`, or -1. */
+  private slotOf(id: number): number {
+    const ids = this.slotId;
+    for (let k = 0; k < this.inflight; k++) if (ids[k] === id) return k;
+    return -1;
+  }
+
+  /** The entry at ring offset `at` is done: its bytes may be reclaimed. */
+  private finish(at: number): void {
+    this.ring[at] = DONE;
+    this.collect();
+  }
+
   /**
    * PUBACK for `id`: returns the acknowledged entry's token, {@link ACKED_AFTER_DROP} for a
-   * message dropped while in flight, or {@link UNKNOWN_ID} for an id not in flight.
+   * message dropped while in flight, {@link WRONG_QOS} for a QoS 2 message (nothing
+   * changes), or {@link UNKNOWN_ID} for an id not in flight.
    */
   ack(id: number): number {
+    // the slot search inline: this is the QoS 1 hot path
     const ids = this.slotId;
-    for (let k = 0; k < this.inflight; k++) {
-      if (ids[k] !== id) continue;
-      const at = this.slotEntry[k];
+    let k = 0;
+    while (k < this.inflight && ids[k] !== id) k++;
+    if (k === this.inflight) return UNKNOWN_ID;
+    const at = this.slots[k * SLOT];
+    if (at < 0) {
+      if (at !== DROPPED) return WRONG_QOS;
       this.release(k);
-      if (at === DROPPED) return ACKED_AFTER_DROP;
-      const token = this.view.getUint32(at + 8);
-      this.ring[at] = DONE;
+      return ACKED_AFTER_DROP;
+    }
+    if (this.ring[at + 1] !== 1) return WRONG_QOS;
+    this.release(k);
+    const token = this.view.getUint32(at + 8);
+    this.live--;
+    this.finish(at);
+    return token;
+  }
+
+  /**
+   * PUBREC for `id` (§4.3.3): the QoS 2 message is acknowledged; its bytes are freed and
+   * its slot keeps only the id and token until the PUBCOMP. Returns {@link PUBREC_FIRST}
+   * or {@link PUBREC_AGAIN} (a PUBREL is due either way), {@link WRONG_QOS} for a QoS 1
+   * message, or {@link UNKNOWN_ID}.
+   */
+  pubrec(id: number): number {
+    const k = this.slotOf(id);
+    if (k < 0) return UNKNOWN_ID;
+    const s = this.slots;
+    const at = s[k * SLOT];
+    if (at === RELEASED || at === RELEASED_DROPPED) return PUBREC_AGAIN;
+    s[k * SLOT + 2] = ++this.recs;
+    if (at === DROPPED) {
+      s[k * SLOT] = RELEASED_DROPPED;
+      return PUBREC_FIRST;
+    }
+    if (this.ring[at + 1] !== 2) return WRONG_QOS;
+    s[k * SLOT] = RELEASED;
+    s[k * SLOT + 1] = this.view.getUint32(at + 8);
+    this.finish(at);
+    return PUBREC_FIRST;
+  }
+
+  /**
+   * PUBCOMP for `id`: the released message is done. Returns its token,
+   * {@link ACKED_AFTER_DROP} for one dropped before its PUBREC, or {@link UNKNOWN_ID}
+   * when no released message has that id.
+   */
+  pubcomp(id: number): number {
+    const k = this.slotOf(id);
+    if (k < 0) return UNKNOWN_ID;
+    const at = this.slots[k * SLOT];
+    if (at !== RELEASED && at !== RELEASED_DROPPED) return UNKNOWN_ID;
+    const token = this.slots[k * SLOT + 1] >>> 0;
+    this.release(k);
+    if (at === RELEASED_DROPPED) return ACKED_AFTER_DROP;
+    this.live--;
+    return token;
+  }
+
+  /** Released QoS 2 messages (PUBREC received, PUBCOMP awaited). */
+  get releasedCount(): number {
+    let n = 0;
+    for (let k = 0; k < this.inflight; k++) if (this.slots[k * SLOT] <= RELEASED) n++;
+    return n;
+  }
+
+  /**
+   * After {@link rewind}: the id of the `n`-th released message in the order its PUBREC
+   * came (n from 0), or {@link NONE}; their PUBRELs go again in that order.
+   */
+  releasedId(n: number): number {
+    return n < this.inflight && this.slots[n * SLOT] <= RELEASED ? this.slotId[n] : NONE;
+  }
+
+  /**
+   * The broker kept no session: the released messages' ids mean nothing to it any more.
+   * The PUBREC acknowledged each (the broker owned it from then on), so each is done:
+   * returns the token of one (or {@link ACKED_AFTER_DROP} for one dropped) and frees its
+   * slot; {@link NONE} when none is left.
+   */
+  forgetReleased(): number {
+    for (let k = 0; k < this.inflight; k++) {
+      const at = this.slots[k * SLOT];
+      if (at > RELEASED) continue;
+      const token = this.slots[k * SLOT + 1] >>> 0;
+      this.release(k);
+      if (at === RELEASED_DROPPED) return ACKED_AFTER_DROP;
       this.live--;
-      this.collect();
       return token;
     }
-    return UNKNOWN_ID;
+    return NONE;
   }
 
   private release(k: number): void {
     const last = --this.inflight;
-    this.slotEntry[k] = this.slotEntry[last];
+    const s = this.slots;
+    s[k * SLOT] = s[last * SLOT];
+    s[k * SLOT + 1] = s[last * SLOT + 1];
+    s[k * SLOT + 2] = s[last * SLOT + 2];
     this.slotId[k] = this.slotId[last];
   }
 
@@ -268,15 +384,41 @@ export class Outbox {
   }
 
   /**
-   * After a reconnect: send again from the oldest entry. Slots of dropped messages are
-   * freed: the new connection will not acknowledge them.
+   * After a reconnect: send again from the oldest entry. Slots of messages dropped before
+   * any PUBREC are freed (the new connection will not acknowledge them); released slots
+   * are put first, in the order their PUBRECs came, for {@link releasedId}.
    */
   rewind(): void {
     this.cursor = this.normalize(this.head);
+    const s = this.slots;
     for (let k = 0; k < this.inflight; ) {
-      if (this.slotEntry[k] === DROPPED) this.release(k);
+      if (s[k * SLOT] === DROPPED) this.release(k);
       else k++;
     }
+    // released first, by PUBREC order (a small table: insertion sort)
+    let released = 0;
+    for (let k = 0; k < this.inflight; k++) {
+      if (s[k * SLOT] > RELEASED) continue;
+      let j = released++;
+      this.swap(j, k);
+      while (j > 0 && s[(j - 1) * SLOT + 2] > s[j * SLOT + 2]) {
+        this.swap(j - 1, j);
+        j--;
+      }
+    }
+  }
+
+  private swap(a: number, b: number): void {
+    if (a === b) return;
+    const s = this.slots;
+    for (let i = 0; i < SLOT; i++) {
+      const t = s[a * SLOT + i];
+      s[a * SLOT + i] = s[b * SLOT + i];
+      s[b * SLOT + i] = t;
+    }
+    const id = this.slotId[a];
+    this.slotId[a] = this.slotId[b];
+    this.slotId[b] = id;
   }
 
   /** Offset of the oldest message's packet, or {@link NONE}. */
@@ -293,7 +435,7 @@ export class Outbox {
     const at = this.normalize(this.head);
     const token = this.view.getUint32(at + 8);
     if (this.ring[at] === SENT) {
-      for (let k = 0; k < this.inflight; k++) if (this.slotEntry[k] === at) this.slotEntry[k] = DROPPED;
+      for (let k = 0; k < this.inflight; k++) if (this.slots[k * SLOT] === at) this.slots[k * SLOT] = DROPPED;
     }
     this.ring[at] = DONE;
     this.live--;
