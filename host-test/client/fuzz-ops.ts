@@ -4,7 +4,10 @@
  * (flip, insert, delete, truncate, splice, ...) and fed in random chunks; every case must
  * end in normal processing or a clean protocol-error disconnect followed by a reconnect on
  * the next timer, never an exception out of the client, a view outside its array, or a
- * client that cannot connect again.
+ * client that cannot connect again. Each chunk lies inside random bytes, and every case
+ * runs twice with different random bytes around its chunks: the transcripts (what the
+ * application saw, a hash of what the client wrote, its counters) must match, so a read
+ * outside the window pushed changes the outcome and fails the case.
  *
  * Plain ECMAScript, JSON in and out: the same compiled file runs on Node and inside XS
  * (fuzz-xs-entry.ts), so both engines meet the same inputs from the same seeds.
@@ -45,6 +48,16 @@ export class Rng {
   pick<T>(a: readonly T[]): T {
     return a[this.int(a.length)];
   }
+  /** A generator that continues with the same sequence from here. */
+  clone(): Rng {
+    const r = new Rng(1);
+    r.s = this.s;
+    return r;
+  }
+  /** Fills `a[from, to)` with random bytes. */
+  fill(a: Uint8Array, from: number, to: number): void {
+    for (let k = from; k < to; k++) a[k] = this.next();
+  }
 }
 
 /** A transport whose peer is the test: it counts what the client writes. */
@@ -53,6 +66,8 @@ export class FakeTransport implements Transport {
   /** The test has delivered onConnect. */
   opened = false;
   written = 0;
+  /** FNV-1a over every byte taken, so two runs can compare what was written. */
+  hash = 0x811c9dc5;
   /** Bytes accepted per write; -1 takes everything (no backpressure). */
   accept = -1;
   constructor(
@@ -64,6 +79,9 @@ export class FakeTransport implements Transport {
     let n = end - start;
     if (this.accept >= 0 && n > this.accept) n = this.accept;
     this.written += n;
+    let h = this.hash;
+    for (let i = start; i < start + n; i++) h = Math.imul(h ^ data[i], 0x01000193);
+    this.hash = h;
     return n;
   }
   writePacket(head: Uint8Array, body: Uint8Array): boolean {
@@ -281,16 +299,23 @@ function checkMessage(m: Message, problems: string[]): void {
   if (m.bytes().length !== m.payloadEnd - m.payloadStart) problems.push("payload copy has the wrong length");
 }
 
-function runCase(input: Uint8Array, rng: Rng, sum: FuzzSummary, index: number): void {
+/**
+ * Runs one case; returns its transcript (what the application saw, what the client wrote),
+ * which depends on the input and `rng` only: `noise` fills the bytes around every chunk fed,
+ * so two runs that differ only in `noise` must return the same transcript.
+ */
+function runCase(input: Uint8Array, rng: Rng, sum: FuzzSummary, index: number, noise: Rng): string {
   const platform = new FakePlatform(rng, 0xffffffff - rng.int(20000));
   const problems: string[] = [];
   const errors: MqttError[] = [];
+  const log: string[] = [];
   let events = 0;
   let messages = 0;
   const handler = (m: Message) => {
     events++;
     messages++;
     checkMessage(m, problems);
+    log.push(`m ${m.topic} ${m.payloadOffset} ${toHex(m.bytes())}`);
   };
   const options: ClientOptions = {
     clientId: "fuzz",
@@ -306,14 +331,15 @@ function runCase(input: Uint8Array, rng: Rng, sum: FuzzSummary, index: number): 
     oversize: rng.chance(0.5) ? "drop" : "fragment",
     reconnect: { min: 10, max: 200 },
     connectTimeout: 500,
-    onConnect: () => void events++,
-    onDisconnect: () => void events++,
-    onDelivered: () => void events++,
-    onDrop: () => void events++,
+    onConnect: (present) => void (events++, log.push(`c ${present}`)),
+    onDisconnect: (e) => void (events++, log.push(`d ${e?.code}`)),
+    onDelivered: (token) => void (events++, log.push(`v ${token}`)),
+    onDrop: (reason, token) => void (events++, log.push(`x ${reason} ${token}`)),
     onMessage: handler,
     onError: (e) => {
       events++;
       errors.push(e);
+      log.push(`e ${e.code} ${e.message}`);
     },
   };
   const client = new MqttClient(options, platform);
@@ -328,9 +354,11 @@ function runCase(input: Uint8Array, rng: Rng, sum: FuzzSummary, index: number): 
   t1.opened = true;
   t1.sink.onConnect();
 
-  // feed in random chunks, each copied into a scratch buffer at a random offset and
-  // scribbled over afterwards: the client may keep nothing that points into it
+  // feed in random chunks, each copied into a scratch buffer of random bytes at a random
+  // offset and scribbled over afterwards: the client may read nothing outside the window
+  // and keep nothing that points into it
   const scratch = new Uint8Array(512);
+  noise.fill(scratch, 0, scratch.length);
   let i = 0;
   while (i < input.length) {
     const n = 1 + rng.int(rng.chance(0.3) ? 4 : 256);
@@ -340,7 +368,7 @@ function runCase(input: Uint8Array, rng: Rng, sum: FuzzSummary, index: number): 
     const stale = t1.closed;
     const before = events;
     t1.sink.onData(scratch, off, off + (e - i));
-    scratch.fill(0xee, off, off + (e - i));
+    noise.fill(scratch, off, off + (e - i));
     if (stale) {
       sum.staleEvents++;
       if (events !== before) problems.push("data on a closed transport reached the application");
@@ -419,6 +447,9 @@ function runCase(input: Uint8Array, rng: Rng, sum: FuzzSummary, index: number): 
   else sum.normal++;
   client.close();
   if (problems.length > 0 && sum.failures.length < 5) sum.failures.push({ case: index, problem: problems.join("; "), input: toHex(input) });
+  for (const t of platform.transports) log.push(`w ${t.written} ${t.hash >>> 0}`);
+  log.push(JSON.stringify(client.stats));
+  return log.join("\n");
 }
 
 /**
@@ -436,7 +467,12 @@ export function fuzz(sessions: string[], seed: number, first: number, count: num
     const rounds = rng.chance(0.05) ? 0 : 1 + rng.int(4);
     for (let r = 0; r < rounds; r++) input = mutateOnce(input, r === 0 ? marks[k] : [], corpus[rng.int(corpus.length)], rng);
     try {
-      runCase(input, rng, sum, c);
+      const again = rng.clone();
+      const seen = runCase(input, rng, sum, c, new Rng(seed ^ c));
+      // the same case with other bytes around every chunk: the same story, or a read outside the window
+      const throwaway: FuzzSummary = { ...sum, codes: {}, otherCodes: {}, failures: [] };
+      if (runCase(input, again, throwaway, c, new Rng(~(seed ^ c))) !== seen && sum.failures.length < 5)
+        sum.failures.push({ case: c, problem: "other bytes around the chunks fed changed what the client did: a read outside the window pushed", input: toHex(input) });
     } catch (e) {
       const err = e as Error;
       if (sum.failures.length < 5) sum.failures.push({ case: c, problem: `exception out of the client: ${err && err.name}: ${err && err.message}`, input: toHex(input) });

@@ -31,43 +31,102 @@ function failure(e: unknown): Failure {
   return { name: (err && err.name) || "unknown", code: "", message: String((err && err.message) || e) };
 }
 
-/** Checks that everything the decoder handed out lies inside its array. */
-function check(p: Packet, violations: string[], seen: { offset: number }): void {
-  const n = p.data.length;
+/** Where the bytes of the current push lie: views into `data` must stay inside [start, end). */
+interface Window {
+  data: Uint8Array | null;
+  start: number;
+  end: number;
+}
+
+/**
+ * Checks that everything the decoder handed out lies inside the bytes it was given: the
+ * pushed window of the chunk (not merely the chunk's array, which may hold other bytes
+ * around it), or its own receive buffer.
+ */
+function check(p: Packet, violations: string[], seen: { offset: number }, w: Window, buffer: Uint8Array): void {
   const ok = (c: boolean, what: string) => c || violations.push(`${what} (type ${p.type})`);
+  let lo = 0;
+  let hi = buffer.length;
+  if (p.data === w.data) {
+    lo = w.start;
+    hi = w.end;
+  } else if (p.data !== buffer) {
+    violations.push(`a view into an array the decoder was never given (type ${p.type})`);
+    return;
+  }
   if (p.type === 3) {
-    ok(p.topicStart >= 0 && p.topicStart + p.topicLength <= p.payloadStart, "topic view outside the packet");
-    ok(p.payloadStart <= p.payloadEnd && p.payloadEnd <= n, "payload view outside its array");
+    ok(p.topicStart >= lo + 2 && p.topicStart + p.topicLength <= p.payloadStart, "topic view outside the packet");
+    ok(p.payloadStart <= p.payloadEnd && p.payloadEnd <= hi, "payload view past the end of the bytes pushed");
     ok(p.payloadOffset === seen.offset, "fragment offset does not follow the previous fragment");
     seen.offset = p.more ? p.payloadOffset + (p.payloadEnd - p.payloadStart) : 0;
     if (!p.more) ok(p.payloadOffset + (p.payloadEnd - p.payloadStart) === p.payloadLength, "fragments do not add up to payloadLength");
   } else if (p.type === 8 || p.type === 9 || p.type === 10) {
-    ok(p.payloadStart <= p.payloadEnd && p.payloadEnd <= n, "list view outside its array");
+    ok(p.payloadStart >= lo && p.payloadStart <= p.payloadEnd && p.payloadEnd <= hi, "list view past the end of the bytes pushed");
   }
 }
 
 /**
  * Feeds `bytes` to a decoder in chunks whose sizes cycle through `chunks` (whole when
- * empty); then again to a decoder with a recent-topic cache, which must give the same
- * outcome (a topic it skips checking was checked when it went in).
+ * empty), four ways that must all give the same outcome:
+ * - each chunk an exact-size copy (a read past `end` sees undefined), no topic cache;
+ * - the same with a recent-topic cache (a topic it skips checking was checked when it went in);
+ * - each chunk placed at a random offset inside a larger array of random bytes and pushed as
+ *   `(array, start, end)`, with a receive buffer that starts full of random bytes, once
+ *   without and once with the cache, each with its own random fill. A read before `start`
+ *   or past `end`, of bytes a split packet left behind, or of receive-buffer bytes never
+ *   filled, sees bytes that differ from run to run, so the outcomes differ and the case fails.
  */
 export function decodeBytes(bytes: Uint8Array, bufferSize: number, chunks: readonly number[]): Outcome {
-  const out = decodeWith(bytes, bufferSize, chunks, 0);
-  const cached = decodeWith(bytes, bufferSize, chunks, 2);
-  if (JSON.stringify(cached) !== JSON.stringify(out)) out.violations.push("a decoder with a topic cache gave another outcome");
+  const out = decodeWith(bytes, bufferSize, chunks, 0, 0);
+  const reference = JSON.stringify(out);
+  const runs: [string, number, number][] = [
+    ["a decoder with a topic cache", 2, 0],
+    ["chunks inside random bytes", 0, 0x9e3779b9 ^ bytes.length],
+    ["chunks inside other random bytes, with a topic cache", 2, 0x85ebca6b ^ (bytes.length * 7)],
+  ];
+  for (const [what, cache, fill] of runs) {
+    const other = decodeWith(bytes, bufferSize, chunks, cache, fill);
+    if (JSON.stringify(other) !== reference) {
+      out.violations.push(`${what} gave another outcome`);
+      for (const v of other.violations) out.violations.push(`${what}: ${v}`);
+    }
+  }
   return out;
 }
 
-function decodeWith(bytes: Uint8Array, bufferSize: number, chunks: readonly number[], topicCache: number): Outcome {
+/** Bytes on each side of a chunk placed inside random bytes. */
+const MARGIN = 16;
+
+/**
+ * One decoding run. `fill` 0: exact-size copies; otherwise the seed of the random bytes
+ * around each chunk (and in the fresh receive buffer), renewed around a chunk once it has
+ * been pushed so that nothing left pointing into it keeps its value.
+ */
+function decodeWith(bytes: Uint8Array, bufferSize: number, chunks: readonly number[], topicCache: number, fill: number): Outcome {
   const out: Outcome = { packets: [], deliveries: 0, violations: [] };
   const asm = new PayloadAssembler();
   const seen = { offset: 0 };
+  const w: Window = { data: null, start: 0, end: 0 };
+  const rnd = fill === 0 ? null : prng(fill);
+  const noise = (a: Uint8Array, from: number, to: number) => {
+    for (let k = from; k < to; k += 4) {
+      const r = Math.floor(rnd!() * 4294967296);
+      a[k] = r;
+      a[k + 1] = r >> 8;
+      a[k + 2] = r >> 16;
+      a[k + 3] = r >> 24;
+    }
+  };
+  const buffer = new Uint8Array(bufferSize);
+  if (rnd) noise(buffer, 0, bufferSize);
+  const arena = rnd ? new Uint8Array(bytes.length + 2 * MARGIN) : null;
+  if (arena) noise(arena, 0, arena.length);
   const d = new Decoder(
-    bufferSize,
+    buffer,
     {
       onPacket(p) {
         if (p.type === 3) out.deliveries++;
-        check(p, out.violations, seen);
+        check(p, out.violations, seen, w, buffer);
         const o = asm.add(p);
         if (o) out.packets.push(o);
       },
@@ -80,8 +139,23 @@ function decodeWith(bytes: Uint8Array, bufferSize: number, chunks: readonly numb
     while (i < bytes.length) {
       const size = chunks.length ? Math.max(1, chunks[k++ % chunks.length]) : bytes.length;
       const end = Math.min(bytes.length, i + size);
-      // an exact-size copy: a read past `end` would see undefined, not a neighbour's byte
-      d.push(bytes.slice(i, end));
+      const n = end - i;
+      if (arena) {
+        const at = Math.floor(rnd!() * (arena.length - n + 1));
+        arena.set(bytes.subarray(i, end), at);
+        w.data = arena;
+        w.start = at;
+        w.end = at + n;
+        d.push(arena, at, at + n);
+        noise(arena, Math.max(0, at - MARGIN), Math.min(arena.length, at + n + MARGIN));
+      } else {
+        // an exact-size copy: a read past `end` would see undefined, not a neighbour's byte
+        const chunk = bytes.slice(i, end);
+        w.data = chunk;
+        w.start = 0;
+        w.end = n;
+        d.push(chunk);
+      }
       i = end;
     }
   } catch (e) {
