@@ -298,7 +298,8 @@ export class MqttClient {
     const box = this.outbox;
     let at = box.reserve(size);
     while (at === NONE) {
-      if (this.o.queuePolicy !== "drop-oldest" || box.count === 0 || box.oldest() === this.entry) {
+      const oldest = box.oldest(); // released QoS 2 messages hold no ring bytes and are never dropped
+      if (this.o.queuePolicy !== "drop-oldest" || oldest === NONE || oldest === this.entry) {
         c.refused++;
         throw new MqttError(ErrorCode.QueueFull, `outbox full (${box.count} messages, ${box.used} bytes)`);
       }

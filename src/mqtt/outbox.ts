@@ -62,6 +62,8 @@ export class Outbox {
   private slotId: Uint16Array;
   /** PUBRECs counted, for the order of resent PUBRELs. */
   private recs = 0;
+  /** Released messages awaiting PUBCOMP (not those dropped before their PUBREC): held, but no longer in the ring. */
+  private releasedLive = 0;
   private inflight = 0;
   private head = 0;
   private tail = 0;
@@ -82,9 +84,9 @@ export class Outbox {
     this.slotId = new Uint16Array(slots, window * SLOT * 4, window);
   }
 
-  /** Messages held (queued or in flight). */
+  /** Messages held: queued, in flight, or released (QoS 2 past PUBREC, awaiting PUBCOMP). */
   get count(): number {
-    return this.live;
+    return this.live + this.releasedLive;
   }
 
   /** Ring bytes in use, headers included. */
@@ -294,6 +296,8 @@ export class Outbox {
     if (this.ring[at + 1] !== 2) return WRONG_QOS;
     s[k * SLOT] = RELEASED;
     s[k * SLOT + 1] = this.view.getUint32(at + 8);
+    this.live--;
+    this.releasedLive++;
     this.finish(at);
     return PUBREC_FIRST;
   }
@@ -311,15 +315,8 @@ export class Outbox {
     const token = this.slots[k * SLOT + 1] >>> 0;
     this.release(k);
     if (at === RELEASED_DROPPED) return ACKED_AFTER_DROP;
-    this.live--;
+    this.releasedLive--;
     return token;
-  }
-
-  /** Released QoS 2 messages (PUBREC received, PUBCOMP awaited). */
-  get releasedCount(): number {
-    let n = 0;
-    for (let k = 0; k < this.inflight; k++) if (this.slots[k * SLOT] <= RELEASED) n++;
-    return n;
   }
 
   /**
@@ -343,7 +340,7 @@ export class Outbox {
       const token = this.slots[k * SLOT + 1] >>> 0;
       this.release(k);
       if (at === RELEASED_DROPPED) return ACKED_AFTER_DROP;
-      this.live--;
+      this.releasedLive--;
       return token;
     }
     return NONE;
@@ -421,7 +418,7 @@ export class Outbox {
     this.slotId[b] = id;
   }
 
-  /** Offset of the oldest message's packet, or {@link NONE}. */
+  /** Offset of the oldest message's packet in the ring, or {@link NONE}. */
   oldest(): number {
     return this.live > 0 ? this.normalize(this.head) + ENTRY_HEADER : NONE;
   }
@@ -446,6 +443,6 @@ export class Outbox {
   /** Forgets everything. */
   clear(): void {
     this.head = this.tail = this.cursor = 0;
-    this.entries = this.live = this.bytes = this.inflight = 0;
+    this.entries = this.live = this.bytes = this.inflight = this.releasedLive = 0;
   }
 }
