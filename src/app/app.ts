@@ -22,7 +22,7 @@ import { checkSetting, resolveConfig, SETTINGS, type AppConfig, type BuildConfig
 import { JsonWriter } from "./json.js";
 
 /** Publish options, made once: readings and command results at the configured QoS; the retained status. */
-const AT_QOS: readonly PublishOptions[] = [{ qos: 0 }, { qos: 1 }];
+const AT_QOS: readonly PublishOptions[] = [{ qos: 0 }, { qos: 1 }, { qos: 2 }];
 const STATUS: PublishOptions = { qos: 1, retain: true };
 
 export const FIRMWARE_VERSION = "0.1.0";

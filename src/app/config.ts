@@ -18,7 +18,7 @@ export interface BuildConfig {
   prefix?: string;
   /** Milliseconds between samples. */
   interval?: number;
-  /** QoS of readings, 0 or 1. */
+  /** QoS of readings, 0, 1 or 2. */
   qos?: number;
   ssid?: string;
   wifiPassword?: string;
@@ -79,7 +79,7 @@ export function checkSetting(key: string, value: string): string | null {
       return Number.isInteger(n) && n >= 100 && n <= 86400000 ? null : "interval must be whole milliseconds, 100 to 86400000";
     }
     case "qos":
-      return value === "0" || value === "1" ? null : "qos must be 0 or 1";
+      return value === "0" || value === "1" || value === "2" ? null : "qos must be 0, 1 or 2";
     case "deviceid":
     case "prefix":
       try {

@@ -64,7 +64,7 @@ export function readDeviceConfig(config: McConfig): DeviceConfig {
   set("password", text(config.mqttPassword));
   set("prefix", text(config.prefix));
   set("interval", int("interval", 100, 86400000));
-  set("qos", int("qos", 0, 1));
+  set("qos", int("qos", 0, 2));
   set("outboxBytes", int("outboxBytes", 256, 1 << 20));
   set("ssid", text(config.ssid));
   set("wifiPassword", text(config.password));
