@@ -16,6 +16,7 @@ import { FILTER, PAYLOAD as payload, TOPIC } from "./workload.js";
 
 const Q0: PublishOptions = { qos: 0 };
 const Q1: PublishOptions = { qos: 1 };
+const Q2: PublishOptions = { qos: 2 };
 
 // ---- the stub platform ----
 
@@ -96,6 +97,8 @@ function onDelivered(): void {
 const CONNACK = new Uint8Array([0x20, 2, 0, 0]);
 const SUBACK = new Uint8Array([0x90, 3, 0, 0, 1]);
 const PUBACK = new Uint8Array([0x40, 2, 0, 0]);
+const PUBREC = new Uint8Array([0x50, 2, 0, 0]);
+const PUBCOMP = new Uint8Array([0x70, 2, 0, 0]);
 
 function inject(data: Uint8Array, start = 0, end = data.length): void {
   if (!sink) throw new Error("no transport open");
@@ -190,6 +193,20 @@ export function publishQos1Many(n: number): number {
     PUBACK[2] = lastData[at];
     PUBACK[3] = lastData[at + 1];
     inject(PUBACK);
+  }
+  return n;
+}
+
+/** `n` QoS 2 publishes, each followed by its PUBREC (the client writes PUBREL) and its PUBCOMP from the "broker". */
+export function publishQos2Many(n: number): number {
+  if (typeof gc === "function") gc();
+  for (let i = 0; i < n; i++) {
+    client.publish(TOPIC, payload, Q2);
+    const at = lastStart + 4 + ((lastData[lastStart + 2] << 8) | lastData[lastStart + 3]);
+    PUBREC[2] = PUBCOMP[2] = lastData[at];
+    PUBREC[3] = PUBCOMP[3] = lastData[at + 1];
+    inject(PUBREC);
+    inject(PUBCOMP);
   }
   return n;
 }

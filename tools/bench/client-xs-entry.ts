@@ -8,6 +8,7 @@ serve({
   publishVaryingMany: ops.publishVaryingMany,
   publishCallbackMany: ops.publishCallbackMany,
   publishQos1Many: ops.publishQos1Many,
+  publishQos2Many: ops.publishQos2Many,
   receiveMany: ops.receiveMany,
   receiveRotatingMany: ops.receiveRotatingMany,
   receiveQos1Many: ops.receiveQos1Many,

@@ -525,6 +525,7 @@ if (PART !== "node") {
       ["  8 topics in turn (cache misses)", "receiveRotatingMany"],
       ["receive QoS 1 (+ PUBACK out)", "receiveQos1Many"],
       ["publish QoS 1 + PUBACK in", "publishQos1Many"],
+      ["publish QoS 2 + PUBREC, PUBCOMP in", "publishQos2Many"],
     ] as const;
     console.log("                                   compute   heap slots   N/2 check");
     for (const [name, op] of rows) {
@@ -543,17 +544,18 @@ if (PART !== "node") {
     const ran = WARMUP + 0 + 500 + 1000; // measure(): warm-up, then windows of 0, n/2, n (n = 1000)
     const d = (k: string) => after[k] - before[k];
     const problems: string[] = [];
-    // five publishing ops: QoS 0 four ways, QoS 1
-    if (d("published") !== 5 * ran) problems.push(`published ${d("published")}, expected ${5 * ran}`);
-    if (d("statsDelivered") !== 5 * ran) problems.push(`delivered ${d("statsDelivered")}, expected ${5 * ran}`);
+    // six publishing ops: QoS 0 four ways, QoS 1, QoS 2
+    if (d("published") !== 6 * ran) problems.push(`published ${d("published")}, expected ${6 * ran}`);
+    if (d("statsDelivered") !== 6 * ran) problems.push(`delivered ${d("statsDelivered")}, expected ${6 * ran}`);
     if (d("delivered") !== ran) problems.push(`onDelivered ran ${d("delivered")} times, expected ${ran}`);
     // three receiving ops: QoS 0 one topic, QoS 0 eight topics, QoS 1
     if (d("received") !== 3 * ran || d("handled") !== 3 * ran) problems.push(`received ${d("received")} / handled ${d("handled")}, expected ${3 * ran}`);
     if (d("payloadBytes") !== 3 * ran * PAYLOAD.length) problems.push(`payload bytes ${d("payloadBytes")}`);
-    // written: QoS 0 PUBLISH (header, length, topic length, topic, payload: 80 B), QoS 1 PUBLISH (+ packet id), PUBACK 4 B
+    // written: QoS 0 PUBLISH (header, length, topic length, topic, payload: 80 B), QoS 1 PUBLISH (+ packet id), PUBACK 4 B,
+    // QoS 2 PUBLISH (+ packet id) and its PUBREL 4 B
     const q0Bytes = 4 + TOPIC.length + PAYLOAD.length;
     // the varying op: half its packets 8 bytes shorter
-    const expectWritten = ran * (3 * q0Bytes + (q0Bytes - 4) + (q0Bytes + 2) + 4);
+    const expectWritten = ran * (3 * q0Bytes + (q0Bytes - 4) + (q0Bytes + 2) + 4 + (q0Bytes + 2) + 4);
     if (d("bytesWritten") !== expectWritten) problems.push(`bytes written ${d("bytesWritten")}, expected ${expectWritten}`);
     for (const k of ["errors", "refused", "unknownAcks", "protocolErrors", "connectionLosses"]) if (after[k] !== 0) problems.push(`${k} ${after[k]}`);
     if (after.connected !== 1 || after.queued !== 0 || after.inflight !== 0) problems.push(`connected ${after.connected}, queued ${after.queued}, inflight ${after.inflight}`);
