@@ -1,6 +1,6 @@
 /**
  * The platform for running the client inside the xsnap worker on the host: sockets and
- * timers live in the Node process (host-test/xs/bridge.ts) and are reached through
+ * timers live in the Node process (tools/runtime/xs/bridge.ts) and are reached through
  * xsnap's `issueCommand`; inbound events arrive through {@link dispatch}, which the
  * module that serves `handleCommand` calls. This is how the host tests run the device
  * code in the real XS engine; on a device, src/platform/moddable takes its place.
@@ -87,9 +87,21 @@ class BridgeTimer implements Timer {
   }
 }
 
-/** Sends an event to the host as JSON. */
-export function emit(event: unknown): void {
-  sendJson(event, FromXs.Event, 0);
+/**
+ * Sends an event to the host: `event` as JSON, and `bytes` (a payload), if given, as
+ * bytes after it.
+ */
+export function emit(event: unknown, bytes?: Uint8Array): void {
+  const s = JSON.stringify(event); // escapes U+0000 and lone surrogates, so utf8Length accepts it
+  const n = utf8Length(s);
+  const b = send(FromXs.Event, 0, 4 + n + (bytes ? bytes.length : 0));
+  b[3] = n >>> 24;
+  b[4] = (n >>> 16) & 0xff;
+  b[5] = (n >>> 8) & 0xff;
+  b[6] = n & 0xff;
+  writeUtf8(b, 7, s);
+  if (bytes) b.set(bytes, 7 + n);
+  g.issueCommand(mail);
 }
 
 /** The platform; the clock is xsnap's `performance.now`, as a wrapping 32-bit count. */

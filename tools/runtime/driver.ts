@@ -1,13 +1,19 @@
 /**
  * Drives clients from JSON commands and reports their callbacks as JSON events. Plain
  * ECMAScript over the client and a Platform: the same compiled file runs on Node (with the
- * Node platform) and inside XS (with the xsnap platform), so one test suite exercises both.
+ * Node platform) and inside XS (with the xsnap platform, driver-xs-entry.ts), so one test
+ * suite, the CLI and the soak tool drive either engine the same way (see engine.ts).
+ * Payloads travel as bytes: `publishBytes` takes them as its last argument and message
+ * events carry them beside the JSON.
  */
 import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/mqtt/client.js";
 import { MqttError } from "../../src/mqtt/errors.js";
-import { fromHex, toHex } from "../../src/mqtt/inspect.js";
+import { fromHex } from "../../src/mqtt/inspect.js";
 import type { Message } from "../../src/mqtt/message.js";
 import type { Platform } from "../../src/mqtt/platform.js";
+
+/** Reports an event; `bytes` (a received payload) is a view valid during the call only. */
+export type DriverEmit = (event: object, bytes?: Uint8Array) => void;
 
 /** Client options as JSON: binary fields (will payload, password) as hex. */
 export type DriverOptions = Omit<ClientOptions, "will" | "password" | `on${string}`> & {
@@ -32,26 +38,30 @@ function errorOf(e: unknown): { code: string; name: string; message: string } {
   throw e;
 }
 
-export function makeDriver(platform: Platform, emit: (event: object) => void) {
+export function makeDriver(platform: Platform, emit: DriverEmit) {
   const clients = new Map<string, MqttClient>();
   const get = (name: string) => {
     const c = clients.get(name);
     if (!c) throw new Error(`no client ${name}`);
     return c;
   };
-  const messageEvent = (client: string, m: Message, filter?: string) => ({
-    type: "message",
-    client,
-    filter,
-    topic: m.topic,
-    payload: toHex(m.data, m.payloadStart, m.payloadEnd),
-    qos: m.qos,
-    retain: m.retain,
-    dup: m.dup,
-    more: m.more,
-    offset: m.payloadOffset,
-    length: m.payloadLength,
-  });
+  /** A message event; its payload goes beside it, as bytes. */
+  const messageEvent = (type: string, client: string, m: Message, filter?: string) =>
+    emit(
+      {
+        type,
+        client,
+        filter,
+        topic: m.topic,
+        qos: m.qos,
+        retain: m.retain,
+        dup: m.dup,
+        more: m.more,
+        offset: m.payloadOffset,
+        length: m.payloadLength,
+      },
+      m.data.subarray(m.payloadStart, m.payloadEnd),
+    );
 
   return {
     create(name: string, options: DriverOptions): null {
@@ -66,7 +76,7 @@ export function makeDriver(platform: Platform, emit: (event: object) => void) {
         onDelivered: (token) => emit({ type: "delivered", client: name, token }),
         onDrop: (reason, token) => emit({ type: "drop", client: name, reason, token }),
         onError: (error) => emit({ type: "error", client: name, code: error.code, message: error.message, returnCode: (error as { returnCode?: number }).returnCode }),
-        onMessage: quiet ? undefined : (m) => emit(messageEvent(name, m)),
+        onMessage: quiet ? undefined : (m) => messageEvent("message", name, m),
       };
       clients.set(name, new MqttClient(o, p));
       return null;
@@ -78,6 +88,14 @@ export function makeDriver(platform: Platform, emit: (event: object) => void) {
     publish(name: string, topic: string, payload: Payload, options?: PublishOptions) {
       try {
         return { token: get(name).publish(topic, payloadOf(payload), options) };
+      } catch (e) {
+        return { error: errorOf(e) };
+      }
+    },
+    /** Publishes `payload`, given as bytes (the last argument, so that it crosses into XS as bytes). */
+    publishBytes(name: string, topic: string, options: PublishOptions | undefined, payload: Uint8Array) {
+      try {
+        return { token: get(name).publish(topic, payload, options) };
       } catch (e) {
         return { error: errorOf(e) };
       }
@@ -98,7 +116,7 @@ export function makeDriver(platform: Platform, emit: (event: object) => void) {
       try {
         get(name).subscribe(filter, {
           qos,
-          handler: withHandler ? (m) => emit({ ...messageEvent(name, m, filter), type: "handler" }) : null,
+          handler: withHandler ? (m) => messageEvent("handler", name, m, filter) : null,
           done: (error, granted) => emit({ type: "suback", client: name, filter, granted, code: error?.code ?? null }),
         });
         return { ok: true };
