@@ -8,7 +8,6 @@
  */
 import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/mqtt/client.js";
 import { MqttError } from "../../src/mqtt/errors.js";
-import { fromHex } from "../../src/mqtt/inspect.js";
 import type { Message } from "../../src/mqtt/message.js";
 import type { Platform } from "../../src/mqtt/platform.js";
 
@@ -26,6 +25,24 @@ export type DriverOptions = Omit<ClientOptions, "will" | "password" | `on${strin
 };
 
 export type Payload = { hex: string } | { text: string } | { size: number };
+
+/**
+ * The bytes of a string of hex digits. Walks it with the string iterator, which is linear
+ * in XS, where `charCodeAt(i)` walks from the start (XS keeps strings as UTF-8).
+ */
+function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  let n = 0;
+  for (const ch of hex) {
+    const v = parseInt(ch, 16);
+    if (v !== v) throw new Error(`not a hex digit: "${ch}"`);
+    if (n & 1) out[n >> 1] |= v;
+    else out[n >> 1] = v << 4;
+    n++;
+  }
+  if (n & 1) throw new Error(`hex has an odd number of digits (${n})`);
+  return out;
+}
 
 function payloadOf(p: Payload): Uint8Array | string {
   if ("hex" in p) return fromHex(p.hex);
