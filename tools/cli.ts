@@ -32,7 +32,8 @@ function overview(): string {
     "",
     "Exit status: 0 success, 1 some input failed, 2 wrong command line. pub and sub exit",
     "as mosquitto_pub and mosquitto_sub do: 1 for a wrong command line or a failure, the",
-    "CONNACK code when the broker refuses, 27 when sub -W runs out.",
+    "CONNACK code when the broker refuses, 7 when a one-shot pub loses its connection,",
+    "27 when sub -W runs out.",
     "",
   ].join("\n");
 }
