@@ -4,16 +4,14 @@
  * an exact drop count beyond it, commands, the retained status and the last will.
  */
 import assert from "node:assert/strict";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import type { BuildConfig } from "../src/app/config.js";
-import { LineConsole, runHostApp, type HostRun } from "../src/platform/node/host.js";
-import { requireMosquitto, startMosquitto, type Mosquitto } from "./brokers.js";
+import { startMosquitto, type Mosquitto } from "../tools/runtime/brokers.js";
+import { requireMosquitto } from "./needs.js";
 import { ENGINES } from "./engines.js";
-import { XsBridge } from "./xs/bridge.js";
+import { startEngine, type EngineName } from "../tools/runtime/engine.js";
+import { appModule } from "../tools/runtime/modules.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The firmware on one engine, driven the same way. */
@@ -26,49 +24,27 @@ interface Device {
   stop(): Promise<void>;
 }
 
-async function device(engine: "node" | "xs"): Promise<Device> {
+async function device(name: EngineName): Promise<Device> {
   const lines: string[] = [];
-  if (engine === "node") {
-    let run: HostRun;
-    return {
-      console: lines,
-      async start(config) {
-        run = runHostApp({ config, terminal: new LineConsole((l) => lines.push(l)) });
-      },
-      async network(up) {
-        run.board.network.setUp(up);
-      },
-      async fault(name, faulty) {
-        run.board.sensors.find((s) => s.name === name)!.faulty = faulty;
-      },
-      async stats() {
-        const c = run.app.client!;
-        return JSON.parse(JSON.stringify({ app: run.app.stats, client: { ...c.stats, queued: c.queued } }));
-      },
-      async stop() {
-        run?.stop();
-      },
-    };
-  }
-  const bridge = await XsBridge.start(path.join(here, "../tools/app-xs-entry.js"), (e) => e.type === "console" && lines.push(e.line));
+  const engine = await startEngine(name, appModule(), { onEvent: (e) => e.type === "console" && lines.push(e.line) });
   return {
     console: lines,
     async start(config) {
-      await bridge.call("start", config, {});
+      await engine.call("start", config, {});
     },
     async network(up) {
-      await bridge.call("network", up);
+      await engine.call("network", up);
     },
     async fault(name, faulty) {
-      await bridge.call("fault", name, faulty);
+      await engine.call("fault", name, faulty);
     },
     async stats() {
-      return (await bridge.call<any>("stats")).result;
+      return engine.call("stats");
     },
     async stop() {
-      await bridge.call("stop").catch(() => undefined);
-      await bridge.close();
-      assert.deepEqual(bridge.failures, []);
+      await engine.call("stop").catch(() => undefined);
+      await engine.close();
+      assert.deepEqual(engine.failures(), []);
     },
   };
 }

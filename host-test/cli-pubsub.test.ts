@@ -9,9 +9,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, mosquittoPath, requireMosquitto, startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "./brokers.js";
+import { freePort, mosquittoPath, startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "../tools/runtime/brokers.js";
+import { requireMosquitto } from "./needs.js";
 import { makeCerts, type TestCerts } from "./certs.js";
 import { ENGINES } from "./engines.js";
+import { FakeBroker } from "./fake-broker.js";
+import { FaultProxy } from "./fault-proxy.js";
+import mqtt from "mqtt";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -526,6 +530,29 @@ describe("xsmqtt pub/sub --engine xs (the client inside XS)", () => {
     assert.match(bad.stderr, /^Connection error: .*(certificate|CERT).*\n$/);
   });
 
+  it("256 KB out and back (pub -f, sub -N, both in XS): byte-identical, in under 2 s", async () => {
+    // payloads cross into and out of XS as bytes: a hex string decoded by index there took 15 s for 64 KB
+    const t = fresh("xs-large");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-cli-"));
+    const file = path.join(dir, "payload.bin");
+    const bytes = Buffer.alloc(256 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + (i >> 9)) & 0xff;
+    fs.writeFileSync(file, bytes);
+    try {
+      const p = String(broker.port);
+      const sub = await subscriber(["--engine", "xs", "-p", p, "-t", t, "-C", "1", "-N"]);
+      const started = Date.now();
+      await pub(["--engine", "xs", "-p", p, "-t", t, "-f", file, "-q", "1"]);
+      const r = await ok(sub);
+      const took = Date.now() - started;
+      assert.equal(r.out.length, bytes.length);
+      assert.ok(r.out.equals(bytes), "payload bytes differ");
+      assert.ok(took < 2000, `pub and sub took ${took} ms`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("-W timeout exits 27 and a refused connection exits 1 on XS too", async () => {
     const port = await freePort();
     const [timedOut, refused] = await Promise.all([
@@ -538,3 +565,123 @@ describe("xsmqtt pub/sub --engine xs (the client inside XS)", () => {
     assert.match(refused.stderr, /^Connection error: .*ECONNREFUSED.*\n$/);
   });
 });
+
+for (const engine of ENGINES) {
+  describe(`xsmqtt pub under faults, as mosquitto_pub (${engine})`, () => {
+    const e = ["--engine", engine];
+
+    it("-l -q 1: 1,000 lines through a proxy that cuts the connection every 0.3-0.9 s all arrive", async function () {
+      this.timeout(90000);
+      this.retries(0); // a run that loses a line must fail, not be tried again
+      const broker = await startAedes();
+      const proxy = await FaultProxy.start(broker.port);
+      const t = fresh(`cuts-${engine}`);
+      // an independent subscriber (MQTT.js) straight on the broker, at QoS 1
+      const watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 });
+      const got = new Set<string>();
+      watcher.on("message", (_topic, payload) => got.add(payload.toString()));
+      await watcher.subscribeAsync(t, { qos: 1 });
+      let cutter: NodeJS.Timeout | null = null;
+      let cuts = 0;
+      try {
+        const c = new Cli(["pub", ...e, "-p", String(proxy.port), "-t", t, "-q", "1", "-l", "-d"], null);
+        await c.waitErr(/received CONNACK \(0\)/);
+        const cut = () => {
+          cutter = setTimeout(() => {
+            proxy.cut(cuts % 2 ? "fin" : "rst");
+            cuts++;
+            cut();
+          }, 300 + Math.random() * 600);
+        };
+        cut();
+        // 1,000 lines over about 5 s, as a log being piped in (-d: the CONNACK before the first cut)
+        const lines = Array.from({ length: 1000 }, (_, i) => `line ${i}`);
+        for (let i = 0; i < lines.length; i += 4) {
+          c.child.stdin!.write(lines.slice(i, i + 4).join("\n") + "\n");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const cutsWhileReading = cuts;
+        c.child.stdin!.end();
+        const r = await c.done;
+        clearTimeout(cutter!);
+        assert.equal(r.status, 0, r.stderr.slice(-2000));
+        assert.ok(cutsWhileReading >= 4, `only ${cutsWhileReading} cuts while the lines came`);
+        assert.ok(proxy.accepted > 2, `${proxy.accepted} connections: it never reconnected`);
+        const deadline = Date.now() + 5000;
+        while (got.size < lines.length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+        const missing = lines.filter((l) => !got.has(l));
+        if (process.env.XSMQTT_VERBOSE) console.log(`      ${engine}: ${got.size} of ${lines.length} lines received through ${cuts} cuts, ${proxy.accepted} connections`);
+        assert.deepEqual(missing, [], `${missing.length} of 1,000 lines lost through ${cuts} cuts`);
+      } finally {
+        if (cutter) clearTimeout(cutter);
+        await watcher.endAsync();
+        await proxy.close();
+        await broker.close();
+      }
+    });
+
+    /** A scripted broker that drops the first connection when the first PUBLISH arrives, without PUBACK. */
+    async function dropsFirstPublish(): Promise<FakeBroker> {
+      const b = await FakeBroker.start();
+      b.ackPublishes = false;
+      b.onPacket = (conn, p) => {
+        if (p.cmd !== "publish") return;
+        if (conn.id === 1) conn.socket.destroy();
+        else conn.send({ cmd: "puback", messageId: p.messageId });
+      };
+      return b;
+    }
+
+    for (const [mode, args, input] of [
+      ["-l", ["-l"], "first\nsecond\n"],
+      ["--repeat", ["-m", "first", "--repeat", "2"], ""],
+    ] as const) {
+      it(`${mode}: a connection dropped before the PUBACK is resumed; the message comes back with its packet id and DUP=1`, async function () {
+        this.timeout(20000);
+        const b = await dropsFirstPublish();
+        try {
+          const r = await xsmqtt(["pub", ...e, "-p", String(b.port), "-t", "resend", "-q", "1", ...args], input);
+          assert.equal(r.status, 0, r.stderr);
+          const pubs = b.of("publish").map((x) => ({ conn: x.conn, id: x.packet.messageId, dup: x.packet.dup, payload: String(x.packet.payload) }));
+          const id = pubs[0].id;
+          assert.deepEqual(pubs[0], { conn: 1, id, dup: false, payload: "first" });
+          const again = pubs.filter((x) => x.conn === 2);
+          assert.deepEqual(again[0], { conn: 2, id, dup: true, payload: "first" }, JSON.stringify(pubs));
+          if (mode === "-l") assert.ok(again.some((x) => x.payload === "second"), `the second line went out after the reconnect: ${JSON.stringify(pubs)}`);
+          else {
+            // the second repeat starts once the first is acknowledged: a new message, a new id
+            assert.deepEqual(again.slice(1).map((x) => [x.payload, x.dup]), [["first", false]]);
+            assert.notEqual(again[1].id, id);
+          }
+          assert.equal(b.conns.length, 2);
+        } finally {
+          await b.close();
+        }
+      });
+    }
+
+    it("-m: a lost connection ends the command with 'Error: The connection was lost.' and status 7, as mosquitto_pub", async function () {
+      this.timeout(20000);
+      const b = await FakeBroker.start();
+      b.ackPublishes = false;
+      b.onPacket = (conn, p) => p.cmd === "publish" && conn.socket.destroy();
+      try {
+        const r = await xsmqtt(["pub", ...e, "-p", String(b.port), "-t", "once", "-q", "1", "-m", "x"]);
+        assert.equal(r.stderr, "Error: The connection was lost.\n");
+        assert.equal(r.status, 7);
+        assert.equal(b.conns.length, 1, "no reconnect");
+        if (fs.existsSync("/usr/bin/mosquitto_pub")) {
+          // not spawnSync: the scripted broker answers from this process's event loop
+          const theirs = spawn("/usr/bin/mosquitto_pub", ["-p", String(b.port), "-t", "once", "-q", "1", "-m", "x"], { stdio: ["ignore", "ignore", "pipe"] });
+          let stderr = "";
+          theirs.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+          const status = await new Promise<number | null>((res) => theirs.on("close", res));
+          assert.deepEqual({ status, stderr }, { status: r.status, stderr: r.stderr }, "mosquitto_pub does the same");
+          assert.equal(b.conns.length, 2);
+        }
+      } finally {
+        await b.close();
+      }
+    });
+  });
+}

@@ -4,7 +4,8 @@
  * Every case runs on Node and inside XS through the bridge.
  */
 import assert from "node:assert/strict";
-import { startAedes, startMosquitto, requireMosquitto, freePort, type AedesBroker, type Mosquitto } from "./brokers.js";
+import { startAedes, startMosquitto, freePort, type AedesBroker, type Mosquitto } from "../tools/runtime/brokers.js";
+import { requireMosquitto } from "./needs.js";
 import { openClientEngine, type ClientEngine } from "./client/harness.js";
 import { ENGINES } from "./engines.js";
 import { FakeBroker, seq } from "./fake-broker.js";

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { MqttClient, type ClientOptions } from "../src/mqtt/client.js";
 import { nodePlatform } from "../src/platform/node/index.js";
-import { mosquittoPath, startAedes, startMosquitto, type Broker } from "./brokers.js";
+import { mosquittoPath, startAedes, startMosquitto, type Broker } from "../tools/runtime/brokers.js";
 import * as ops from "./client/fuzz-ops.js";
 import type { FuzzSummary } from "./client/fuzz-ops.js";
 import { ENGINES, openEngine, type Engine } from "./engines.js";

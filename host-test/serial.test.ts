@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { runHostApp, serialConsole, type HostRun } from "../src/platform/node/host.js";
 import { LineSplitter } from "../tools/commands/monitor.js";
-import { mosquittoPath, startAedes, startMosquitto, type AedesBroker, type Broker } from "./brokers.js";
+import { mosquittoPath, startAedes, startMosquitto, type AedesBroker, type Broker } from "../tools/runtime/brokers.js";
 import { requireSocat, startPtyPair, type PtyPair } from "./pty.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

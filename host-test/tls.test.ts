@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import tls from "node:tls";
 import net from "node:net";
-import { requireMosquitto, startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "./brokers.js";
+import { startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "../tools/runtime/brokers.js";
+import { requireMosquitto } from "./needs.js";
 import { makeCerts, type TestCerts } from "./certs.js";
 import { openClientEngine, type ClientEngine } from "./client/harness.js";
 import { ENGINES } from "./engines.js";
@@ -118,6 +119,25 @@ describe("TLS", function () {
         await engine.call("create", d, { clientId: d, brokers: [{ host: "127.0.0.1", port: misnamed.port, tls: true, ca: other.pem.ca, servername: "other.example" }] });
         await engine.call("connect", d);
         await engine.log.waitFor((x) => x.type === "connect" && x.client === d, 8000, "connect with the right name");
+      });
+
+      it("checkServerName: false (--insecure) accepts a certificate for another name on that connection only; the CA is still checked", async () => {
+        const misnamedBroker = (extra: object) => ({ host: "127.0.0.1", port: misnamed.port, tls: true, ca: other.pem.ca, servername: "localhost", ...extra });
+        const lax = uid("i");
+        await engine.call("create", lax, { clientId: lax, brokers: [misnamedBroker({ checkServerName: false })] });
+        await engine.call("connect", lax);
+        await engine.log.waitFor((x) => x.type === "connect" && x.client === lax, 8000, "connect without the name check");
+        // a second connection in the same process, made after it, still checks the name
+        const strict = uid("i");
+        await engine.call("create", strict, { clientId: strict, brokers: [misnamedBroker({})], reconnect: { min: 10000 } });
+        await engine.call("connect", strict);
+        assert.match((await errorOf(strict)).message, /ALTNAME|does not match|not in the cert/i);
+        // and skipping the name check does not skip the chain
+        const wrongCa = uid("i");
+        await engine.call("create", wrongCa, { clientId: wrongCa, brokers: [misnamedBroker({ checkServerName: false, ca: certs.pem.otherCa })], reconnect: { min: 10000 } });
+        await engine.call("connect", wrongCa);
+        assert.match((await errorOf(wrongCa)).message, /certificate|UNABLE_TO_VERIFY|SELF_SIGNED/i);
+        assert.equal(engine.log.of("connect", strict).length + engine.log.of("connect", wrongCa).length, 0);
       });
 
       it("authenticates with a client certificate, and is refused without one", async () => {

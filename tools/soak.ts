@@ -21,18 +21,17 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { MqttClient } from "../src/mqtt/client.js";
 import { nodePlatform } from "../src/platform/node/index.js";
-import { startAedes, startMosquitto, type Broker } from "../host-test/brokers.js";
-import { makeDriver } from "../host-test/client/driver.js";
 import { FaultProxy } from "../host-test/fault-proxy.js";
-import { XsBridge } from "../host-test/xs/bridge.js";
+import { startAedes, startMosquitto, type Broker } from "./runtime/brokers.js";
+import { driverModule } from "./runtime/modules.js";
+import { ENGINE_NAMES, isEngineName, startEngine, type EngineName } from "./runtime/engine.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 export interface SoakOptions {
   seconds: number;
   broker: "aedes" | "mosquitto";
   /** Where the publisher runs; the subscriber and the faults are always on Node. */
-  engine: "node" | "xs";
+  engine: EngineName;
   /** Messages per second offered. */
   rate: number;
   seed: number;
@@ -132,31 +131,19 @@ const TOPIC = "soak/data";
 const NAME = "pub";
 
 /** The publisher through the same driver the client suites use, on either engine. */
-async function publisher(engine: "node" | "xs", onEvent: (e: { type: string; [k: string]: unknown }) => void): Promise<Publisher> {
-  if (engine === "node") {
-    const d = makeDriver(nodePlatform(), onEvent as (e: object) => void);
-    return {
-      create: async (o) => void d.create(NAME, o as never),
-      connect: async () => void d.connect(NAME),
-      publishMany: async (prefix, first, count) => d.publishMany(NAME, TOPIC, prefix, first, count, { qos: 1 }) as never,
-      stats: async () => d.stats(NAME) as never,
-      slots: async () => 0,
-      close: async () => void d.close(NAME),
-    };
-  }
-  const bridge = await XsBridge.start(path.join(here, "../host-test/client/xs-entry.js"), onEvent, "xsmqtt-soak");
-  const call = async <R>(op: string, ...args: unknown[]) => (await bridge.call<R>(op, ...args)).result;
+async function publisher(name: EngineName, onEvent: (e: { type: string; [k: string]: unknown }) => void): Promise<Publisher> {
+  const engine = await startEngine(name, driverModule, { onEvent, workerName: "xsmqtt-soak" });
   let evaluations = 0;
   return {
-    create: (o) => call("create", NAME, o),
-    connect: () => call("connect", NAME),
-    publishMany: (prefix, first, count) => call("publishMany", NAME, TOPIC, prefix, first, count, { qos: 1 }),
-    stats: () => call("stats", NAME),
+    create: (o) => engine.call("create", NAME, o),
+    connect: () => engine.call("connect", NAME),
+    publishMany: (prefix, first, count) => engine.call("publishMany", NAME, TOPIC, prefix, first, count, { qos: 1 }),
+    stats: () => engine.call("stats", NAME),
     // each evaluate() keeps one slot in xsnap (100 calls: +100 slots), so count them out
-    slots: async () => (await bridge.worker.evaluate("gc()")).meter.currentHeapCount - ++evaluations,
+    slots: async () => (engine.bridge ? (await engine.bridge.worker.evaluate("gc()")).meter.currentHeapCount - ++evaluations : 0),
     close: async () => {
-      await call("close", NAME).catch(() => undefined);
-      await bridge.close();
+      await engine.call("close", NAME).catch(() => undefined);
+      await engine.close();
     },
   };
 }
@@ -401,7 +388,7 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
   return result;
 }
 
-const USAGE = `usage: soak [--minutes N | --seconds N] [--broker aedes|mosquitto] [--engine node|xs] [--rate N] [--seed N] [--every S]`;
+const USAGE = `usage: soak [--minutes N | --seconds N] [--broker aedes|mosquitto] [--engine ${ENGINE_NAMES.join("|")}] [--rate N] [--seed N] [--every S]`;
 
 async function main(argv: string[]): Promise<number> {
   let values;
@@ -431,14 +418,14 @@ async function main(argv: string[]): Promise<number> {
   const seconds = values.seconds !== undefined ? num(values.seconds, 60) : num(values.minutes, 1) * 60;
   const broker = values.broker ?? "aedes";
   const engine = values.engine ?? "node";
-  if (!(seconds > 0) || !["aedes", "mosquitto"].includes(broker) || !["node", "xs"].includes(engine)) {
+  if (!(seconds > 0) || !["aedes", "mosquitto"].includes(broker) || !isEngineName(engine)) {
     console.error(USAGE);
     return 2;
   }
   const r = await runSoak({
     seconds,
     broker: broker as SoakOptions["broker"],
-    engine: engine as SoakOptions["engine"],
+    engine,
     rate: num(values.rate, 200),
     seed: num(values.seed, Date.now() & 0xffff),
     every: num(values.every, 0),

@@ -7,17 +7,15 @@
  *   npm start -- [--broker mqtt://host:port] [--engine node|xs] [--interval ms]
  *                [--device-id id] [--prefix p] [--serial /dev/ttyX] [--settings file]
  */
-import path from "node:path";
 import readline from "node:readline";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MqttClient } from "../src/mqtt/client.js";
 import { nodePlatform } from "../src/platform/node/index.js";
-import { LineConsole, runHostApp, serialConsole } from "../src/platform/node/host.js";
+import { FileStorage, serialConsole } from "../src/platform/node/host.js";
 import { parseBrokerUrl, type BuildConfig } from "../src/app/config.js";
-import { XsBridge } from "../host-test/xs/bridge.js";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { ENGINE_NAMES, isEngineName, startEngine } from "./runtime/engine.js";
+import type { LocalDevice } from "./runtime/app.js";
+import { appModule } from "./runtime/modules.js";
 const tty = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: string, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
 const stamp = () => new Date().toISOString().slice(11, 23);
@@ -47,7 +45,8 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) return void console.log(usage());
-  if (values.engine !== "node" && values.engine !== "xs") throw new Error(`--engine must be node or xs, not ${values.engine}`);
+  const engineName = values.engine;
+  if (!isEngineName(engineName)) throw new Error(`--engine must be ${ENGINE_NAMES.join(" or ")}, not ${engineName}`);
 
   // the broker: embedded aedes, watched through its publish events; or a real one, watched by a subscriber
   let brokerUrl = values.broker;
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
   };
   const prefix = values.prefix!;
   if (!brokerUrl) {
-    const { startAedes } = await import("../host-test/brokers.js");
+    const { startAedes } = await import("./runtime/brokers.js");
     const aedes = await startAedes();
     aedes.aedes.on("publish", (packet: any, client: any) => {
       if (client && typeof packet.topic === "string" && !packet.topic.startsWith("$SYS")) show(packet.topic, packet.payload, packet.qos, packet.retain);
@@ -89,34 +88,33 @@ async function main(): Promise<void> {
     qos: 1,
   };
   const deviceLine = (line: string) => console.log(`${paint("2", stamp())}  ${paint("32", "device  ")} ${line}`);
-  let input: (line: string) => void;
-  let stop: () => Promise<void>;
-
-  if (values.engine === "node") {
-    const cons = values.serial ? await serialConsole(values.serial) : new LineConsole(deviceLine);
-    const run = runHostApp({ config, storageFile: values.settings, terminal: cons });
-    if (values.serial) {
-      // the console lives on the serial port; show the device's log here too
-      const origWrite = cons.write.bind(cons);
-      cons.write = (line: string) => (origWrite(line), deviceLine(line));
-    }
-    input = (line) => cons.input(line);
-    stop = async () => {
-      run.stop();
-      await (cons as { close?: () => Promise<void> }).close?.();
-    };
-  } else {
-    const bridge = await XsBridge.start(path.join(here, "app-xs-entry.js"), (e) => {
-      if (e.type === "console") deviceLine(e.line);
-    });
-    await bridge.call("start", config, {});
-    input = (line) => void bridge.call("line", line);
-    stop = async () => {
-      await bridge.call("stop").catch(() => undefined);
-      await bridge.close();
-    };
-    deviceLine(paint("2", "(running inside the XS engine)"));
+  // on Node the console may be a serial port and the settings a file; inside XS neither
+  const local: LocalDevice = {};
+  let closeSerial = async () => {};
+  let typed: ((line: string) => void) | null = null;
+  if (engineName === "node" && values.settings) local.storage = new FileStorage(values.settings);
+  if (engineName === "node" && values.serial) {
+    const cons = await serialConsole(values.serial);
+    // the console lives on the serial port; show the device's log here too
+    const origWrite = cons.write.bind(cons);
+    cons.write = (line: string) => (origWrite(line), deviceLine(line));
+    local.terminal = cons;
+    typed = (line) => cons.input(line);
+    closeSerial = () => cons.close();
   }
+  const engine = await startEngine(engineName, appModule(local), {
+    onEvent: (e) => {
+      if (e.type === "console") deviceLine(e.line);
+    },
+  });
+  await engine.call("start", config, {});
+  const input = typed ?? ((line: string) => void engine.call("line", line));
+  const stop = async () => {
+    await engine.call("stop").catch(() => undefined);
+    await engine.close();
+    await closeSerial();
+  };
+  if (engineName === "xs") deviceLine(paint("2", "(running inside the XS engine)"));
 
   const rl = readline.createInterface({ input: process.stdin, terminal: false });
   rl.on("line", (line) => input(line));

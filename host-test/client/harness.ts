@@ -1,13 +1,10 @@
 /**
  * Test-side access to clients on either engine, and the event log the driver fills.
  */
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { nodePlatform } from "../../src/platform/node/index.js";
-import { XsBridge } from "../xs/bridge.js";
-import { makeDriver, type Driver } from "./driver.js";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { startEngine, type EngineName } from "../../tools/runtime/engine.js";
+import type { Driver } from "../../tools/runtime/driver.js";
+import { driverModule } from "../../tools/runtime/modules.js";
+import type { XsBridge } from "../../tools/runtime/xs/bridge.js";
 
 export interface Event {
   type: string;
@@ -65,7 +62,7 @@ export class EventLog {
 type Ops = { [K in keyof Driver]: Driver[K] };
 
 export interface ClientEngine {
-  readonly name: "node" | "xs";
+  readonly name: EngineName;
   readonly log: EventLog;
   call<K extends keyof Ops>(op: K, ...args: Parameters<Ops[K]>): Promise<ReturnType<Ops[K]>>;
   /** Problems inside the engine (an XS crash); empty when all is well. */
@@ -75,31 +72,25 @@ export interface ClientEngine {
   close(): Promise<void>;
 }
 
-export async function openClientEngine(name: "node" | "xs"): Promise<ClientEngine> {
+/** The driver on engine `name`; a message event's payload bytes are logged as `payload`, in hex. */
+export async function openClientEngine(name: EngineName): Promise<ClientEngine> {
   const log = new EventLog();
   const names: string[] = [];
-  let run: (op: keyof Ops, args: unknown[]) => Promise<unknown>;
-  let bridge: XsBridge | null = null;
-  if (name === "node") {
-    const driver = makeDriver(nodePlatform(), (e) => log.push(JSON.parse(JSON.stringify(e))));
-    // the same JSON trip the XS bridge makes, so results compare exactly
-    run = async (op, args) => JSON.parse(JSON.stringify((driver[op] as (...a: unknown[]) => unknown)(...args) ?? null));
-  } else {
-    const b = (bridge = await XsBridge.start(path.join(here, "xs-entry.js"), (e) => log.push(e)));
-    run = async (op, args) => (await b.call(op, ...args)).result;
-  }
+  const engine = await startEngine(name, driverModule, {
+    onEvent: (e, bytes) => log.push(e.type === "message" || e.type === "handler" ? { ...e, payload: bytes ? Buffer.from(bytes).toString("hex") : "" } : e),
+  });
   return {
     name,
     log,
-    bridge,
+    bridge: engine.bridge,
     async call(op, ...args) {
       if (op === "create") names.push(args[0] as string);
-      return (await run(op, args)) as never;
+      return (await engine.call(op, ...args)) as never;
     },
-    failures: () => bridge?.failures ?? [],
+    failures: () => engine.failures(),
     async close() {
-      for (const n of names) await run("close", [n]).catch(() => undefined);
-      await bridge?.close();
+      for (const n of names) await engine.call("close", n).catch(() => undefined);
+      await engine.close();
     },
   };
 }

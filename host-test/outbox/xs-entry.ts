@@ -1,5 +1,5 @@
 /** Loaded into XS by the outbox suite: serves ops.ts. */
-import { serve } from "../xs/serve.js";
+import { serve } from "../../tools/runtime/xs/serve.js";
 import * as ops from "./ops.js";
 
 serve({ ...ops });

@@ -1,5 +1,5 @@
 /** Loaded into XS by the end-to-end benchmark: serves client-ops.ts. */
-import { serve } from "../../host-test/xs/serve.js";
+import { serve } from "../runtime/xs/serve.js";
 import * as ops from "./client-ops.js";
 
 serve({

@@ -1,5 +1,5 @@
 /** Loaded into XS by the codec benchmark: serves codec-ops.ts. */
-import { serve } from "../../host-test/xs/serve.js";
+import { serve } from "../runtime/xs/serve.js";
 import * as ops from "./codec-ops.js";
 
 serve({ encodeMany: ops.encodeMany, encodeManyStrings: ops.encodeManyStrings, decodeMany: ops.decodeMany });

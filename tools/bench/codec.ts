@@ -5,7 +5,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mqttPacket from "mqtt-packet";
-import { startXs } from "../../host-test/xs/worker.js";
+import { startXs } from "../runtime/xs/worker.js";
 import * as ops from "./codec-ops.js";
 import { measure } from "./meter.js";
 

@@ -4,7 +4,7 @@
  * command running 0 give compute and heap slots per operation. The same figure must come
  * out for N/2, or a collection fell inside the window and the figure is discarded.
  */
-import type { XsWorker } from "../../host-test/xs/worker.js";
+import type { XsWorker } from "../runtime/xs/worker.js";
 
 export interface OpCost {
   /** XS compute units per operation. */

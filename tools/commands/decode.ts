@@ -10,7 +10,7 @@ import { Decoder } from "../../src/mqtt/decode.js";
 import { ProtocolError } from "../../src/mqtt/errors.js";
 import { PayloadAssembler, type PacketObject } from "../inspect.js";
 import { PacketName } from "../../src/mqtt/packet.js";
-import { parseOptions, UsageError, type CommandIo } from "../cli.js";
+import { parseOptions, UsageError, type CommandIo } from "./command.js";
 
 /** Printed by `xsmqtt help decode`. */
 export const usage = `usage: xsmqtt decode [--pretty] [--text] [-f FILE | HEX...]

@@ -8,7 +8,7 @@
 import { ErrorCode, MqttError } from "../../src/mqtt/errors.js";
 import { encodeObject, fromHex, toHex, type PacketObject } from "../inspect.js";
 import { validateTopicFilter } from "../../src/mqtt/topic.js";
-import { parseOptions, UsageError, type CommandIo } from "../cli.js";
+import { parseOptions, UsageError, type CommandIo } from "./command.js";
 
 /** Printed by `xsmqtt help encode`. */
 export const usage = `usage: xsmqtt encode [--text-payload] [-f FILE | JSON...]

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { SerialPort } from "serialport";
-import { parseOptions, UsageError, type CommandIo } from "../cli.js";
+import { parseOptions, UsageError, type CommandIo } from "./command.js";
 
 /** Printed by `xsmqtt help monitor`. */
 export const usage = `usage: xsmqtt monitor --port PATH [--baud N] [--raw] [--no-timestamp] [--wait]

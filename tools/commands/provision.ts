@@ -9,7 +9,7 @@
  */
 import type { SerialPort } from "serialport";
 import { checkSetting, type SettingKey } from "../../src/app/config.js";
-import { parseOptions, UsageError, type CommandIo } from "../cli.js";
+import { parseOptions, UsageError, type CommandIo } from "./command.js";
 import { closePort, LineSplitter, openPort, parseBaud, reason } from "./monitor.js";
 
 /** Printed by `xsmqtt help provision`. */

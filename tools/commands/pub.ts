@@ -2,10 +2,14 @@
  * `xsmqtt pub`: mosquitto_pub's command line over the xsmqtt client, on Node or inside
  * XS. Connects, publishes, waits until every message is done (QoS 1 acknowledged, QoS 0
  * written), sends DISCONNECT and exits 0; any failure exits non-zero with one line on
- * standard error.
+ * standard error. As mosquitto_pub, -l survives a lost connection: the client reconnects,
+ * sends the unacknowledged QoS 1 messages again (same packet ids, DUP=1) and the lines
+ * keep coming; so does --repeat. A one-shot message gives up (status 7).
  */
-import { processIo, type CommandIo } from "../cli.js";
-import { Link, readOptionFile, runCommand, type Options } from "./mqtt-options.js";
+import { processIo, type CommandIo } from "./command.js";
+import { readOptionFile } from "./mqtt/broker.js";
+import { runCommand, type Options } from "./mqtt/flags.js";
+import { Link } from "./mqtt/link.js";
 
 /** None: `-h` is the host, and the parser itself reads `--help` where it is an option. */
 export const helpFlags: readonly string[] = [];
@@ -23,7 +27,10 @@ export const usage = `usage: xsmqtt pub {[-h host] [-p port] [-u username [-P pa
 
 Publishes with the xsmqtt client and exits, taking mosquitto_pub's options with the
 same meanings. Waits until every message is done (QoS 1: PUBACK received; QoS 0:
-written to the connection), then sends DISCONNECT.
+written to the connection), then sends DISCONNECT. With -l or --repeat a lost
+connection is not the end: the client reconnects every second, sends unacknowledged
+QoS 1 messages again (same packet id, DUP set) and goes on; lines read meanwhile wait
+in the outbox.
 
   -h, --host host     broker host name or address (default localhost; dials 127.0.0.1)
   -p, --port port     broker port (default 1883, or 8883 with TLS)
@@ -69,8 +76,9 @@ written to the connection), then sends DISCONNECT.
                       as on the device; the command behaves the same either way
 
 Exit status: 0 all messages done; 1 a failure (wrong command line, connection error,
-TLS failure, connection lost, message refused); 1-5 the broker refused the connection
-(the CONNACK return code: 4 bad user name or password, 5 not authorised).
+TLS failure, message refused); 1-5 the broker refused the connection (the CONNACK
+return code: 4 bad user name or password, 5 not authorised); 7 the connection was lost
+before a one-shot message (-m, -f, -s, -n without --repeat) was done.
 
 examples:
   xsmqtt pub -t sensors/temp -m 21.5
@@ -118,7 +126,7 @@ async function publish(o: Options, io: CommandIo): Promise<number> {
   const early = new Set<number>();
   let done = 0;
   const link = new Link(o, io, {
-    lostIsFatal: true,
+    lost: source.kind === "lines" || o.repeat > 1 ? "reconnect" : "fatal",
     outboxBytes: payload ? Math.max(1 << 16, payload.length + Buffer.byteLength(topic) + 64) : LINE_OUTBOX,
     sendBufferSize: 512,
     onDelivered(token) {
@@ -140,7 +148,7 @@ async function publish(o: Options, io: CommandIo): Promise<number> {
         await allDone();
       }
     } else {
-      // read while watching the link, so a lost connection ends the command at once
+      // read while watching the link, so a failure (a refused reconnect) ends the command at once
       const lines = stdinLines();
       const failed = link.failed();
       failed.catch(() => undefined);

@@ -4,8 +4,9 @@
  * standard error. Runs until -C messages, -W seconds, or SIGINT/SIGTERM, then sends
  * DISCONNECT.
  */
-import { processIo, type CommandIo } from "../cli.js";
-import { Exit, Failure, Link, runCommand, type Inbound, type Options } from "./mqtt-options.js";
+import { processIo, type CommandIo } from "./command.js";
+import { Exit, Failure, runCommand, type Options } from "./mqtt/flags.js";
+import { Link, type Inbound } from "./mqtt/link.js";
 
 /** None: `-h` is the host, and the parser itself reads `--help` where it is an option. */
 export const helpFlags: readonly string[] = [];
@@ -104,7 +105,7 @@ async function subscribe(o: Options, io: CommandIo): Promise<number> {
 
   const filterBytes = o.topics.reduce((n, t) => n + Buffer.byteLength(t) + 3, 0);
   const link = new Link(o, io, {
-    lostIsFatal: false,
+    lost: "reconnect",
     receiveBufferSize: 16384,
     // one SUBSCRIBE carries them all, and the client's control buffer must hold it
     sendBufferSize: Math.max(512, 2 * filterBytes + 64),

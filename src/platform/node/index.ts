@@ -16,6 +16,8 @@ export interface NodeTlsOptions {
   servername?: string;
   /** Default true. */
   rejectUnauthorized?: boolean;
+  /** Default true. False: any name in the certificate will do (the chain is still verified); this connection only. */
+  checkServerName?: boolean;
 }
 
 export type NodeBroker = BrokerAddress & NodeTlsOptions;
@@ -63,6 +65,7 @@ class NodeTransport implements Transport {
         key: broker.key,
         servername: broker.servername ?? (net.isIP(host) ? undefined : host),
         rejectUnauthorized: broker.rejectUnauthorized !== false,
+        ...(broker.checkServerName === false ? { checkServerIdentity: () => undefined } : {}),
       });
       this.socket.once("secureConnect", () => this.closed || sink.onConnect());
       this.socket.on("data", (d: Buffer) => this.closed || sink.onData(d, 0, d.length));

@@ -1,6 +1,6 @@
 /**
  * The platform for running the client inside the xsnap worker on the host: sockets and
- * timers live in the Node process (host-test/xs/bridge.ts) and are reached through
+ * timers live in the Node process (tools/runtime/xs/bridge.ts) and are reached through
  * xsnap's `issueCommand`; inbound events arrive through {@link dispatch}, which the
  * module that serves `handleCommand` calls. This is how the host tests run the device
  * code in the real XS engine; on a device, src/platform/moddable takes its place.
@@ -16,25 +16,37 @@ interface XsnapGlobals {
 
 const g = globalThis as unknown as XsnapGlobals;
 
+/** Messages up to this size share one buffer; a bigger one (a large payload) gets its own. */
+const MAIL_MAX = 1 << 20;
+
 /** One resizable buffer for every message to the host, so a write allocates no buffer of its own. */
 const mail = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(0, {
-  maxByteLength: 1 << 20,
+  maxByteLength: MAIL_MAX,
 });
 const mailBytes = new Uint8Array(mail);
 
+/** A message of `kind` for connection or timer `id` with room for `extra` bytes; hand it to {@link post}. */
 function send(kind: number, id: number, extra: number): Uint8Array {
-  mail.resize(3 + extra);
-  mailBytes[0] = kind;
-  mailBytes[1] = id >> 8;
-  mailBytes[2] = id & 0xff;
-  return mailBytes;
+  let b: Uint8Array = mailBytes;
+  if (3 + extra <= MAIL_MAX) mail.resize(3 + extra);
+  else b = new Uint8Array(3 + extra);
+  b[0] = kind;
+  b[1] = id >> 8;
+  b[2] = id & 0xff;
+  return b;
+}
+
+/** Sends a message made by {@link send}; returns the host's answer. */
+function post(b: Uint8Array): ArrayBuffer {
+  return g.issueCommand(b.buffer as ArrayBuffer);
 }
 
 /** Sends `value` as JSON (UTF-8) in a message of `kind`. */
 function sendJson(value: unknown, kind: number, id: number): void {
   const s = JSON.stringify(value); // escapes U+0000 and lone surrogates, so utf8Length accepts it
-  writeUtf8(send(kind, id, utf8Length(s)), 3, s);
-  g.issueCommand(mail);
+  const b = send(kind, id, utf8Length(s));
+  writeUtf8(b, 3, s);
+  post(b);
 }
 
 const sinks = new Map<number, TransportSink>();
@@ -48,7 +60,7 @@ class BridgeTransport implements Transport {
     if (!sinks.has(this.id)) return 0;
     const b = send(FromXs.Write, this.id, end - start);
     b.set(data.subarray(start, end), 3);
-    const r = new Uint8Array(g.issueCommand(mail));
+    const r = new Uint8Array(post(b));
     return ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
   }
   writePacket(head: Uint8Array, body: Uint8Array): boolean {
@@ -57,7 +69,7 @@ class BridgeTransport implements Transport {
     const b = send(FromXs.Write, this.id, n);
     b.set(head, 3);
     b.set(body, 3 + head.length);
-    const r = new Uint8Array(g.issueCommand(mail));
+    const r = new Uint8Array(post(b));
     const taken = ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
     // the host's transport takes a write whole or not at all
     if (taken !== 0 && taken !== n) throw new Error(`bridge took ${taken} of ${n} bytes of a packet`);
@@ -65,8 +77,7 @@ class BridgeTransport implements Transport {
   }
   close(): void {
     if (!sinks.delete(this.id)) return;
-    send(FromXs.Close, this.id, 0);
-    g.issueCommand(mail);
+    post(send(FromXs.Close, this.id, 0));
   }
 }
 
@@ -79,17 +90,28 @@ class BridgeTimer implements Timer {
     b[4] = (v >>> 16) & 0xff;
     b[5] = (v >>> 8) & 0xff;
     b[6] = v & 0xff;
-    g.issueCommand(mail);
+    post(b);
   }
   clear(): void {
-    send(FromXs.TimerClear, this.id, 0);
-    g.issueCommand(mail);
+    post(send(FromXs.TimerClear, this.id, 0));
   }
 }
 
-/** Sends an event to the host as JSON. */
-export function emit(event: unknown): void {
-  sendJson(event, FromXs.Event, 0);
+/**
+ * Sends an event to the host: `event` as JSON, and `bytes` (a payload), if given, as
+ * bytes after it.
+ */
+export function emit(event: unknown, bytes?: Uint8Array): void {
+  const s = JSON.stringify(event); // escapes U+0000 and lone surrogates, so utf8Length accepts it
+  const n = utf8Length(s);
+  const b = send(FromXs.Event, 0, 4 + n + (bytes ? bytes.length : 0));
+  b[3] = n >>> 24;
+  b[4] = (n >>> 16) & 0xff;
+  b[5] = (n >>> 8) & 0xff;
+  b[6] = n & 0xff;
+  writeUtf8(b, 7, s);
+  if (bytes) b.set(bytes, 7 + n);
+  post(b);
 }
 
 /** The platform; the clock is xsnap's `performance.now`, as a wrapping 32-bit count. */

@@ -1,11 +1,17 @@
 /**
  * Message kinds of the xsnap bridge: the first byte of every message between the Node
- * host (host-test/xs/bridge.ts) and code running inside the xsnap worker.
+ * host (tools/runtime/xs/bridge.ts) and code running inside the xsnap worker. Bulk data
+ * (payloads) always travels as bytes after a length-prefixed JSON head: XS keeps strings
+ * as UTF-8, so decoding a long string by index there costs time in proportion to its
+ * square.
  */
 
 /** Node → XS, through `handleCommand`. */
 export const ToXs = {
-  /** JSON `{op, args}` for the code loaded in XS; answered with JSON. */
+  /**
+   * [JSON length u32][JSON `{op, args}`][bytes…]: an op call whose last argument is the
+   * bytes; answered with JSON. (A plain op call is the JSON alone, starting with `{`.)
+   */
   Op: 1,
   /** [conn u16]: the transport opened. */
   Connected: 2,
@@ -31,6 +37,6 @@ export const FromXs = {
   TimerSet: 0x14,
   /** [timer u16]: disarm a timer. */
   TimerClear: 0x15,
-  /** [JSON]: an event for the host (test logs, the CLI). */
+  /** [0 u16][JSON length u32][JSON][bytes…]: an event for the host (test logs, the CLI), with the bytes it carries (a payload), if any. */
   Event: 0x16,
 } as const;

@@ -1,6 +1,7 @@
 /**
- * Brokers for the tests, each on a free loopback port, started and stopped by the test:
- * aedes in this process, mosquitto (Debian's package) as its own process.
+ * Brokers on free loopback ports, started and stopped by their user (the tests, `npm
+ * start`, the soak tool, the benchmarks): aedes in this process, mosquitto (Debian's
+ * package) as its own process.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -60,18 +61,6 @@ export function mosquittoPath(): string | null {
   for (const p of ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]) if (fs.existsSync(p)) return p;
   const r = spawnSync("sh", ["-c", "command -v mosquitto"], { encoding: "utf8" });
   return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : null;
-}
-
-/**
- * In a suite's `before`: skips the suite when mosquitto is absent, except under CI
- * (CI set), where a missing mosquitto fails the run instead.
- */
-export function requireMosquitto(ctx: Mocha.Context): string {
-  const p = mosquittoPath();
-  if (p) return p;
-  if (process.env.CI) throw new Error("mosquitto is not installed (apt-get install mosquitto); CI must run these tests");
-  ctx.skip();
-  return "";
 }
 
 export interface MosquittoOptions {

@@ -1,13 +1,18 @@
 /**
  * Drives clients from JSON commands and reports their callbacks as JSON events. Plain
  * ECMAScript over the client and a Platform: the same compiled file runs on Node (with the
- * Node platform) and inside XS (with the xsnap platform), so one test suite exercises both.
+ * Node platform) and inside XS (with the xsnap platform, driver-xs-entry.ts), so one test
+ * suite, the CLI and the soak tool drive either engine the same way (see engine.ts).
+ * Payloads travel as bytes: `publishBytes` takes them as its last argument and message
+ * events carry them beside the JSON.
  */
 import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/mqtt/client.js";
 import { MqttError } from "../../src/mqtt/errors.js";
-import { fromHex, toHex } from "../../tools/inspect.js";
 import type { Message } from "../../src/mqtt/message.js";
 import type { Platform } from "../../src/mqtt/platform.js";
+
+/** Reports an event; `bytes` (a received payload) is a view valid during the call only. */
+export type DriverEmit = (event: object, bytes?: Uint8Array) => void;
 
 /** Client options as JSON: binary fields (will payload, password) as hex. */
 export type DriverOptions = Omit<ClientOptions, "will" | "password" | `on${string}`> & {
@@ -21,6 +26,24 @@ export type DriverOptions = Omit<ClientOptions, "will" | "password" | `on${strin
 
 export type Payload = { hex: string } | { text: string } | { size: number };
 
+/**
+ * The bytes of a string of hex digits. Walks it with the string iterator, which is linear
+ * in XS, where `charCodeAt(i)` walks from the start (XS keeps strings as UTF-8).
+ */
+function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  let n = 0;
+  for (const ch of hex) {
+    const v = parseInt(ch, 16);
+    if (v !== v) throw new Error(`not a hex digit: "${ch}"`);
+    if (n & 1) out[n >> 1] |= v;
+    else out[n >> 1] = v << 4;
+    n++;
+  }
+  if (n & 1) throw new Error(`hex has an odd number of digits (${n})`);
+  return out;
+}
+
 function payloadOf(p: Payload): Uint8Array | string {
   if ("hex" in p) return fromHex(p.hex);
   if ("text" in p) return p.text;
@@ -32,26 +55,30 @@ function errorOf(e: unknown): { code: string; name: string; message: string } {
   throw e;
 }
 
-export function makeDriver(platform: Platform, emit: (event: object) => void) {
+export function makeDriver(platform: Platform, emit: DriverEmit) {
   const clients = new Map<string, MqttClient>();
   const get = (name: string) => {
     const c = clients.get(name);
     if (!c) throw new Error(`no client ${name}`);
     return c;
   };
-  const messageEvent = (client: string, m: Message, filter?: string) => ({
-    type: "message",
-    client,
-    filter,
-    topic: m.topic,
-    payload: toHex(m.data, m.payloadStart, m.payloadEnd),
-    qos: m.qos,
-    retain: m.retain,
-    dup: m.dup,
-    more: m.more,
-    offset: m.payloadOffset,
-    length: m.payloadLength,
-  });
+  /** A message event; its payload goes beside it, as bytes. */
+  const messageEvent = (type: string, client: string, m: Message, filter?: string) =>
+    emit(
+      {
+        type,
+        client,
+        filter,
+        topic: m.topic,
+        qos: m.qos,
+        retain: m.retain,
+        dup: m.dup,
+        more: m.more,
+        offset: m.payloadOffset,
+        length: m.payloadLength,
+      },
+      m.data.subarray(m.payloadStart, m.payloadEnd),
+    );
 
   return {
     create(name: string, options: DriverOptions): null {
@@ -66,7 +93,7 @@ export function makeDriver(platform: Platform, emit: (event: object) => void) {
         onDelivered: (token) => emit({ type: "delivered", client: name, token }),
         onDrop: (reason, token) => emit({ type: "drop", client: name, reason, token }),
         onError: (error) => emit({ type: "error", client: name, code: error.code, message: error.message, returnCode: (error as { returnCode?: number }).returnCode }),
-        onMessage: quiet ? undefined : (m) => emit(messageEvent(name, m)),
+        onMessage: quiet ? undefined : (m) => messageEvent("message", name, m),
       };
       clients.set(name, new MqttClient(o, p));
       return null;
@@ -78,6 +105,14 @@ export function makeDriver(platform: Platform, emit: (event: object) => void) {
     publish(name: string, topic: string, payload: Payload, options?: PublishOptions) {
       try {
         return { token: get(name).publish(topic, payloadOf(payload), options) };
+      } catch (e) {
+        return { error: errorOf(e) };
+      }
+    },
+    /** Publishes `payload`, given as bytes (the last argument, so that it crosses into XS as bytes). */
+    publishBytes(name: string, topic: string, options: PublishOptions | undefined, payload: Uint8Array) {
+      try {
+        return { token: get(name).publish(topic, payload, options) };
       } catch (e) {
         return { error: errorOf(e) };
       }
@@ -98,7 +133,7 @@ export function makeDriver(platform: Platform, emit: (event: object) => void) {
       try {
         get(name).subscribe(filter, {
           qos,
-          handler: withHandler ? (m) => emit({ ...messageEvent(name, m, filter), type: "handler" }) : null,
+          handler: withHandler ? (m) => messageEvent("handler", name, m, filter) : null,
           done: (error, granted) => emit({ type: "suback", client: name, filter, granted, code: error?.code ?? null }),
         });
         return { ok: true };

@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { ToXs } from "../../../src/platform/xsnap/protocol.js";
 
 /** What XS reports with every reply (see ../shared/design.md for what the fields mean). */
 export interface Meter {
@@ -157,9 +158,27 @@ export class XsWorker {
     });
   }
 
-  /** JSON in, JSON out, through a handleCommand that speaks {op, args}. */
-  async call<R = unknown>(op: string, ...args: unknown[]): Promise<{ result: R; meter: Meter }> {
-    const r = await this.command(enc.encode(JSON.stringify({ op, args })));
+  /** JSON in, JSON out, through a handleCommand that speaks {op, args} (see serve.ts). */
+  call<R = unknown>(op: string, ...args: unknown[]): Promise<{ result: R; meter: Meter }> {
+    return this.answer<R>(op, this.command(enc.encode(JSON.stringify({ op, args }))));
+  }
+
+  /**
+   * Like {@link call}, with `bytes` as the op's last argument, carried as bytes after the
+   * JSON ({@link ToXs.Op}): nothing in XS has to decode a long string to get them.
+   */
+  callWith<R = unknown>(bytes: Uint8Array, op: string, ...args: unknown[]): Promise<{ result: R; meter: Meter }> {
+    const json = enc.encode(JSON.stringify({ op, args }));
+    const m = new Uint8Array(5 + json.length + bytes.length);
+    m[0] = ToXs.Op;
+    new DataView(m.buffer).setUint32(1, json.length);
+    m.set(json, 5);
+    m.set(bytes, 5 + json.length);
+    return this.answer<R>(op, this.command(m));
+  }
+
+  private async answer<R>(op: string, reply: Promise<Reply>): Promise<{ result: R; meter: Meter }> {
+    const r = await reply;
     const text = dec.decode(r.bytes);
     const parsed = JSON.parse(text) as { ok?: R; error?: string };
     if (parsed.error !== undefined) throw new Error(`XS ${op}: ${parsed.error}`);

@@ -4,9 +4,9 @@
  * commands, in order; XS's writes, closes and timer settings arrive as queries and are
  * answered at once.
  */
-import { nodePlatform } from "../../src/platform/node/index.js";
-import type { BrokerAddress, Platform, Transport } from "../../src/mqtt/platform.js";
-import { FromXs, ToXs } from "../../src/platform/xsnap/protocol.js";
+import { nodePlatform } from "../../../src/platform/node/index.js";
+import type { BrokerAddress, Platform, Transport } from "../../../src/mqtt/platform.js";
+import { FromXs, ToXs } from "../../../src/platform/xsnap/protocol.js";
 import { XsWorker, type Meter } from "./worker.js";
 
 const dec = new TextDecoder();
@@ -21,15 +21,15 @@ export class XsBridge {
 
   private constructor(
     readonly worker: XsWorker,
-    private onEvent: (event: any) => void,
+    private onEvent: (event: any, bytes?: Uint8Array) => void,
     /** Dials the sockets XS asks for. */
     private platform: Platform,
   ) {
     worker.onQuery = (b) => this.query(b);
   }
 
-  /** Starts a worker, installs the bridge, and imports `entry`. */
-  static async start(entry: string, onEvent: (event: any) => void, name = "xsmqtt-bridge", platform: Platform = nodePlatform()): Promise<XsBridge> {
+  /** Starts a worker, installs the bridge, and imports `entry`. Events come with the bytes they carry, if any. */
+  static async start(entry: string, onEvent: (event: any, bytes?: Uint8Array) => void, name = "xsmqtt-bridge", platform: Platform = nodePlatform()): Promise<XsBridge> {
     const worker = new XsWorker(name);
     const bridge = new XsBridge(worker, onEvent, platform);
     await worker.importModule(entry);
@@ -39,6 +39,11 @@ export class XsBridge {
   /** Calls an op of the module served in XS. */
   async call<R>(op: string, ...args: unknown[]): Promise<{ result: R; meter: Meter }> {
     return this.worker.call<R>(op, ...args);
+  }
+
+  /** Calls an op with `bytes` as its last argument, carried as bytes. */
+  async callWith<R>(bytes: Uint8Array, op: string, ...args: unknown[]): Promise<{ result: R; meter: Meter }> {
+    return this.worker.callWith<R>(bytes, op, ...args);
   }
 
   private post(kind: number, id: number, payload?: Uint8Array): void {
@@ -102,9 +107,12 @@ export class XsBridge {
         clearTimeout(this.timers.get(id));
         this.timers.delete(id);
         return new Uint8Array(0);
-      case FromXs.Event:
-        this.onEvent(JSON.parse(dec.decode(b.subarray(3))));
+      case FromXs.Event: {
+        const n = ((b[3] << 24) | (b[4] << 16) | (b[5] << 8) | b[6]) >>> 0;
+        // `b` is this message's own copy: the bytes stay valid after the call
+        this.onEvent(JSON.parse(dec.decode(b.subarray(7, 7 + n))), b.length > 7 + n ? b.subarray(7 + n) : undefined);
         return new Uint8Array(0);
+      }
     }
     throw new Error(`unknown bridge query ${b[0]}`);
   }

@@ -1,0 +1,106 @@
+/**
+ * `-d`: every packet sent and received, as libmosquitto's debug log shows it, read from
+ * the bytes on the Node side of the connection (where the sockets are on both engines).
+ */
+import { Decoder } from "../../../src/mqtt/decode.js";
+import { PacketName, PacketType as T, type Packet } from "../../../src/mqtt/packet.js";
+import type { Platform, Transport, TransportSink } from "../../../src/mqtt/platform.js";
+import { decodeUtf8 } from "../../../src/mqtt/utf8.js";
+
+const bit = (b: boolean) => (b ? 1 : 0);
+
+/** One packet as libmosquitto's debug log shows it. */
+function describePacket(p: Packet): string[] {
+  const d = p.data;
+  const text = (start: number, length: number) => decodeUtf8(d, start, start + length);
+  switch (p.type) {
+    case T.CONNECT:
+      return ["CONNECT"];
+    case T.CONNACK:
+      return [`CONNACK (${p.returnCode})`];
+    case T.PUBLISH:
+      return [`PUBLISH (d${bit(p.dup)}, q${p.qos}, r${bit(p.retain)}, m${p.packetId}, '${text(p.topicStart, p.topicLength)}', ... (${p.payloadLength} bytes))`];
+    case T.PUBACK:
+    case T.PUBREC:
+    case T.PUBREL:
+    case T.PUBCOMP:
+    case T.UNSUBSCRIBE:
+    case T.UNSUBACK:
+      return [`${PacketName[p.type].toUpperCase()} (Mid: ${p.packetId})`];
+    case T.SUBSCRIBE: {
+      const lines: string[] = [];
+      for (let k = p.payloadStart; k < p.payloadEnd; ) {
+        const n = (d[k] << 8) | d[k + 1];
+        lines.push(`SUBSCRIBE (Mid: ${p.packetId}, Topic: ${text(k + 2, n)}, QoS: ${d[k + 2 + n]})`);
+        k += 3 + n;
+      }
+      return lines;
+    }
+    case T.SUBACK:
+      return ["SUBACK", `Subscribed (mid: ${p.packetId}): ${Array.from(d.subarray(p.payloadStart, p.payloadEnd)).join(", ")}`];
+    default:
+      return [PacketName[p.type].toUpperCase()];
+  }
+}
+
+/** Decodes one direction of a connection for the log; stops at the first undecodable byte. */
+function packetLog(verb: string, clientId: string, log: (line: string) => void, onDisconnect?: () => void): (d: Uint8Array, start: number, end: number) => void {
+  const decoder = new Decoder(4096, {
+    onPacket(p) {
+      if (p.type === T.DISCONNECT) onDisconnect?.();
+      if (p.type === T.PUBLISH && p.payloadOffset > 0) return; // later fragments of a large one
+      for (const line of describePacket(p)) log(line.startsWith("Subscribed") ? line : `Client ${clientId} ${verb} ${line}`);
+    },
+  });
+  let failed = false;
+  return (d, start, end) => {
+    if (failed || end <= start) return;
+    try {
+      decoder.push(d, start, end);
+    } catch (e) {
+      failed = true;
+      log(`Client ${clientId} ${verb} bytes that do not decode: ${(e as Error).message}`);
+    }
+  };
+}
+
+/** `platform` with every packet sent and received written to `log`. */
+export function tapped(platform: Platform, clientId: string, log: (line: string) => void): Platform {
+  return {
+    ...platform,
+    connect(broker, sink) {
+      log(`Client ${clientId} connecting to ${broker.host}:${broker.port}${broker.tls ? " with TLS" : ""}`);
+      let disconnecting = false;
+      const sent = packetLog("sending", clientId, log, () => (disconnecting = true));
+      const received = packetLog("received", clientId, log);
+      const inner: TransportSink = {
+        onConnect: () => sink.onConnect(),
+        onData: (d, s, e) => {
+          received(d, s, e);
+          sink.onData(d, s, e);
+        },
+        onWritable: () => sink.onWritable(),
+        onClose: (reason) => {
+          // a broker closes after DISCONNECT; on XS that can be seen before the client's own close
+          if (reason || !disconnecting) log(`Client ${clientId} connection closed${reason ? `: ${reason}` : " by the broker"}`);
+          sink.onClose(reason);
+        },
+      };
+      const t: Transport = platform.connect(broker, inner);
+      return {
+        write(d, s, e) {
+          const n = t.write(d, s, e);
+          sent(d, s, s + n);
+          return n;
+        },
+        writePacket(h, b) {
+          if (!t.writePacket(h, b)) return false;
+          sent(h, 0, h.length);
+          sent(b, 0, b.length);
+          return true;
+        },
+        close: () => t.close(),
+      };
+    },
+  };
+}
