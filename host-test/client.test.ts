@@ -202,7 +202,7 @@ for (const engineName of ENGINES) {
           ["a/#", { qos: 0 }, "InvalidTopic"],
           ["", { qos: 0 }, "InvalidTopic"],
           ["a", { qos: 3 }, "InvalidQoS"],
-          ["a", { qos: 2 }, "InvalidQoS"],
+          ["a", { qos: 1.5 }, "InvalidQoS"],
         ] as const) {
           const r = (await engine.call("publish", c, topic, { text: "x" }, opts)) as any;
           assert.equal(r.error?.code, code, `${topic} ${JSON.stringify(opts)}`);

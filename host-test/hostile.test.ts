@@ -212,7 +212,6 @@ describe("hostile input", function () {
           "publish topic not a string": "InvalidTopic",
           "publish topic undefined": "InvalidTopic",
           "publish QoS 3": "InvalidQoS",
-          "publish QoS 2": "InvalidQoS",
           "publish QoS -1": "InvalidQoS",
           "publish QoS 1.5": "InvalidQoS",
           'publish QoS "1"': "InvalidQoS",

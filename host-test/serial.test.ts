@@ -264,9 +264,9 @@ describe("serial console (monitor, provision)", function () {
       assert.equal(p.stderr, "xsmqtt provision: the device refused interval 5: interval must be whole milliseconds, 100 to 86400000\n");
       assert.equal(fs.existsSync(storageFile), false, "nothing was stored");
 
-      const q = xsmqtt(["provision", "--port", pair!.b, "--ssid", "x", "--password", "y", "--broker", "mqtt://127.0.0.1:1", "--device-id", "ok-id", "--qos", "2"], running);
+      const q = xsmqtt(["provision", "--port", pair!.b, "--ssid", "x", "--password", "y", "--broker", "mqtt://127.0.0.1:1", "--device-id", "ok-id", "--qos", "3"], running);
       assert.equal(await q.done, 1);
-      assert.equal(q.stderr, "xsmqtt provision: the device refused qos 2: qos must be 0 or 1\n  already stored (not applied): deviceid\n");
+      assert.equal(q.stderr, "xsmqtt provision: the device refused qos 3: qos must be 0, 1 or 2\n  already stored (not applied): deviceid\n");
       assert.deepEqual(JSON.parse(fs.readFileSync(storageFile, "utf8")), { deviceid: "ok-id" });
       assert.equal(firmware!.app.config.deviceId, deviceId, "not applied");
     });

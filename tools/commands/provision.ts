@@ -41,7 +41,7 @@ settings, with the device's key for each:
   --device-id ID    deviceid  the client id and the device's topic level
   --prefix P        prefix    topic prefix
   --interval MS     interval  milliseconds between readings (100 to 86400000)
-  --qos Q           qos       QoS of readings (0 or 1)
+  --qos Q           qos       QoS of readings (0, 1 or 2)
 
 Exit status: 0 stored (and applied), 1 the device refused a value, did not answer or
 the port could not be opened, 2 wrong command line (including a malformed broker URL,
