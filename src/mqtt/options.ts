@@ -40,7 +40,7 @@ export interface ClientOptions {
   oversize?: "fragment" | "drop";
   /**
    * Inbound QoS 2 messages answered with PUBREC and awaiting their PUBREL at once: the
-   * table that keeps a resent duplicate from being delivered twice. Default 16. A broker
+   * table that keeps a resent duplicate from being delivered twice. Default 32 (mosquitto sends up to 20 at once by default). A broker
    * that sends more is answered as {@link ClientOptions.onDrop} "qos2-overflow" says.
    */
   inboundQos2?: number;
@@ -138,7 +138,7 @@ export const DEFAULTS = Object.freeze({
   inflightWindow: 8,
   queuePolicy: "refuse" as QueuePolicy,
   oversize: "fragment" as "fragment" | "drop",
-  inboundQos2: 16,
+  inboundQos2: 32,
   reconnectMin: 1000,
   reconnectMax: 60000,
   reconnectJitter: 0.25,
