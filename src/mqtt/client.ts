@@ -829,6 +829,7 @@ export class MqttClient {
     const cap = this.inboundQos2.capacity;
     const e = new MqttError(ErrorCode.InboundQos2Full, `inbound QoS 2 message ${id} dropped: ${cap} already await PUBREL (option inboundQos2); reconnecting so the broker sends it again`);
     this.o.onError?.(e);
+    this.pump(); // the acks owed for the messages before it (PUBRECs among them) go out first
     this.lost(e, this.platform.now());
   }
 
