@@ -38,6 +38,8 @@ export interface Inbound {
   payload: Buffer;
   qos: number;
   retain: boolean;
+  /** Its packet id (QoS 1 and 2), which {@link LinkOptions.onReleased} names. */
+  packetId: number;
   /** More fragments follow. */
   more: boolean;
   /** Where this fragment starts in the whole payload. */
@@ -57,6 +59,10 @@ export interface LinkOptions {
    */
   lost: "fatal" | "reconnect";
   onMessage?(m: Inbound): void;
+  /** An inbound QoS 2 message's PUBREL came: its flow is complete, the PUBCOMP queued. */
+  onReleased?(packetId: number): void;
+  /** Each CONNACK; without a session the broker will send no PUBREL for what came before. */
+  onConnect?(sessionPresent: boolean): void;
   onDelivered?(token: number): void;
   onSuback?(filter: string, granted: number): void;
 }
@@ -232,6 +238,7 @@ export class Link {
     switch (e.type) {
       case "connect":
         this.connected = this.everConnected = true;
+        this.lo.onConnect?.(e.sessionPresent);
         break;
       case "disconnect":
         this.connected = false;
@@ -247,7 +254,10 @@ export class Link {
         this.lo.onDelivered?.(e.token);
         break;
       case "message":
-        this.lo.onMessage?.({ topic: e.topic, payload: bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : Buffer.alloc(0), qos: e.qos, retain: e.retain, more: e.more, offset: e.offset });
+        this.lo.onMessage?.({ topic: e.topic, payload: bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : Buffer.alloc(0), qos: e.qos, retain: e.retain, packetId: e.packetId, more: e.more, offset: e.offset });
+        break;
+      case "released":
+        this.lo.onReleased?.(e.packetId);
         break;
       case "suback":
         this.lo.onSuback?.(e.filter, e.granted);
