@@ -79,6 +79,9 @@ examples:
   xsmqtt sub --engine xs --cafile ca.crt --cert me.crt --key me.key -t a/b
 `;
 
+/** The inbound QoS 2 table: 2 bytes an entry, searched only as far as it is filled. */
+const INBOUND_QOS2 = 4096;
+
 async function subscribe(o: Options, io: CommandIo): Promise<number> {
   // payloads go out as bytes when this is the process's own output
   const write: (b: Uint8Array | string) => void =
@@ -115,6 +118,9 @@ async function subscribe(o: Options, io: CommandIo): Promise<number> {
   const link = new Link(o, io, {
     lost: "reconnect",
     receiveBufferSize: 16384,
+    // QoS 2 messages awaiting PUBREL: a broker may send many at once (mosquitto 20 by
+    // default, any number with max_inflight_messages 0), and one past the table is dropped
+    inboundQos2: INBOUND_QOS2,
     // one SUBSCRIBE carries them all, and the client's control buffer must hold it
     sendBufferSize: Math.max(512, 2 * filterBytes + 64),
     onMessage,

@@ -51,6 +51,7 @@ export interface LinkOptions {
   outboxBytes?: number;
   receiveBufferSize?: number;
   sendBufferSize?: number;
+  inboundQos2?: number;
   /**
    * What a connection lost after CONNACK does: "fatal" ends the command with
    * mosquitto_pub's "Error: The connection was lost." and status 7 (a one-shot pub);
@@ -132,6 +133,7 @@ export class Link {
       outboxBytes: this.lo.outboxBytes,
       receiveBufferSize: this.lo.receiveBufferSize,
       sendBufferSize: this.lo.sendBufferSize,
+      inboundQos2: this.lo.inboundQos2,
       queuePolicy: "refuse",
       reconnect: RECONNECT,
     };
