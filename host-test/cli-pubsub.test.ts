@@ -120,9 +120,9 @@ describe("xsmqtt pub/sub: command line", () => {
     assert.equal(r.stdout, "");
   });
 
-  it("refuses QoS 2 for publishing, a bad QoS, -c without -i, sub without -t, unknown options", async () => {
+  it("refuses a bad QoS, -c without -i, sub without -t, unknown options", async () => {
     const cases: [string[], RegExp][] = [
-      [["pub", "-t", "a", "-m", "x", "-q", "2"], /^Error: QoS 2 is not supported for publishing: xsmqtt publishes with QoS 0 or 1\./],
+      [["pub", "-t", "a", "-m", "x", "-q", "two"], /^Error: Invalid QoS given: two\n/],
       [["sub", "-t", "a", "-q", "3"], /^Error: Invalid QoS given: 3\n/],
       [["pub", "-t", "a", "-m", "x", "-c"], /^Error: You must provide a client id if you are using the -c option\./],
       [["sub", "-v"], /^Error: You must specify a topic to subscribe to\./],
@@ -376,7 +376,7 @@ describe("xsmqtt pub/sub against mosquitto", () => {
     const p = String(plain.port);
     const sub = await subscriber(["-p", p, ...auth, "-t", t, "-q", "1", "-C", "1", "-v"]);
     const r = await pub(["-p", p, ...auth, "-t", t, "-m", "acked", "-q", "1", "-d"]);
-    assert.match(r.stderr, /sending PUBLISH \(d0, q1, r0, m1, '[^']+', \.\.\. \(5 bytes\)\)\n.*received PUBACK \(Mid: 1\)\n.*sending DISCONNECT/s);
+    assert.match(r.stderr, /sending PUBLISH \(d0, q1, r0, m1, '[^']+', \.\.\. \(5 bytes\)\)\n.*received PUBACK \(Mid: 1, RC:0\)\n.*sending DISCONNECT/s);
     const s = await ok(sub);
     assert.equal(s.stdout, `${t} acked\n`);
     assert.match(s.stderr, /Subscribed \(mid: 1\): 1\n/);
@@ -511,7 +511,7 @@ describe("xsmqtt pub/sub --engine xs (the client inside XS)", () => {
         "Client xsmqtt-debug sending CONNECT",
         "Client xsmqtt-debug received CONNACK (0)",
         `Client xsmqtt-debug sending PUBLISH (d0, q1, r0, m1, '${t}', ... (4 bytes))`,
-        "Client xsmqtt-debug received PUBACK (Mid: 1)",
+        "Client xsmqtt-debug received PUBACK (Mid: 1, RC:0)",
         "Client xsmqtt-debug sending DISCONNECT",
         "",
       ].join("\n"),
@@ -679,6 +679,161 @@ for (const engine of ENGINES) {
           assert.deepEqual({ status, stderr }, { status: r.status, stderr: r.stderr }, "mosquitto_pub does the same");
           assert.equal(b.conns.length, 2);
         }
+      } finally {
+        await b.close();
+      }
+    });
+  });
+}
+
+/** mosquitto's own client, when installed, with its standard output and error as lines. */
+function mosquittoClient(name: "mosquitto_pub" | "mosquitto_sub", args: string[]): Promise<{ status: number | null; lines: string[] }> | null {
+  const bin = `/usr/bin/${name}`;
+  if (!fs.existsSync(bin)) {
+    if (process.env.CI) throw new Error(`${name} is not installed (apt-get install mosquitto-clients); CI must compare with it`);
+    return null;
+  }
+  // not spawnSync: a scripted broker answers from this process's event loop
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (text += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (text += d));
+  return new Promise((resolve) => child.on("close", (status) => resolve({ status, lines: text.split("\n").filter((l) => l !== "") })));
+}
+
+/** The -d lines of a run, without ours that mosquitto's clients do not print ("connecting to"). */
+const debugLines = (stderr: string) => stderr.split("\n").filter((l) => l !== "" && !/ connecting to /.test(l));
+
+for (const engine of ENGINES) {
+  describe(`xsmqtt pub/sub at QoS 2 (${engine})`, () => {
+    const e = ["--engine", engine];
+    let broker: Mosquitto;
+    let p: string;
+
+    before(async function () {
+      requireMosquitto(this);
+      this.timeout(30000);
+      broker = await startMosquitto();
+      p = String(broker.port);
+    });
+    after(() => broker?.close());
+
+    it("pub -q 2 → mosquitto → sub -q 2: lines, a binary file and an empty message arrive intact, once each", async function () {
+      this.timeout(30000);
+      const t = fresh(`qos2-${engine}`);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-cli-"));
+      const file = path.join(dir, "payload.bin");
+      const bytes = Buffer.alloc(50_000);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + (i >> 7)) & 0xff;
+      fs.writeFileSync(file, bytes);
+      try {
+        const lines = Array.from({ length: 300 }, (_, i) => `line ${i} ünïcode`);
+        const sub = await subscriber([...e, "-p", p, "-t", `${t}/#`, "-q", "2", "-C", String(lines.length + 2), "-v"]);
+        await pub([...e, "-p", p, "-t", `${t}/lines`, "-q", "2", "-l", "-M", "8"], lines.join("\n") + "\n");
+        await pub([...e, "-p", p, "-t", `${t}/file`, "-q", "2", "-f", file]);
+        await pub([...e, "-p", p, "-t", `${t}/empty`, "-q", "2", "-n"]);
+        const r = await ok(sub);
+        const expected = Buffer.concat([
+          Buffer.from(lines.map((l) => `${t}/lines ${l}\n`).join("")),
+          Buffer.from(`${t}/file `),
+          bytes,
+          Buffer.from(`\n${t}/empty (null)\n`),
+        ]);
+        assert.ok(r.out.equals(expected), `output differs: ${r.out.length} bytes, expected ${expected.length}`);
+        // every QoS 2 message of the subscriber completed its flow
+        const recs = r.stderr.match(/sending PUBREC \(m\d+, rc0\)/g)?.length ?? 0;
+        const comps = r.stderr.match(/sending PUBCOMP \(m\d+\)/g)?.length ?? 0;
+        assert.deepEqual([recs, comps], [lines.length + 2, lines.length + 2]);
+        assert.match(r.stderr, /sending PUBCOMP \(m\d+\)\nClient \S+ sending DISCONNECT\n$/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("-d prints the QoS 2 flow as mosquitto_pub and mosquitto_sub -d do", async function () {
+      this.timeout(20000);
+      const t = fresh(`qos2-debug-${engine}`);
+      const id = (role: string) => `xsmqtt-q2-${role}-${engine}`;
+      const expectSub = (c: string) => [
+        `Client ${c} sending CONNECT`,
+        `Client ${c} received CONNACK (0)`,
+        `Client ${c} sending SUBSCRIBE (Mid: 1, Topic: ${t}, QoS: 2, Options: 0x00)`,
+        `Client ${c} received SUBACK`,
+        "Subscribed (mid: 1): 2",
+        `Client ${c} received PUBLISH (d0, q2, r0, m1, '${t}', ... (7 bytes))`,
+        `Client ${c} sending PUBREC (m1, rc0)`,
+        `Client ${c} received PUBREL (Mid: 1)`,
+        `Client ${c} sending PUBCOMP (m1)`,
+        `Client ${c} sending DISCONNECT`,
+      ];
+      const expectPub = (c: string) => [
+        `Client ${c} sending CONNECT`,
+        `Client ${c} received CONNACK (0)`,
+        `Client ${c} sending PUBLISH (d0, q2, r0, m1, '${t}', ... (7 bytes))`,
+        `Client ${c} received PUBREC (Mid: 1)`,
+        `Client ${c} sending PUBREL (m1)`,
+        `Client ${c} received PUBCOMP (Mid: 1, RC:0)`,
+        `Client ${c} sending DISCONNECT`,
+      ];
+      const sub = await subscriber([...e, "-p", p, "-t", t, "-q", "2", "-C", "1", "-i", id("sub")]);
+      const r = await pub([...e, "-p", p, "-t", t, "-q", "2", "-m", "exactly", "-d", "-i", id("pub")]);
+      const s = await ok(sub);
+      assert.equal(s.stdout, "exactly\n");
+      assert.deepEqual(debugLines(r.stderr), expectPub(id("pub")));
+      assert.deepEqual(debugLines(s.stderr), expectSub(id("sub")));
+
+      // and mosquitto's clients print the same lines (theirs interleave the payload on standard output)
+      const theirSub = mosquittoClient("mosquitto_sub", ["-p", p, "-t", t, "-q", "2", "-C", "1", "-d", "-i", "mosq-sub"]);
+      if (!theirSub) return;
+      await new Promise((res) => setTimeout(res, 300)); // its SUBSCRIBE first
+      const theirPub = await mosquittoClient("mosquitto_pub", ["-p", p, "-t", t, "-q", "2", "-m", "exactly", "-d", "-i", "mosq-pub"])!;
+      const ts = await theirSub;
+      assert.equal(theirPub.status, 0);
+      assert.equal(ts.status, 0);
+      assert.deepEqual(theirPub.lines, expectPub("mosq-pub"));
+      assert.deepEqual(ts.lines.filter((l) => l !== "exactly"), expectSub("mosq-sub"));
+    });
+
+    it("sub -C 1 -q 2: PUBREC, then waits for the PUBREL, then PUBCOMP before DISCONNECT, byte for byte (as mosquitto_sub)", async function () {
+      this.timeout(20000);
+      const b = await FakeBroker.start();
+      const raw = new Map<number, Buffer[]>();
+      const relSent = new Map<number, number>();
+      b.onPacket = (conn, packet) => {
+        if (packet.cmd === "connect") {
+          raw.set(conn.id, []);
+          conn.socket.on("data", (d: Buffer) => raw.get(conn.id)!.push(d));
+        }
+        if (packet.cmd === "subscribe")
+          setImmediate(() => conn.send({ cmd: "publish", topic: "q2/once", payload: Buffer.from("once"), qos: 2, messageId: 7, dup: false, retain: false }));
+        // the PUBREL late, so a client that counted the message at its PUBLISH is seen leaving without the PUBCOMP
+        if (packet.cmd === "pubrec")
+          setTimeout(() => {
+            relSent.set(conn.id, seqNow());
+            conn.send({ cmd: "pubrel", messageId: packet.messageId });
+          }, 300);
+      };
+      const seqNow = () => b.received.length;
+      try {
+        const r = await xsmqtt(["sub", ...e, "-p", String(b.port), "-t", "q2/#", "-q", "2", "-C", "1"]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, "once\n");
+        const order = (conn: number) => b.received.filter((x) => x.conn === conn).map((x) => x.packet.cmd);
+        assert.deepEqual(order(1), ["connect", "subscribe", "pubrec", "pubcomp", "disconnect"]);
+        assert.equal(relSent.get(1), 3, "nothing after the PUBREC until the PUBREL went");
+        // after the SUBSCRIBE: PUBREC 7, PUBCOMP 7, DISCONNECT, and nothing else
+        const sent = Buffer.concat(raw.get(1)!);
+        const subscribe = b.of("subscribe", 1)[0].packet;
+        const subscribeBytes = 2 + subscribe.length;
+        assert.equal(sent.subarray(subscribeBytes).toString("hex"), "50020007" + "70020007" + "e000");
+
+        // mosquitto_sub does the same, in the same order
+        const theirs = mosquittoClient("mosquitto_sub", ["-p", String(b.port), "-t", "q2/#", "-q", "2", "-C", "1"]);
+        if (!theirs) return;
+        const t = await theirs;
+        assert.equal(t.status, 0);
+        assert.deepEqual(t.lines, ["once"]);
+        assert.deepEqual(order(2), order(1));
       } finally {
         await b.close();
       }

@@ -12,8 +12,15 @@
  * rates it prints the CPU time this process (publisher and subscriber) and mosquitto spent
  * per message: the rates are largely the broker's and the loopback's, the CPU is the client's.
  * QoS 1 runs twice: xsmqtt with a device-sized window (BENCH_WINDOW, default 16), then
- * with a host-sized one (BENCH_WIDE_WINDOW, default 4,096; MQTT.js has no limit).
- * Sizes: BENCH_QOS0, BENCH_QOS1, BENCH_SERIAL; BENCH_PART=node or xs runs one half.
+ * with a host-sized one (BENCH_WIDE_WINDOW, default 4,096; MQTT.js has no limit). QoS 2
+ * runs once, at QoS 2 on both legs (each message takes PUBLISH, PUBREC, PUBREL, PUBCOMP
+ * twice), both publishers with BENCH_WINDOW in flight: MQTT.js has no window of its own,
+ * so the bench holds it to one (the next publish waits for a PUBCOMP callback). A wider
+ * window loses messages: mosquitto 2.0 takes at most max_inflight_messages (20) unreleased
+ * QoS 2 messages from a client and drops the ones past it, answering their PUBREC with
+ * reason 0x97 (quota exceeded), which MQTT 3.1.1 has no field for, so the publisher's
+ * PUBREL and the PUBCOMP follow as for a delivered message.
+ * Sizes: BENCH_QOS0, BENCH_QOS1, BENCH_QOS2, BENCH_SERIAL; BENCH_PART=node or xs runs one half.
  *
  * XS: client-ops.ts in the xsnap worker over a stub platform, measured as
  * ../../shared/design.md prescribes (gc() first, windows of 500 and 1,000 after a warm-up).
@@ -37,6 +44,7 @@ const PAYLOAD_BUF = Buffer.from(PAYLOAD); // the same bytes, as MQTT.js likes th
 
 const N_QOS0 = Number(process.env.BENCH_QOS0 ?? 50000);
 const N_QOS1 = Number(process.env.BENCH_QOS1 ?? 20000);
+const N_QOS2 = Number(process.env.BENCH_QOS2 ?? 20000);
 const N_SERIAL = Number(process.env.BENCH_SERIAL ?? 5000);
 /** Rounds per scenario; the order of the libraries alternates, so an even count is fair. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
@@ -50,8 +58,16 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 16);
  * which then bounds what is in flight.
  */
 const WIDE_WINDOW = Number(process.env.BENCH_WIDE_WINDOW ?? 4096);
+/**
+ * Inbound QoS 2 ids awaiting PUBREL, for the xsmqtt subscriber: mosquitto sends up to
+ * max_inflight_messages (20 by default) unreleased at once, more than the client's
+ * default table of 16 holds (one past it is dropped and the connection remade).
+ */
+const INBOUND_QOS2 = 64;
 /** The window xsmqtt clients are made with from now on. */
 let currentWindow = WINDOW;
+/** The QoS 1/2 publishes an MQTT.js publisher made from now on leaves unacknowledged at once (it has no such option). */
+let mqttjsWindow = Infinity;
 /** Bytes an outbox entry of ours takes: 12-byte header + PUBLISH (2 + 2 + 28 + [2] + 48). */
 const ENTRY = 12 + 2 + 2 + TOPIC.length + 2 + PAYLOAD.length;
 
@@ -61,14 +77,16 @@ const QUIET_MS = 2000;
 // ---- the two libraries behind one shape ----
 
 interface Publisher {
-  /** Publishes one message; `onAck` runs when a QoS 1 message is acknowledged. */
-  send(qos: 0 | 1): void;
+  /** Publishes one message; `onAck` runs when a QoS 1 or 2 message is acknowledged (PUBACK, PUBCOMP). */
+  send(qos: QoS): void;
   /** Whether another publish may go now without overrunning the library's backpressure. */
   canSend(): boolean;
   /** Resolves when the library is ready for more (a delivery, a drain). */
   ready(): Promise<void>;
   onAck: (() => void) | null;
   acked: number;
+  /** QoS 1 and 2 publishes made. */
+  sent: number;
   close(): Promise<void>;
 }
 
@@ -83,14 +101,18 @@ interface Subscriber {
 interface Lib {
   name: string;
   publisher(id: string): Promise<Publisher>;
-  subscriber(id: string, qos: 0 | 1): Promise<Subscriber>;
+  subscriber(id: string, qos: QoS): Promise<Subscriber>;
 }
+
+type QoS = 0 | 1 | 2;
 
 let broker: Mosquitto;
 let seq = 0;
 
 const Q0: PublishOptions = { qos: 0 };
 const Q1: PublishOptions = { qos: 1 };
+const Q2: PublishOptions = { qos: 2 };
+const OPTIONS = [Q0, Q1, Q2];
 
 function xsmqttClient(id: string, extra: { onDelivered?: () => void; onMessage?: (len: number) => void }): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
@@ -101,6 +123,7 @@ function xsmqttClient(id: string, extra: { onDelivered?: () => void; onMessage?:
         keepalive: 60,
         outboxBytes: OUTBOX_BYTES,
         inflightWindow: currentWindow,
+        inboundQos2: INBOUND_QOS2,
         reconnect: { min: 60000 },
         onConnect: () => resolve(c),
         onError: (e) => reject(e),
@@ -121,8 +144,9 @@ const xsmqtt: Lib = {
     const p: Publisher = {
       onAck: null,
       acked: 0,
+      sent: 0,
       send(qos) {
-        client.publish(TOPIC, PAYLOAD, qos ? Q1 : Q0);
+        client.publish(TOPIC, PAYLOAD, OPTIONS[qos]);
       },
       canSend() {
         // two entries of slack: the ring may have to skip its end to wrap
@@ -143,7 +167,7 @@ const xsmqtt: Lib = {
           w();
         }
         if (p.onAck) {
-          // QoS 0 "delivered" means written; only QoS 1 runs set onAck
+          // QoS 0 "delivered" means written; only QoS 1 and 2 runs set onAck
           p.acked++;
           p.onAck();
         }
@@ -190,18 +214,24 @@ const mqttjs: Lib = {
     const stream = client.stream as unknown as import("node:net").Socket;
     const opts0 = { qos: 0 as const };
     const opts1 = { qos: 1 as const };
+    const opts2 = { qos: 2 as const };
+    const window = mqttjsWindow;
+    let wake: (() => void) | null = null;
     const p: Publisher = {
       onAck: null,
       acked: 0,
+      sent: 0,
       send(qos) {
-        if (qos === 0) client.publish(TOPIC, PAYLOAD_BUF, opts0);
-        else client.publish(TOPIC, PAYLOAD_BUF, opts1, onPuback);
+        if (qos === 0) return void client.publish(TOPIC, PAYLOAD_BUF, opts0);
+        p.sent++;
+        client.publish(TOPIC, PAYLOAD_BUF, qos === 1 ? opts1 : opts2, onPuback);
       },
       canSend() {
-        return !stream.writableNeedDrain;
+        return !stream.writableNeedDrain && p.sent - p.acked < window;
       },
       ready() {
-        return new Promise<void>((r) => stream.once("drain", () => r()));
+        if (stream.writableNeedDrain) return new Promise<void>((r) => stream.once("drain", () => r()));
+        return new Promise<void>((r) => (wake = r));
       },
       close() {
         return new Promise<void>((r) => client.end(false, {}, () => r()));
@@ -211,6 +241,11 @@ const mqttjs: Lib = {
       if (err) return console.error(`MQTT.js ${id}: ${err.message}`);
       p.acked++;
       p.onAck?.();
+      if (wake) {
+        const w = wake;
+        wake = null;
+        w();
+      }
     }
     return p;
   },
@@ -281,7 +316,7 @@ function settle(done: () => boolean, progress: () => number): Promise<void> {
 }
 
 /** n messages of `qos` as fast as backpressure allows; rate from the first publish to the last receipt (and ack). */
-async function throughput(lib: Lib, qos: 0 | 1, n: number): Promise<Throughput> {
+async function throughput(lib: Lib, qos: QoS, n: number): Promise<Throughput> {
   const sub = await lib.subscriber(`bench-sub-q${qos}`, qos);
   const pub = await lib.publisher(`bench-pub-q${qos}`);
   let lastReceipt = 0;
@@ -293,7 +328,7 @@ async function throughput(lib: Lib, qos: 0 | 1, n: number): Promise<Throughput> 
       notify?.();
     }
   };
-  if (qos === 1)
+  if (qos !== 0)
     pub.onAck = () => {
       if (pub.acked === n) {
         lastAck = performance.now();
@@ -422,19 +457,25 @@ if (PART !== "xs") {
     console.log(
       `end-to-end benchmark: publisher → mosquitto ${broker.port} (127.0.0.1) → subscriber, same library at both ends; Node ${process.version}, MQTT.js ${mqttVersion()}`,
     );
-    console.log(`topic ${TOPIC}, ${PAYLOAD.length}-byte payload (same bytes for both); xsmqtt outbox ${OUTBOX_BYTES / 1024} KB, window ${WINDOW} (then ${WIDE_WINDOW}); MQTT.js defaults, reconnectPeriod 0; TCP_NODELAY on both`);
+    console.log(`topic ${TOPIC}, ${PAYLOAD.length}-byte payload (same bytes for both); xsmqtt outbox ${OUTBOX_BYTES / 1024} KB, window ${WINDOW} (then ${WIDE_WINDOW}), inbound QoS 2 table ${INBOUND_QOS2}; MQTT.js defaults, reconnectPeriod 0; TCP_NODELAY on both`);
     console.log(`backpressure: xsmqtt publishes while its outbox has room, else waits for onDelivered; MQTT.js while its socket needs no drain, else waits for "drain"`);
+    console.log(`QoS 2: both legs at QoS 2, both publishers ${WINDOW} in flight (MQTT.js held to it by the bench: past mosquitto's max_inflight_messages, 20, it drops QoS 2 messages yet completes their flow)`);
 
     // warm-up: both libraries, every scenario, a tenth of the size; not reported
     for (const lib of libs) {
       await throughput(lib, 0, N_QOS0 / 10);
       await throughput(lib, 1, N_QOS1 / 10);
+      mqttjsWindow = WINDOW;
+      await throughput(lib, 2, N_QOS2 / 10);
+      mqttjsWindow = Infinity;
       await serial(lib, N_SERIAL / 10);
     }
 
     const q0: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
     const q1: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
     const q1wide: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
+    const q2: Record<string, Throughput[]> = { xsmqtt: [], "MQTT.js": [] };
+
     const lat: Record<string, Latency[]> = { xsmqtt: [], "MQTT.js": [] };
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? libs : [...libs].reverse();
@@ -443,12 +484,17 @@ if (PART !== "xs") {
       currentWindow = WIDE_WINDOW;
       for (const lib of order) q1wide[lib.name].push(await throughput(lib, 1, N_QOS1));
       currentWindow = WINDOW;
+      mqttjsWindow = WINDOW;
+      for (const lib of order) q2[lib.name].push(await throughput(lib, 2, N_QOS2));
+      mqttjsWindow = Infinity;
       for (const lib of order) lat[lib.name].push(await serial(lib, N_SERIAL));
     }
     for (const lib of libs) {
       q0[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 0 round ${k + 1}`, r));
       q1[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 1 window round ${k + 1}`, r));
       q1wide[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 1 wide window round ${k + 1}`, r));
+      q2[lib.name].forEach((r, k) => checkThroughput(lib.name, `QoS 2 window round ${k + 1}`, r));
+
       lat[lib.name].forEach((r, k) => checkLatency(lib.name, `QoS 1 serial round ${k + 1}`, r));
     }
 
@@ -462,6 +508,7 @@ if (PART !== "xs") {
       [`QoS 0, ${N_QOS0.toLocaleString("en-US")} messages`, q0],
       [`QoS 1 windowed, ${N_QOS1.toLocaleString("en-US")} (+ all PUBACKs)`, q1],
       [`  the same, xsmqtt window ${WIDE_WINDOW.toLocaleString("en-US")}`, q1wide],
+      [`QoS 2 windowed, ${N_QOS2.toLocaleString("en-US")} (+ all PUBCOMPs)`, q2],
     ] as const) {
       const a = bestRate(table.xsmqtt);
       const b = bestRate(table["MQTT.js"]);
@@ -494,7 +541,7 @@ if (PART !== "xs") {
 
     console.log("");
     if (losses.length === 0)
-      console.log(`delivery: every message received by the subscriber and every QoS 1 publish acknowledged, in all ${ROUNDS} rounds of both libraries`);
+      console.log(`delivery: every message received by the subscriber and every QoS 1 and 2 publish acknowledged, in all ${ROUNDS} rounds of both libraries`);
     else for (const l of losses) console.log(`LOSS: ${l}`);
   } finally {
     await broker.close();

@@ -1,10 +1,11 @@
 /**
  * `xsmqtt pub`: mosquitto_pub's command line over the xsmqtt client, on Node or inside
- * XS. Connects, publishes, waits until every message is done (QoS 1 acknowledged, QoS 0
- * written), sends DISCONNECT and exits 0; any failure exits non-zero with one line on
- * standard error. As mosquitto_pub, -l survives a lost connection: the client reconnects,
- * sends the unacknowledged QoS 1 messages again (same packet ids, DUP=1) and the lines
- * keep coming; so does --repeat. A one-shot message gives up (status 7).
+ * XS. Connects, publishes, waits until every message is done (QoS 2 PUBCOMP received,
+ * QoS 1 PUBACK, QoS 0 written), sends DISCONNECT and exits 0; any failure exits non-zero
+ * with one line on standard error. As mosquitto_pub, -l survives a lost connection: the
+ * client reconnects, sends the PUBRELs still owed and the unacknowledged messages again
+ * (same packet ids, DUP=1) and the lines keep coming; so does --repeat. A one-shot
+ * message gives up (status 7).
  */
 import { processIo, type CommandIo } from "./command.js";
 import { readOptionFile } from "./mqtt/broker.js";
@@ -26,11 +27,12 @@ export const usage = `usage: xsmqtt pub {[-h host] [-p port] [-u username [-P pa
        xsmqtt pub --help
 
 Publishes with the xsmqtt client and exits, taking mosquitto_pub's options with the
-same meanings. Waits until every message is done (QoS 1: PUBACK received; QoS 0:
-written to the connection), then sends DISCONNECT. With -l or --repeat a lost
-connection is not the end: the client reconnects every second, sends unacknowledged
-QoS 1 messages again (same packet id, DUP set) and goes on; lines read meanwhile wait
-in the outbox.
+same meanings. Waits until every message is done (QoS 2: PUBCOMP received; QoS 1:
+PUBACK received; QoS 0: written to the connection), then sends DISCONNECT. With -l or
+--repeat a lost connection is not the end: the client reconnects every second, sends
+the PUBRELs it still owes (in the order their PUBRECs came), then the unacknowledged
+messages again (same packet id, DUP set; never one whose PUBREL went out) and goes on;
+lines read meanwhile wait in the outbox.
 
   -h, --host host     broker host name or address (default localhost; dials 127.0.0.1)
   -p, --port port     broker port (default 1883, or 8883 with TLS)
@@ -45,8 +47,8 @@ in the outbox.
                       is removed; "\\r" is kept; empty lines are empty messages; a last
                       line without "\\n" is sent too; a line may be up to 1 MiB)
   -n, --null-message  an empty (zero-length) payload
-  -q, --qos 0|1       QoS of the messages (default 0). QoS 2 is refused: the client
-                      publishes with QoS 0 and 1 only
+  -q, --qos 0|1|2     QoS of the messages (default 0); QoS 2: PUBLISH, PUBREC, PUBREL,
+                      PUBCOMP, exactly once
   -r, --retain        retain the messages
   --repeat count      publish the -m/-f/-s/-n message count times (default 1), each after
                       the previous one is done
@@ -56,7 +58,8 @@ in the outbox.
   -c, --disable-clean-session
                       keep the session (clean session off); needs -i
   -k, --keepalive s   keepalive in seconds, 0-65535, 0 for none (default 60)
-  -M max_inflight     QoS 1 messages awaiting PUBACK at once (default 20)
+  -M max_inflight     QoS 1 and 2 messages in flight at once, awaiting PUBACK or
+                      PUBCOMP (default 20)
   -u, --username u    user name
   -P, --pw password   password (needs -u)
   --will-topic t      the will's topic; --will-payload (default empty), --will-qos
@@ -83,6 +86,7 @@ before a one-shot message (-m, -f, -s, -n without --repeat) was done.
 examples:
   xsmqtt pub -t sensors/temp -m 21.5
   xsmqtt pub -h broker.local -q 1 -r -t devices/esp32/config -f config.json
+  xsmqtt pub -q 2 -t billing/meter -m 1042
   tail -f app.log | xsmqtt pub -t logs/app -l
   xsmqtt pub -L mqtts://user:secret@broker.example:8883/a/b -m hi
   xsmqtt pub --engine xs --cafile ca.crt -h 127.0.0.1 -t a/b -m "from XS"

@@ -35,7 +35,9 @@ SIGINT (Ctrl-C) or SIGTERM sends DISCONNECT and exits 0.
                       Taken literally: no percent-decoding, so "a/#" can be written
   -t, --topic filter  a topic filter to subscribe to; may be repeated
   -q, --qos 0|1|2     QoS of the subscriptions (default 0)
-  -C count            exit after count messages (retained ones count; -R ones do not)
+  -C count            exit after count messages (retained ones count; -R ones do not).
+                      A QoS 2 message counts once its flow is complete (its PUBREL
+                      came), and its PUBCOMP goes out before DISCONNECT
   -W seconds          exit after this many seconds (fractions allowed), counted from
                       the start, with status 27 and "Timed out" on standard error
   -v, --verbose       print "topic payload"
@@ -77,6 +79,9 @@ examples:
   xsmqtt sub --engine xs --cafile ca.crt --cert me.crt --key me.key -t a/b
 `;
 
+/** The inbound QoS 2 table: 2 bytes an entry, searched only as far as it is filled. */
+const INBOUND_QOS2 = 4096;
+
 async function subscribe(o: Options, io: CommandIo): Promise<number> {
   // payloads go out as bytes when this is the process's own output
   const write: (b: Uint8Array | string) => void =
@@ -86,6 +91,12 @@ async function subscribe(o: Options, io: CommandIo): Promise<number> {
   let stop = false;
   let skipping = false;
   const granted = new Map<string, number>();
+  // QoS 2 messages printed whose PUBREL has not come yet, by packet id
+  const unreleased = new Set<number>();
+  const count = () => {
+    received++;
+    if (o.count > 0 && received >= o.count) stop = true;
+  };
 
   const onMessage = (m: Inbound) => {
     if (stop) return;
@@ -99,17 +110,30 @@ async function subscribe(o: Options, io: CommandIo): Promise<number> {
       if (!m.more) write(eol);
     }
     if (m.more) return;
-    received++;
-    if (o.count > 0 && received >= o.count) stop = true;
+    if (m.qos === 2) unreleased.add(m.packetId);
+    else count();
   };
 
   const filterBytes = o.topics.reduce((n, t) => n + Buffer.byteLength(t) + 3, 0);
   const link = new Link(o, io, {
     lost: "reconnect",
     receiveBufferSize: 16384,
+    // QoS 2 messages awaiting PUBREL: a broker may send many at once (mosquitto 20 by
+    // default, any number with max_inflight_messages 0), and one past the table is dropped
+    inboundQos2: INBOUND_QOS2,
     // one SUBSCRIBE carries them all, and the client's control buffer must hold it
     sendBufferSize: Math.max(512, 2 * filterBytes + 64),
     onMessage,
+    onReleased(packetId) {
+      if (!stop && unreleased.delete(packetId)) count();
+    },
+    onConnect(sessionPresent) {
+      // no session: no PUBREL will come for what was printed before; it was received once
+      if (sessionPresent) return;
+      const printed = unreleased.size;
+      unreleased.clear();
+      for (let i = 0; i < printed && !stop; i++) count();
+    },
     onSuback(filter, code) {
       granted.set(filter, code);
       if (code === 0x80) link.say(`Warning: the broker refused the subscription to '${filter}'.`);

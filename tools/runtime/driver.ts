@@ -73,6 +73,7 @@ export function makeDriver(platform: Platform, emit: DriverEmit) {
         qos: m.qos,
         retain: m.retain,
         dup: m.dup,
+        packetId: m.packetId,
         more: m.more,
         offset: m.payloadOffset,
         length: m.payloadLength,
@@ -92,6 +93,7 @@ export function makeDriver(platform: Platform, emit: DriverEmit) {
         onDisconnect: (error) => emit({ type: "disconnect", client: name, code: error?.code ?? null, message: error?.message ?? null }),
         onDelivered: (token) => emit({ type: "delivered", client: name, token }),
         onDrop: (reason, token) => emit({ type: "drop", client: name, reason, token }),
+        onReleased: (packetId) => emit({ type: "released", client: name, packetId }),
         onError: (error) => emit({ type: "error", client: name, code: error.code, message: error.message, returnCode: (error as { returnCode?: number }).returnCode }),
         onMessage: quiet ? undefined : (m) => messageEvent("message", name, m),
       };

@@ -235,10 +235,7 @@ flag(["-L", "--url"], { arg: "URL", apply: applyUrl });
 flag(["-t", "--topic"], { arg: "topic", apply: (o, v) => addTopic(o, v, "-t") });
 flag(["-q", "--qos"], {
   arg: "QoS",
-  apply(o, v) {
-    o.qos = int(v, 0, 2, `Invalid QoS given: ${v}`);
-    if (o.role === "pub" && o.qos === 2) throw usageError("QoS 2 is not supported for publishing: xsmqtt publishes with QoS 0 or 1.");
-  },
+  apply: (o, v) => (o.qos = int(v, 0, 2, `Invalid QoS given: ${v}`)),
 });
 flag(["-i", "--id"], {
   arg: "id",

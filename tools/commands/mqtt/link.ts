@@ -38,6 +38,8 @@ export interface Inbound {
   payload: Buffer;
   qos: number;
   retain: boolean;
+  /** Its packet id (QoS 1 and 2), which {@link LinkOptions.onReleased} names. */
+  packetId: number;
   /** More fragments follow. */
   more: boolean;
   /** Where this fragment starts in the whole payload. */
@@ -49,6 +51,7 @@ export interface LinkOptions {
   outboxBytes?: number;
   receiveBufferSize?: number;
   sendBufferSize?: number;
+  inboundQos2?: number;
   /**
    * What a connection lost after CONNACK does: "fatal" ends the command with
    * mosquitto_pub's "Error: The connection was lost." and status 7 (a one-shot pub);
@@ -57,6 +60,10 @@ export interface LinkOptions {
    */
   lost: "fatal" | "reconnect";
   onMessage?(m: Inbound): void;
+  /** An inbound QoS 2 message's PUBREL came: its flow is complete, the PUBCOMP queued. */
+  onReleased?(packetId: number): void;
+  /** Each CONNACK; without a session the broker will send no PUBREL for what came before. */
+  onConnect?(sessionPresent: boolean): void;
   onDelivered?(token: number): void;
   onSuback?(filter: string, granted: number): void;
 }
@@ -126,6 +133,7 @@ export class Link {
       outboxBytes: this.lo.outboxBytes,
       receiveBufferSize: this.lo.receiveBufferSize,
       sendBufferSize: this.lo.sendBufferSize,
+      inboundQos2: this.lo.inboundQos2,
       queuePolicy: "refuse",
       reconnect: RECONNECT,
     };
@@ -232,6 +240,7 @@ export class Link {
     switch (e.type) {
       case "connect":
         this.connected = this.everConnected = true;
+        this.lo.onConnect?.(e.sessionPresent);
         break;
       case "disconnect":
         this.connected = false;
@@ -247,7 +256,10 @@ export class Link {
         this.lo.onDelivered?.(e.token);
         break;
       case "message":
-        this.lo.onMessage?.({ topic: e.topic, payload: bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : Buffer.alloc(0), qos: e.qos, retain: e.retain, more: e.more, offset: e.offset });
+        this.lo.onMessage?.({ topic: e.topic, payload: bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : Buffer.alloc(0), qos: e.qos, retain: e.retain, packetId: e.packetId, more: e.more, offset: e.offset });
+        break;
+      case "released":
+        this.lo.onReleased?.(e.packetId);
         break;
       case "suback":
         this.lo.onSuback?.(e.filter, e.granted);

@@ -1,5 +1,5 @@
 /**
- * `-d`: every packet sent and received, as libmosquitto's debug log shows it, read from
+ * `-d`: every packet sent and received, as libmosquitto 2.0's debug log shows it, read from
  * the bytes on the Node side of the connection (where the sockets are on both engines).
  */
 import { Decoder } from "../../../src/mqtt/decode.js";
@@ -9,47 +9,59 @@ import { decodeUtf8 } from "../../../src/mqtt/utf8.js";
 
 const bit = (b: boolean) => (b ? 1 : 0);
 
-/** One packet as libmosquitto's debug log shows it. */
-function describePacket(p: Packet): string[] {
+/**
+ * One packet as libmosquitto 2.0's debug log shows it, sent (`sending`) or received.
+ * Acks read differently each way, as mosquitto's send and handle functions print them:
+ * "sending PUBREC (m1, rc0)" but "received PUBREC (Mid: 1)"; MQTT 3.1.1 acks carry no
+ * reason code, which libmosquitto then prints as 0.
+ */
+function describePacket(p: Packet, sending: boolean): string[] {
   const d = p.data;
   const text = (start: number, length: number) => decodeUtf8(d, start, start + length);
+  const id = p.packetId;
   switch (p.type) {
     case T.CONNECT:
       return ["CONNECT"];
     case T.CONNACK:
       return [`CONNACK (${p.returnCode})`];
     case T.PUBLISH:
-      return [`PUBLISH (d${bit(p.dup)}, q${p.qos}, r${bit(p.retain)}, m${p.packetId}, '${text(p.topicStart, p.topicLength)}', ... (${p.payloadLength} bytes))`];
+      return [`PUBLISH (d${bit(p.dup)}, q${p.qos}, r${bit(p.retain)}, m${id}, '${text(p.topicStart, p.topicLength)}', ... (${p.payloadLength} bytes))`];
     case T.PUBACK:
+      return [sending ? `PUBACK (m${id}, rc0)` : `PUBACK (Mid: ${id}, RC:0)`];
     case T.PUBREC:
+      return [sending ? `PUBREC (m${id}, rc0)` : `PUBREC (Mid: ${id})`];
     case T.PUBREL:
+      return [sending ? `PUBREL (m${id})` : `PUBREL (Mid: ${id})`];
     case T.PUBCOMP:
+      return [sending ? `PUBCOMP (m${id})` : `PUBCOMP (Mid: ${id}, RC:0)`];
     case T.UNSUBSCRIBE:
     case T.UNSUBACK:
-      return [`${PacketName[p.type].toUpperCase()} (Mid: ${p.packetId})`];
+      return [`${PacketName[p.type].toUpperCase()} (Mid: ${id})`];
     case T.SUBSCRIBE: {
       const lines: string[] = [];
       for (let k = p.payloadStart; k < p.payloadEnd; ) {
         const n = (d[k] << 8) | d[k + 1];
-        lines.push(`SUBSCRIBE (Mid: ${p.packetId}, Topic: ${text(k + 2, n)}, QoS: ${d[k + 2 + n]})`);
+        const options = d[k + 2 + n];
+        const hex = (options & 0xfc).toString(16).padStart(2, "0");
+        lines.push(`SUBSCRIBE (Mid: ${id}, Topic: ${text(k + 2, n)}, QoS: ${options & 3}, Options: 0x${hex})`);
         k += 3 + n;
       }
       return lines;
     }
     case T.SUBACK:
-      return ["SUBACK", `Subscribed (mid: ${p.packetId}): ${Array.from(d.subarray(p.payloadStart, p.payloadEnd)).join(", ")}`];
+      return ["SUBACK", `Subscribed (mid: ${id}): ${Array.from(d.subarray(p.payloadStart, p.payloadEnd)).join(", ")}`];
     default:
       return [PacketName[p.type].toUpperCase()];
   }
 }
 
 /** Decodes one direction of a connection for the log; stops at the first undecodable byte. */
-function packetLog(verb: string, clientId: string, log: (line: string) => void, onDisconnect?: () => void): (d: Uint8Array, start: number, end: number) => void {
+function packetLog(verb: "sending" | "received", clientId: string, log: (line: string) => void, onDisconnect?: () => void): (d: Uint8Array, start: number, end: number) => void {
   const decoder = new Decoder(4096, {
     onPacket(p) {
       if (p.type === T.DISCONNECT) onDisconnect?.();
       if (p.type === T.PUBLISH && p.payloadOffset > 0) return; // later fragments of a large one
-      for (const line of describePacket(p)) log(line.startsWith("Subscribed") ? line : `Client ${clientId} ${verb} ${line}`);
+      for (const line of describePacket(p, verb === "sending")) log(line.startsWith("Subscribed") ? line : `Client ${clientId} ${verb} ${line}`);
     },
   });
   let failed = false;
