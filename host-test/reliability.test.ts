@@ -16,6 +16,7 @@ import { requireMosquitto } from "./needs.js";
 import { EventLog, openClientEngine, type ClientEngine, type Event } from "./client/harness.js";
 import { ENGINES } from "./engines.js";
 import { FaultProxy } from "./fault-proxy.js";
+import { Qos2Flows } from "./qos2-flows.js";
 
 const local = (port: number) => ({ host: "127.0.0.1", port });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -77,79 +78,6 @@ function copies(log: EventLog, client: string): Map<string, number> {
     m.set(p, (m.get(p) ?? 0) + 1);
   }
   return m;
-}
-
-/**
- * Follows the QoS 2 flows through a fault proxy, packet by packet each way, so a test can
- * cut at a chosen point and say what was in flight at each cut. An id moves from "PUBLISH
- * seen, no PUBREC yet" to "PUBREC passed to the client, no PUBREL back yet" to "PUBREL
- * passed to the broker, no PUBCOMP yet", and leaves on PUBCOMP.
- */
-class Qos2Flows {
-  readonly beforePubrec = new Set<number>();
-  readonly pubrecNoPubrel = new Set<number>();
-  readonly pubrelNoPubcomp = new Set<number>();
-  /** PUBLISHes with DUP=1 and PUBRELs for an id already released, seen going up. */
-  dupPublishes = 0;
-  pubrelsAgain = 0;
-  /** PUBRECs that passed to the client, and bytes either way, over all connections. */
-  pubrecs = 0;
-  bytes = 0;
-  /** Called after each whole packet has passed: type, id (0 when none), direction. */
-  onPacket: ((type: number, id: number, up: boolean) => void) | null = null;
-  private partial = new Map<string, Buffer>();
-
-  feed(up: boolean, piece: Buffer, connection: number): void {
-    this.bytes += piece.length;
-    const key = `${connection}${up ? "u" : "d"}`;
-    let b = this.partial.has(key) ? Buffer.concat([this.partial.get(key)!, piece]) : piece;
-    for (;;) {
-      let rl = 0;
-      let i = 1;
-      for (let mul = 1; ; mul *= 128, i++) {
-        if (i >= b.length) return void this.partial.set(key, b);
-        rl += (b[i] & 127) * mul;
-        if ((b[i] & 128) === 0) break;
-      }
-      const end = i + 1 + rl;
-      if (b.length < end) return void this.partial.set(key, b);
-      this.packet(b.subarray(0, end), i + 1, up);
-      b = b.subarray(end);
-    }
-  }
-
-  private packet(p: Buffer, body: number, up: boolean): void {
-    const type = p[0] >> 4;
-    let id = 0;
-    if (type === 3 && up && ((p[0] >> 1) & 3) === 2) {
-      id = p.readUInt16BE(body + 2 + p.readUInt16BE(body));
-      if (p[0] & 8) this.dupPublishes++;
-      this.pubrecNoPubrel.delete(id);
-      this.pubrelNoPubcomp.delete(id);
-      this.beforePubrec.add(id);
-    } else if (type === 5 && !up) {
-      id = p.readUInt16BE(body);
-      this.pubrecs++;
-      if (this.beforePubrec.delete(id)) this.pubrecNoPubrel.add(id);
-    } else if (type === 6 && up) {
-      id = p.readUInt16BE(body);
-      if (this.pubrelNoPubcomp.has(id)) this.pubrelsAgain++;
-      this.pubrecNoPubrel.delete(id);
-      this.beforePubrec.delete(id);
-      this.pubrelNoPubcomp.add(id);
-    } else if (type === 7 && !up) {
-      id = p.readUInt16BE(body);
-      this.beforePubrec.delete(id);
-      this.pubrecNoPubrel.delete(id);
-      this.pubrelNoPubcomp.delete(id);
-    }
-    this.onPacket?.(type, id, up);
-  }
-
-  /** What was in flight, by phase, now. */
-  snapshot(): { beforePubrec: number; pubrecNoPubrel: number; pubrelNoPubcomp: number } {
-    return { beforePubrec: this.beforePubrec.size, pubrecNoPubrel: this.pubrecNoPubrel.size, pubrelNoPubcomp: this.pubrelNoPubcomp.size };
-  }
 }
 
 for (const engineName of ENGINES) {
@@ -546,7 +474,6 @@ for (const engineName of ENGINES) {
           proxy.chunking = chunking;
           proxy.delayMs = 5;
           const flows = new Qos2Flows();
-          proxy.tap = (up, piece, connection) => flows.feed(up, piece, connection);
           const topic = `rel/q2/${chunking}`;
           const sub = await q2Subscriber(mosq.port, topic);
           const pub = uid("p");
@@ -575,17 +502,22 @@ for (const engineName of ENGINES) {
             bytesMark = -1;
             proxy.cut(plan.kind);
           };
+          // a PUBREC cut comes after the whole piece holding that PUBREC has passed (with
+          // chunking "none" it may hold more packets), so the snapshot is what passed
+          let pubrecCut = false;
           flows.onPacket = (type, _id, up) => {
             const plan = plans[at.length];
             if (!plan || flows.pubrecs < plan.pubrecs) return;
             if (plan.afterPubrec) {
-              if (type === 5 && !up) cutNow();
+              if (type === 5 && !up) pubrecCut = true;
             } else if (bytesMark < 0) bytesMark = flows.bytes + plan.extraBytes;
           };
-          const tap = proxy.tap;
           proxy.tap = (up, piece, connection) => {
-            tap(up, piece, connection);
-            if (bytesMark >= 0 && flows.bytes >= bytesMark && at.length < CUTS) cutNow();
+            flows.feed(up, piece, connection);
+            if (at.length < CUTS && (pubrecCut || (bytesMark >= 0 && flows.bytes >= bytesMark))) {
+              pubrecCut = false;
+              cutNow();
+            }
           };
 
           const started = Date.now();
