@@ -8,8 +8,10 @@ import { startAedes, startMosquitto, freePort, type AedesBroker, type Mosquitto 
 import { requireMosquitto } from "./needs.js";
 import { openClientEngine, type ClientEngine } from "./client/harness.js";
 import { ENGINES } from "./engines.js";
+import mqttPacket from "mqtt-packet";
 import { FakeBroker, seq } from "./fake-broker.js";
 import { FaultProxy } from "./fault-proxy.js";
+import { Qos2Flows } from "./qos2-flows.js";
 
 const local = (port: number) => ({ host: "127.0.0.1", port });
 const text = (hex: string) => Buffer.from(hex, "hex").toString();
@@ -38,6 +40,42 @@ for (const engineName of ENGINES) {
 
     const connected = (client: string, count = 1) =>
       engine.log.waitCount((e) => e.type === "connect" && e.client === client, count, 8000, `${client} connect #${count}`);
+
+    /**
+     * Publishes `count` QoS 2 messages from a new client to a new QoS 2 subscriber through
+     * `port`: each arrives exactly once and in order, and onDelivered reports each token
+     * once, on its PUBCOMP.
+     */
+    async function qos2RoundTrip(port: number, topic: string, count: number): Promise<void> {
+      const sub = uid("s");
+      // a table for as many QoS 2 ids as the broker may have in flight to it: brokers send
+      // bursts (aedes has no limit, mosquitto 20), and one past a full table is dropped
+      // with a reconnect, which on a clean session loses what was in flight
+      await engine.call("create", sub, { clientId: sub, brokers: [local(port)], inboundQos2: 64 });
+      await engine.call("subscribe", sub, topic, 2);
+      await engine.call("connect", sub);
+      const ack = await engine.log.waitFor((e) => e.type === "suback" && e.client === sub, 5000, "SUBACK");
+      assert.equal(ack.granted, 2);
+      const pub = uid("p");
+      await engine.call("create", pub, { clientId: pub, brokers: [local(port)], inflightWindow: 8 });
+      await engine.call("connect", pub);
+      await connected(pub);
+      const { tokens } = (await engine.call("publishMany", pub, topic, "q2-", 0, count, { qos: 2 })) as { tokens: number[] };
+      assert.equal(tokens.length, count);
+      const delivered = await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, count, 8000, "PUBCOMPs");
+      const msgs = await engine.log.waitCount((e) => e.type === "message" && e.client === sub, count, 8000, "messages");
+      await sleep(100); // a late duplicate or a second onDelivered
+      assert.deepEqual(engine.log.of("delivered", pub).map((e) => e.token).sort((a, b) => a - b), tokens, "each token once");
+      assert.equal(delivered.length, count);
+      assert.deepEqual(engine.log.of("message", sub).map((m) => text(m.payload)), Array.from({ length: count }, (_, i) => `q2-${i}`), "each message once, in order");
+      assert.ok(msgs.every((m) => m.qos === 2 && m.dup === false));
+      const s = (await engine.call("stats", pub)) as any;
+      assert.equal(s.delivered, count);
+      assert.equal(s.queued, 0);
+      assert.equal(s.inflight, 0);
+      assert.equal(s.resent, 0);
+      assert.equal(((await engine.call("stats", sub)) as any).duplicatesInbound, 0);
+    }
 
     describe("against aedes", () => {
       let aedes: AedesBroker;
@@ -84,6 +122,10 @@ for (const engineName of ENGINES) {
         assert.equal(s.queued, 0);
         assert.equal(s.inflight, 0);
         assert.equal(s.delivered, 20);
+      });
+
+      it("publishes QoS 2: a QoS 2 subscriber gets each message once, onDelivered once per token on PUBCOMP", async () => {
+        await qos2RoundTrip(aedes.port, "xs/q2", 60);
       });
 
       it("subscribes and unsubscribes with their acks; per-filter handlers see matching topics", async () => {
@@ -496,6 +538,26 @@ for (const engineName of ENGINES) {
         assert.equal(engine.log.of("disconnect", c).length, 0);
       });
 
+      it("writes the acks it owes before renewing the connection on InboundQos2Full", async () => {
+        // Three QoS 2 PUBLISHes in one read to a table of two: the third is dropped and the
+        // connection renewed, but PUBREC 1 and 2 are owed for messages already delivered.
+        // Dropping them too (the client did, when this test was written: it sent nothing
+        // after CONNECT) turns a broker that resends its whole in-flight set in one burst
+        // (mosquitto after a restore) into a livelock: every reconnect overflows before a
+        // PUBREC goes out.
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], inboundQos2: 2, reconnect: { min: 5000 } });
+        await engine.call("subscribe", c, "q2", 2);
+        await engine.call("connect", c);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === c, 5000, "SUBACK");
+        const burst = [1, 2, 3].map((id) => mqttPacket.generate({ cmd: "publish", topic: "q2", payload: Buffer.from(`m${id}`), qos: 2, messageId: id, dup: false, retain: false }));
+        fake!.conns[0].sendRaw(Buffer.concat(burst));
+        await engine.log.waitFor((e) => e.type === "error" && e.client === c && e.code === "InboundQos2Full", 5000, "InboundQos2Full");
+        await sleep(100);
+        assert.deepEqual(engine.log.of("message", c).map((m) => text(m.payload)), ["m1", "m2"]);
+        assert.deepEqual(fake!.of("pubrec", 1).map((r) => r.packet.messageId), [1, 2], "PUBRECs owed, written before the connection closed");
+      });
+
       it("acknowledges a burst of inbound QoS 1 messages larger than its send buffer holds", async () => {
         const c = uid("c");
         await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], sendBufferSize: 64, quiet: true });
@@ -665,6 +727,67 @@ for (const engineName of ENGINES) {
         assert.equal(conn.sessionPresent, true);
         const msgs = await engine.log.waitCount((e) => e.type === "message" && e.client === sub2, 5, 5000, "queued messages");
         assert.deepEqual(msgs.map((m) => text(m.payload)), ["p0", "p1", "p2", "p3", "p4"]);
+      });
+
+      it("publishes QoS 2 through mosquitto: a QoS 2 subscriber gets each message once, onDelivered once per token on PUBCOMP", async () => {
+        await qos2RoundTrip(mosq.port, "xs/m/q2", 60);
+      });
+
+      it("resumes persistent sessions at QoS 2: PUBRELs and PUBLISHes resent into the session, queued messages delivered, each once", async () => {
+        // the subscriber leaves its session with a QoS 2 subscription
+        const sub = uid("sub");
+        await engine.call("create", sub, { clientId: sub, brokers: [local(mosq.port)], clean: false });
+        await engine.call("subscribe", sub, "xs/persist2", 2);
+        await engine.call("connect", sub);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === sub, 5000, "SUBACK");
+        await engine.call("close", sub);
+        // the publisher keeps a session too; its path is cut (FIN) just after a PUBREC, the
+        // third or later, has passed, once all 8 PUBLISHes have and some still wait for
+        // theirs: it comes back with PUBRELs and PUBLISHes with DUP to send
+        const proxy = await FaultProxy.start(mosq.port);
+        try {
+          // one byte per write, so the cut falls right after that PUBREC's last byte; FIN, so
+          // the client reads all that passed
+          proxy.chunking = "bytes";
+          const flows = new Qos2Flows();
+          let inFlight = { beforePubrec: 0, pubrecNoPubrel: 0, pubrelNoPubcomp: 0 };
+          proxy.tap = (up, piece, connection) => {
+            flows.feed(up, piece, connection);
+            if (flows.pubrecs >= 3 && flows.publishes === 8 && flows.beforePubrec.size > 0 && connection === 1 && proxy.accepted === 1 && !up) {
+              inFlight = flows.snapshot();
+              proxy.cut("fin");
+            }
+          };
+          const pub = uid("pub");
+          await engine.call("create", pub, { clientId: pub, brokers: [local(proxy.port)], clean: false, reconnect: { min: 50, max: 100 } });
+          await engine.call("connect", pub);
+          await connected(pub);
+          await engine.call("publishMany", pub, "xs/persist2", "p", 0, 8, { qos: 2 });
+          const [, again] = await connected(pub, 2);
+          assert.equal(again.sessionPresent, true);
+          await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, 8, 5000, "PUBCOMPs");
+          await sleep(100);
+          const s = (await engine.call("stats", pub)) as any;
+          assert.equal(s.delivered, 8);
+          assert.equal(s.releasedWithoutSession, 0);
+          assert.equal(engine.log.of("delivered", pub).length, 8, "onDelivered once per token");
+          // the PUBREC just passed leaves its id released; some PUBLISHes still wait for theirs
+          assert.ok(inFlight.beforePubrec > 0 && inFlight.pubrecNoPubrel + inFlight.pubrelNoPubcomp > 0, `in flight at the cut: ${JSON.stringify(inFlight)}`);
+          assert.equal(s.resent, inFlight.beforePubrec, "PUBLISHes resent: those without a PUBREC");
+          assert.equal(flows.dupPublishes, inFlight.beforePubrec, "PUBLISHes with DUP=1 through the proxy");
+        } finally {
+          await proxy.close();
+        }
+        const sub2 = sub + "-again";
+        await engine.call("create", sub2, { clientId: sub, brokers: [local(mosq.port)], clean: false });
+        await engine.call("connect", sub2);
+        const [conn] = await connected(sub2);
+        assert.equal(conn.sessionPresent, true);
+        await engine.log.waitCount((e) => e.type === "message" && e.client === sub2, 8, 5000, "queued messages");
+        await sleep(100);
+        const msgs = engine.log.of("message", sub2);
+        assert.deepEqual(msgs.map((m) => text(m.payload)), ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"]);
+        assert.ok(msgs.every((m) => m.qos === 2));
       });
     });
   });

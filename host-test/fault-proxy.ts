@@ -37,6 +37,12 @@ export class FaultProxy {
   record = false;
   /** With `record`: per accepted connection, the chunks from the client (up) and from the broker (down). */
   readonly sessions: { up: Buffer[]; down: Buffer[] }[] = [];
+  /**
+   * Called with each piece just after it is written on, `up` for client to broker, with
+   * the number of the connection (1 for the first accepted). A test may `cut()` from here,
+   * to cut right after a given packet has passed.
+   */
+  tap: ((up: boolean, piece: Buffer, connection: number) => void) | null = null;
   private pipes = new Set<Pipe>();
   private server: net.Server;
   port = 0;
@@ -78,16 +84,17 @@ export class FaultProxy {
     const rec = this.record ? { up: [] as Buffer[], down: [] as Buffer[] } : null;
     if (rec) this.sessions.push(rec);
     const state = { dead: false };
+    const connection = this.accepted;
     this.forward(client, upstream, state, (b) => {
       rec?.up.push(Buffer.from(b));
-    });
+    }, (b) => this.tap?.(true, b, connection));
     this.forward(upstream, client, state, (b) => {
       rec?.down.push(Buffer.from(b));
-    });
+    }, (b) => this.tap?.(false, b, connection));
   }
 
   /** Pumps `from` into `to`; `pipe.dead` (both directions) once a black hole swallowed a byte. */
-  private forward(from: net.Socket, to: net.Socket, pipe: { dead: boolean }, count: (b: Buffer) => void): void {
+  private forward(from: net.Socket, to: net.Socket, pipe: { dead: boolean }, count: (b: Buffer) => void, passed: (b: Buffer) => void): void {
     let chain = Promise.resolve();
     let pending: Buffer[] = [];
     let flushTimer: NodeJS.Timeout | null = null;
@@ -99,11 +106,14 @@ export class FaultProxy {
         const pieces = this.split(b);
         for (const piece of pieces) {
           if (this.blackhole || pipe.dead) return void (pipe.dead = true);
-          if (to.destroyed) return;
+          if (to.destroyed || !to.writable) return;
           if (this.throttle) await sleep((piece.length / this.throttle) * 1000);
           if (this.blackhole || pipe.dead) return void (pipe.dead = true);
           count(piece);
-          if (!to.write(piece)) await new Promise((r) => to.once("drain", r));
+          const more = to.write(piece);
+          passed(piece);
+          if (to.destroyed || !to.writable) return;
+          if (!more) await new Promise((r) => to.once("drain", r));
         }
       } finally {
         held -= b.length;

@@ -16,6 +16,7 @@ import { requireMosquitto } from "./needs.js";
 import { EventLog, openClientEngine, type ClientEngine, type Event } from "./client/harness.js";
 import { ENGINES } from "./engines.js";
 import { FaultProxy } from "./fault-proxy.js";
+import { Qos2Flows } from "./qos2-flows.js";
 
 const local = (port: number) => ({ host: "127.0.0.1", port });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -418,6 +419,227 @@ for (const engineName of ENGINES) {
         for (const p of received.second.keys()) assert.ok(seen.has(p), `${p} reached the subscriber`);
         const s = (await engine.call("stats", pub)) as any;
         console.log(`      ${received.first.size} messages to the first broker, ${received.second.size} to the second after it died (${both} sent to both, ${s.resent} resent with DUP), 0 lost`);
+      });
+    });
+
+    describe("exactly once at QoS 2, through mosquitto with persistence", () => {
+      let mosq: Mosquitto;
+      let dir = "";
+      before(async function () {
+        requireMosquitto(this);
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-q2-"));
+        // queue without limit for the subscriber's session; 20 in flight to it, which its
+        // inbound QoS 2 table (32) holds
+        mosq = await startMosquitto({ persistence: true, dir, config: ["autosave_on_changes true", "max_queued_messages 0", "max_inflight_messages 20"] });
+      });
+      after(async () => {
+        await mosq?.close();
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+      });
+
+      /** A QoS 2 subscriber straight to the broker, clean session off, so it is exactly once itself. */
+      async function q2Subscriber(port: number, topic: string, extra: object = {}): Promise<string> {
+        const sub = uid("s");
+        await engine.call("create", sub, { clientId: sub, brokers: [local(port)], clean: false, inboundQos2: 32, ...extra });
+        await engine.call("subscribe", sub, topic, 2);
+        await engine.call("connect", sub);
+        const ack = await subscribed(sub);
+        assert.equal(ack.granted, 2);
+        return sub;
+      }
+
+      /** Lost and duplicated sequence numbers at `sub` out of `prefix`0 … `prefix`(N-1). */
+      function tally(sub: string, prefix: string, N: number) {
+        const seen = copies(engine.log, sub);
+        const lost = Array.from({ length: N }, (_, i) => `${prefix}${i}`).filter((p) => !seen.has(p));
+        let duplicated = 0;
+        for (const k of seen.values()) duplicated += k - 1;
+        const strays = [...seen.keys()].filter((p) => !p.startsWith(prefix) || !(Number(p.slice(prefix.length)) < N)).length;
+        return { lost, duplicated, strays };
+      }
+
+      /** Every token reported delivered exactly once, N of them. */
+      function deliveredOnce(pub: string, N: number): void {
+        const tokens = engine.log.of("delivered", pub).map((e) => e.token as number);
+        assert.equal(new Set(tokens).size, tokens.length, "a token reported delivered twice");
+        assert.equal(tokens.length, N, "onDelivered count");
+      }
+
+      for (const chunking of ["none", "bytes"] as const) {
+        const how = chunking === "bytes" ? ", re-chunked to one byte at a time" : "";
+        it(`2,000 QoS 2 messages through 10 FIN/RST cuts${how}, 5 right after a PUBREC reached the client: each arrives exactly once`, async function () {
+          this.timeout(60000);
+          const proxy = await FaultProxy.start(mosq.port);
+          cleanups.push(() => proxy.close());
+          proxy.chunking = chunking;
+          proxy.delayMs = 5;
+          const flows = new Qos2Flows();
+          const topic = `rel/q2/${chunking}`;
+          const sub = await q2Subscriber(mosq.port, topic);
+          const pub = uid("p");
+          await engine.call("create", pub, { clientId: pub, brokers: [local(proxy.port)], clean: false, outboxBytes: 1 << 17, inflightWindow: 16, reconnect: { min: 20, max: 100, jitter: 0 } });
+          await engine.call("connect", pub);
+          await connected(pub);
+
+          const N = 2000;
+          const CUTS = 10;
+          // cut k comes once the PUBRECs passed reach about (k+1)/11 of N: spread over the
+          // stream. Odd cuts: right after that PUBREC is written to the client (the broker
+          // holds the message, the PUBREL is not back yet). Even cuts: after a further
+          // 0–199 bytes either way, wherever that falls (mid-packet when re-chunked).
+          // FIN and RST alternate within each kind.
+          const plans = Array.from({ length: CUTS }, (_, k) => ({
+            kind: (k % 4 < 2 ? (k % 2 ? "fin" : "rst") : k % 2 ? "rst" : "fin") as "fin" | "rst",
+            afterPubrec: k % 2 === 1,
+            pubrecs: Math.round(((k + 1) * N) / (CUTS + 1) + (Math.random() - 0.5) * (N / 30)),
+            extraBytes: Math.floor(Math.random() * 200),
+          }));
+          const at: { kind: string; afterPubrec: boolean; beforePubrec: number; pubrecNoPubrel: number; pubrelNoPubcomp: number }[] = [];
+          let bytesMark = -1;
+          const cutNow = () => {
+            const plan = plans[at.length];
+            at.push({ kind: plan.kind, afterPubrec: plan.afterPubrec, ...flows.snapshot() });
+            bytesMark = -1;
+            proxy.cut(plan.kind);
+          };
+          // a PUBREC cut comes after the whole piece holding that PUBREC has passed (with
+          // chunking "none" it may hold more packets), so the snapshot is what passed
+          let pubrecCut = false;
+          flows.onPacket = (type, _id, up) => {
+            const plan = plans[at.length];
+            if (!plan || flows.pubrecs < plan.pubrecs) return;
+            if (plan.afterPubrec) {
+              if (type === 5 && !up) pubrecCut = true;
+            } else if (bytesMark < 0) bytesMark = flows.bytes + plan.extraBytes;
+          };
+          proxy.tap = (up, piece, connection) => {
+            flows.feed(up, piece, connection);
+            if (at.length < CUTS && (pubrecCut || (bytesMark >= 0 && flows.bytes >= bytesMark))) {
+              pubrecCut = false;
+              cutNow();
+            }
+          };
+
+          const started = Date.now();
+          for (let i = 0; i < N; i += 25) {
+            const r = (await engine.call("publishMany", pub, topic, "e", i, 25, { qos: 2 })) as any;
+            assert.equal(r.error, undefined);
+            await sleep(chunking === "bytes" ? 60 : 40);
+          }
+          await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, N, 40000, "every PUBCOMP");
+          const elapsed = Date.now() - started;
+          await engine.log.waitCount((e) => e.type === "message" && e.client === sub, N, 10000, "every message at the subscriber").catch(() => undefined);
+          await sleep(300); // late duplicates
+          const { lost, duplicated, strays } = tally(sub, "e", N);
+          const s = (await engine.call("stats", pub)) as any;
+          const reconnects = engine.log.of("connect", pub).slice(1);
+          const count = (f: (c: (typeof at)[number]) => boolean) => at.filter(f).length;
+          console.log(
+            `      ${N} QoS 2 messages${how} in ${elapsed} ms through ${at.length} cuts (${count((c) => c.kind === "fin")} FIN, ${count((c) => c.kind === "rst")} RST; ` +
+              `${count((c) => c.afterPubrec)} right after a PUBREC, ${count((c) => !c.afterPubrec)} at a random byte), ${s.connects} connections; ` +
+              `in flight at the cuts: awaiting PUBREC ${at.map((c) => c.beforePubrec).join("/")}, PUBREC without PUBREL ${at.map((c) => c.pubrecNoPubrel).join("/")}, ` +
+              `PUBREL awaiting PUBCOMP ${at.map((c) => c.pubrelNoPubcomp).join("/")}; resent ${s.resent} PUBLISH with DUP ` +
+              `(${flows.dupPublishes} reached the proxy), ${flows.pubrelsAgain} PUBRELs again; ${lost.length} lost, ${duplicated} duplicated`,
+          );
+          assert.deepEqual(lost, [], "lost messages");
+          assert.equal(duplicated, 0, "duplicated messages");
+          assert.equal(strays, 0);
+          deliveredOnce(pub, N);
+          assert.equal(at.length, CUTS, "cuts made");
+          assert.equal(s.connects, CUTS + 1);
+          assert.ok(reconnects.every((c) => c.sessionPresent), "every reconnect found the session");
+          assert.equal(s.releasedWithoutSession, 0);
+          assert.equal(s.queued, 0);
+          assert.ok(count((c) => c.pubrecNoPubrel > 0) >= CUTS / 2, "cuts between PUBREC and PUBREL");
+          assert.ok(s.resent > 0 && flows.pubrelsAgain > 0, "both phases were resent");
+        });
+      }
+
+      it("mosquitto SIGKILLed and restarted mid-stream (clean session off), messages in flight: 1,000 QoS 2 messages, each exactly once", async function () {
+        this.timeout(60000);
+        const kdir = fs.mkdtempSync(path.join(os.tmpdir(), "xsmqtt-q2kill-"));
+        cleanups.push(() => fs.rmSync(kdir, { recursive: true, force: true })); // after mosquitto stops
+        const port = await freePort();
+        const options = { persistence: true, dir: kdir, port, config: ["autosave_on_changes true", "max_queued_messages 0", "max_inflight_messages 20"] };
+        let broker: Mosquitto = await startMosquitto(options);
+        cleanups.push(() => broker.close());
+        const proxy = await FaultProxy.start(port);
+        cleanups.push(() => proxy.close());
+        const flows = new Qos2Flows();
+        proxy.tap = (up, piece, connection) => flows.feed(up, piece, connection);
+        const topic = "rel/q2/kill";
+        // the subscriber comes back after the publisher, so the broker must queue for its session
+        // Its inbound QoS 2 table holds 1,024 ids, not 32: mosquitto 2.0.11 sends a session it
+        // restored from disk everything queued for it at once, past max_inflight_messages
+        // (seen: 653 QoS 2 messages in flight to the returning subscriber, with a maximum of
+        // 20). With 32, the client drops the connection on InboundQos2Full, and as it drops
+        // the PUBRECs it owed from the same read, every reconnect meets the same burst: a
+        // livelock (client.test.ts, "writes the acks it owes before renewing the connection").
+        const sub = await q2Subscriber(port, topic, { reconnect: { min: 1500, max: 1500, jitter: 0 }, inboundQos2: 1024 });
+        const pub = uid("p");
+        await engine.call("create", pub, { clientId: pub, brokers: [local(proxy.port)], clean: false, outboxBytes: 1 << 16, inflightWindow: 16, reconnect: { min: 100, max: 300 } });
+        await engine.call("connect", pub);
+        await connected(pub);
+        const N = 1000;
+        let downFor = 0;
+        let atKill = { inflight: 0, beforePubrec: 0, pubrecNoPubrel: 0, pubrelNoPubcomp: 0 };
+        const started = Date.now();
+        for (let i = 0; i < N; i += 25) {
+          await engine.call("publishMany", pub, topic, "k", i, 25, { qos: 2 });
+          if (i === 400) {
+            // What mosquitto's persistence allows: it writes its database only on autosave
+            // (with autosave_on_changes, once the count of changes reaches autosave_interval,
+            // here 1, checked once per pass of its main loop; otherwise every
+            // autosave_interval seconds), on SIGUSR1, and at a clean shutdown. It sends
+            // PUBREC, PUBREL and PUBCOMP as it handles each packet, before that save, and a
+            // SIGKILL loses all since the last one. At QoS 2 a lost save means a message
+            // it PUBREC'd is forgotten (the client's PUBREL then gets a PUBCOMP for an id the
+            // broker does not know: lost), or a flow the subscriber completed comes back (a
+            // PUBLISH with DUP for an id the subscriber has released: delivered twice). No
+            // client mends either: exactly once across a broker crash is as good as the
+            // broker's last save. So the publisher's path goes dark first (the publishes and
+            // PUBRELs written into it stay in flight, PUBRECs the broker sends are lost in
+            // it), the broker finishes with the subscriber and goes quiet, SIGUSR1 makes it
+            // save, and only then the SIGKILL.
+            proxy.blackhole = true;
+            await engine.call("publishMany", pub, topic, "k", i + 25, 25, { qos: 2 });
+            i += 25;
+            await sleep(300);
+            broker.process.kill("SIGUSR1");
+            await sleep(300);
+            atKill = { inflight: ((await engine.call("stats", pub)) as any).inflight, ...flows.snapshot() };
+            await broker.kill();
+            const killedAt = Date.now();
+            proxy.blackhole = false;
+            proxy.cut("rst"); // the dark connection stays dead
+            await sleep(300);
+            broker = await startMosquitto(options);
+            downFor = Date.now() - killedAt;
+          }
+          await sleep(25);
+        }
+        const subConnects = await connected(sub, 2, 10000);
+        const pubConnects = await connected(pub, 2, 10000);
+        assert.equal(subConnects[1].sessionPresent, true, "the subscriber's session survived");
+        assert.equal(pubConnects[1].sessionPresent, true, "the publisher's session survived");
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, N, 20000, "every PUBCOMP");
+        await engine.log.waitCount((e) => e.type === "message" && e.client === sub, N, 10000, "every message at the subscriber").catch(() => undefined);
+        const elapsed = Date.now() - started;
+        await sleep(300); // late duplicates
+        const { lost, duplicated, strays } = tally(sub, "k", N);
+        const s = (await engine.call("stats", pub)) as any;
+        console.log(
+          `      mosquitto down ${downFor} ms; ${N} QoS 2 messages in ${elapsed} ms; at the kill ${atKill.inflight} in the publisher's window ` +
+            `(through the proxy before it went dark: ${atKill.beforePubrec} PUBLISH the broker had without its PUBREC reaching the client, ` +
+            `${atKill.pubrecNoPubrel} PUBREC without PUBREL, ${atKill.pubrelNoPubcomp} PUBREL awaiting PUBCOMP); both sessions resumed; ` +
+            `resent ${s.resent} PUBLISH with DUP, ${flows.pubrelsAgain} PUBRELs again; ${lost.length} lost, ${duplicated} duplicated`,
+        );
+        assert.deepEqual(lost, [], "lost messages");
+        assert.equal(duplicated, 0, "duplicated messages");
+        assert.equal(strays, 0);
+        deliveredOnce(pub, N);
+        assert.equal(s.releasedWithoutSession, 0);
+        assert.ok(atKill.inflight > 0, "messages in flight at the kill");
       });
     });
 
