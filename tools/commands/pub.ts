@@ -59,7 +59,9 @@ lines read meanwhile wait in the outbox.
                       keep the session (clean session off); needs -i
   -k, --keepalive s   keepalive in seconds, 0-65535, 0 for none (default 60)
   -M max_inflight     QoS 1 and 2 messages in flight at once, awaiting PUBACK or
-                      PUBCOMP (default 20)
+                      PUBCOMP (default 20). At QoS 2 keep it at or below mosquitto's
+                      max_inflight_messages (20): past it mosquitto 2.0 drops the
+                      messages of an MQTT 3.1.1 client and still completes their flow
   -u, --username u    user name
   -P, --pw password   password (needs -u)
   --will-topic t      the will's topic; --will-payload (default empty), --will-qos
