@@ -98,6 +98,13 @@ for (const engineName of ENGINES) {
     const connected = (client: string, count = 1, ms = 8000) =>
       engine.log.waitCount((e) => e.type === "connect" && e.client === client, count, ms, `${client} connect #${count}`);
     const subscribed = (client: string) => engine.log.waitFor((e) => e.type === "suback" && e.client === client, 5000, `${client} SUBACK`);
+    /** Both clients reconnected once, each into the session it had; returns the subscriber's connect events. */
+    const sessionsSurvived = async (sub: string, pub: string) => {
+      const subConnects = await connected(sub, 2, 10000);
+      assert.equal(subConnects[1].sessionPresent, true, "the subscriber's session survived");
+      assert.equal((await connected(pub, 2, 10000))[1].sessionPresent, true, "the publisher's session survived");
+      return subConnects;
+    };
 
     describe("against aedes", () => {
       let aedes: AedesBroker;
@@ -618,10 +625,7 @@ for (const engineName of ENGINES) {
           }
           await sleep(25);
         }
-        const subConnects = await connected(sub, 2, 10000);
-        const pubConnects = await connected(pub, 2, 10000);
-        assert.equal(subConnects[1].sessionPresent, true, "the subscriber's session survived");
-        assert.equal(pubConnects[1].sessionPresent, true, "the publisher's session survived");
+        await sessionsSurvived(sub, pub);
         await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, N, 20000, "every PUBCOMP");
         await engine.log.waitCount((e) => e.type === "message" && e.client === sub, N, 10000, "every message at the subscriber").catch(() => undefined);
         const elapsed = Date.now() - started;
@@ -692,10 +696,7 @@ for (const engineName of ENGINES) {
           }
           await sleep(25);
         }
-        const subConnects = await connected(sub, 2, 10000);
-        const pubConnects = await connected(pub, 2, 10000);
-        assert.equal(subConnects[1].sessionPresent, true, "the subscriber's session survived");
-        assert.equal(pubConnects[1].sessionPresent, true, "the publisher's session survived");
+        const subConnects = await sessionsSurvived(sub, pub);
         await engine.log.waitCount(delivered, N, 15000, "every PUBACK");
         await engine.log.waitCount(atSub, N, 10000, "every message at the subscriber").catch(() => undefined);
         // messages the broker took while the subscriber was away, held for its session

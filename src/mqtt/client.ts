@@ -37,7 +37,7 @@ import {
 import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError } from "./errors.js";
 import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable, routeTableBytes } from "./inbound.js";
 import { Message } from "./message.js";
-import { resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type SubscribeOptions } from "./options.js";
+import { DEFAULTS, resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type SubscribeOptions } from "./options.js";
 import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NONE, Outbox, UNKNOWN_ID, WRONG_QOS } from "./outbox.js";
 import { FIRST_BYTE, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_RETAIN, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
@@ -198,7 +198,7 @@ export class MqttClient {
     const o = this.o;
     return {
       clientId: o.clientId,
-      clean: o.clean ?? true,
+      clean: o.clean ?? DEFAULTS.clean,
       keepalive: o.keepalive ?? this.deadlines.keepaliveMs / 1000,
       will: o.will ?? null,
       username: o.username ?? null,
