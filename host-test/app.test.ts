@@ -19,7 +19,11 @@ interface Device {
   start(config: BuildConfig): Promise<void>;
   network(up: boolean): Promise<void>;
   fault(sensor: string, faulty: boolean): Promise<void>;
-  stats(): Promise<{ app: { samples: number; readings: number; sensorErrors: number }; client: { dropped: number; queued: number } }>;
+  stats(): Promise<{
+    app: { samples: number; readings: number; sensorErrors: number };
+    client: { dropped: number; queued: number };
+    journal: { taken: number; dropped: number; queued: number };
+  }>;
   console: string[];
   stop(): Promise<void>;
 }
@@ -129,7 +133,7 @@ for (const engine of ENGINES) {
       await until(() => readings("env").length >= s.app.samples, 8000, "every sample");
       // QoS 1 may deliver a resent reading twice; each sample counts once
       const times = [...new Set(readings("env").map((r) => r.json.t))];
-      assert.equal(s.client.dropped, 0);
+      assert.equal(s.journal.dropped, 0);
       assert.deepEqual(times, [...times].sort((a, b) => a - b), "in order of sample time");
       // the samples taken offline kept their original times: no gap bigger than about one interval
       // (the count check below is what proves no sample was lost; this catches a stalled sampler)
@@ -157,7 +161,7 @@ for (const engine of ENGINES) {
       // sampling goes on: every sample taken before the stats arrived, none lost (no gap), none twice
       assert.ok(times.length >= s.app.samples, `${times.length} readings for ${s.app.samples} samples`);
       for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] < 700, `gap of ${times[i] - times[i - 1]} ms at ${i}`);
-      assert.equal(s.client.dropped, 0);
+      assert.equal(s.journal.dropped, 0);
     });
 
     it("drops the oldest readings beyond the budget and counts them exactly", async () => {
@@ -171,10 +175,17 @@ for (const engine of ENGINES) {
       const s = await dev.stats();
       const distinct = (sensor: string) => new Set(readings(sensor).map((r) => r.json.t)).size;
       const got = distinct("env") + distinct("pressure");
-      assert.ok(s.client.dropped > 0, "readings were dropped");
-      assert.equal(got + s.client.dropped, s.app.readings - s.client.queued, "every reading is received, dropped (counted) or still queued");
+      const j = s.journal;
+      assert.ok(j.dropped > 0, "readings were dropped");
+      assert.equal(got + j.dropped, j.taken - j.queued, "every reading is received, dropped (counted) or still queued");
+      // each reading carries its sequence number: the ones missing are exactly as many as were dropped
+      const seen = new Set([...readings("env"), ...readings("pressure")].map((r) => r.json.n));
+      let missing = 0;
+      for (let n = 0; n < j.taken - j.queued; n++) if (!seen.has(n)) missing++;
+      assert.equal(missing, j.dropped, "the gaps in n are the drops");
       const status = sub!.got.filter((r) => r.topic.endsWith("/status") && r.json.state === "online").pop()!;
-      assert.ok(status.json.dropped <= s.client.dropped);
+      assert.ok(status.json.dropped > 0 && status.json.dropped <= j.dropped);
+      assert.ok(status.json.taken > 0 && status.json.taken <= j.taken);
       const times = [...new Set(readings("env").map((r) => r.json.t))];
       assert.deepEqual(times, [...times].sort((a, b) => a - b));
     });

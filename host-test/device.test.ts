@@ -57,6 +57,11 @@ const SDK_ESP32 = [
   "embedded:sensor/Temperature/TMP102",
 ];
 
+/** Modules an SDK manifest provides when our manifests include it (checked against the SDK in the simulator build). */
+const SDK_MANIFEST_PROVIDES: Record<string, string[]> = {
+  "$(MODDABLE)/modules/io/files/manifest.json": ["embedded:storage/files"],
+};
+
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** A manifest path to a file path, for the paths that live in this repository. */
@@ -67,13 +72,15 @@ function local(p: string, dir: string): string | null {
 }
 
 /** Everything one platform's build sees from our manifests: modules (name → source) and preloads. */
-function platformView(platform: string): { modules: Map<string, string>; unmapped: string[]; preload: string[]; entry: PlatformEntry } {
+function platformView(platform: string): { modules: Map<string, string>; unmapped: string[]; preload: string[]; entry: PlatformEntry; sdkIncludes: string[] } {
   const entry = manifest.platforms?.[platform];
   assert.ok(entry, `manifest.json has no "${platform}" platform`);
   const modules = new Map<string, string>();
   const unmapped: string[] = [];
   const preload: string[] = [];
+  const sdkIncludes: string[] = [];
   const add = (m: PlatformEntry, dir: string) => {
+    for (const inc of list(m.include)) if (inc.startsWith("$(MODDABLE)/")) sdkIncludes.push(inc);
     for (const [name, sources] of Object.entries(m.modules ?? {})) {
       for (const source of list(sources)) {
         const file = local(source, dir);
@@ -103,7 +110,7 @@ function platformView(platform: string): { modules: Map<string, string>; unmappe
     const sub = JSON.parse(readFileSync(file, "utf8")) as PlatformEntry;
     add(sub, path.dirname(file));
   }
-  return { modules, unmapped, preload, entry };
+  return { modules, unmapped, preload, entry, sdkIncludes };
 }
 
 /** XS's resolution of `specifier` imported by the module named `importer` (xsHosts.c fxFindModule). */
@@ -130,7 +137,8 @@ function importsOf(file: string): string[] {
 
 /** Walks the import graph from the entry and (unless `entryOnly`) the preloads; returns the problems found. */
 function checkGraph(platform: string, sdk: string[], entryOnly = false): { problems: string[]; reached: Set<string> } {
-  const { modules, preload } = platformView(platform);
+  const { modules, preload, sdkIncludes } = platformView(platform);
+  sdk = [...sdk, ...sdkIncludes.flatMap((inc) => SDK_MANIFEST_PROVIDES[inc] ?? [])];
   const problems: string[] = [];
   const reached = new Set<string>();
   const main = manifest.creation?.main ?? "main";
@@ -263,6 +271,17 @@ describe("device build (Moddable, without the SDK)", function () {
       // $(MODDABLE)/examples/manifest_typings.json maps "*" to $(TYPINGS)/*: typings/package.json and
       // typings/tsconfig.es20xx.json would become JSON modules (2.7 KB of bytecode) in the firmware.
       assert.deepEqual(manifest.modules?.["~"], ["$(TYPINGS)/package", "$(TYPINGS)/tsconfig*"]);
+    });
+
+    it("brings the SDK's ECMA-419 files where the board keeps its readings journal (ESP32 littlefs, lin/mac posix), and none on win", () => {
+      for (const p of [...Object.keys(DEVICE_TARGETS), "lin", "mac"]) {
+        const v = platformView(p);
+        assert.ok(v.sdkIncludes.includes("$(MODDABLE)/modules/io/files/manifest.json"), `${p} includes the files manifest`);
+        assert.match(v.modules.get("xsmqtt/platform/moddable/files") ?? "", /moddable\/files\.js$/, p);
+      }
+      const win = platformView("win");
+      assert.ok(!win.sdkIncludes.includes("$(MODDABLE)/modules/io/files/manifest.json"), "the SDK has no files module for win");
+      assert.match(win.modules.get("xsmqtt/platform/moddable/files") ?? "", /files-none\.js$/);
     });
 
     it("the ESP32 sub-manifest brings the four sensor drivers and keeps the SDK's Wi-Fi setup out", () => {
@@ -445,8 +464,8 @@ const e2e = process.env.XSMQTT_MODDABLE_E2E === "1" && !!process.env.MODDABLE &&
       sim.stdout.on("data", (d: Buffer) => (out += d.toString()));
       try {
         const deadline = Date.now() + 30000;
-        while (Date.now() < deadline && seen.filter((s) => /^xsmqtt\/[^/]+\/env \{"t":\d+,"temperature":/.test(s)).length < 2) await new Promise((r) => setTimeout(r, 200));
-        assert.ok(seen.filter((s) => / \{"t":\d+,"temperature":/.test(s)).length >= 2, `readings at the broker:\n${seen.join("\n")}\nsimulator:\n${out}`);
+        while (Date.now() < deadline && seen.filter((s) => /^xsmqtt\/[^/]+\/env \{"t":\d+,"n":\d+,"temperature":/.test(s)).length < 2) await new Promise((r) => setTimeout(r, 200));
+        assert.ok(seen.filter((s) => / \{"t":\d+,"n":\d+,"temperature":/.test(s)).length >= 2, `readings at the broker:\n${seen.join("\n")}\nsimulator:\n${out}`);
         assert.match(out, /mqtt connected to 127\.0\.0\.1/);
       } finally {
         try {

@@ -5,13 +5,20 @@
  * stdin.
  *
  *   npm start -- [--broker mqtt://host:port] [--engine node|xs] [--interval ms]
- *                [--device-id id] [--prefix p] [--serial /dev/ttyX] [--settings file]
+ *                [--device-id id] [--data dir] [--prefix p] [--serial /dev/ttyX] [--settings file]
+ *
+ * With --device-id the board keeps its flash (the readings journal) in a folder of that
+ * device, ~/.xsmqtt/devices/<id> (or --data), so a restarted run with the same id sends
+ * what a killed one still held.
  */
+import os from "node:os";
+import path from "node:path";
 import readline from "node:readline";
 import { parseArgs } from "node:util";
 import { MqttClient } from "../src/mqtt/client.js";
 import { nodePlatform } from "../src/platform/node/index.js";
 import { FileStorage, serialConsole } from "../src/platform/node/host.js";
+import { NodeFiles } from "../src/platform/node/files.js";
 import { parseBrokerUrl, type BuildConfig } from "../src/app/config.js";
 import { ENGINE_NAMES, isEngineName, startEngine } from "./runtime/engine.js";
 import type { LocalDevice } from "./runtime/app.js";
@@ -25,7 +32,11 @@ function usage(): string {
   --broker URL     use this broker (mqtt://host:port) instead of an embedded aedes
   --engine E       node (default) or xs: run the firmware inside the XS engine
   --interval MS    sampling interval (default 5000)
-  --device-id ID   device id (default host-<random>)
+  --device-id ID   device id (default host-<pid>); the board's flash (readings not yet
+                   delivered) and, on node, its settings persist in ~/.xsmqtt/devices/ID
+  --data DIR       keep the board's flash and settings in DIR instead (implies persistence)
+  --budget BYTES   readings held for the broker, in bytes of flash (default 16384); beyond
+                   it the oldest are dropped and counted (status "dropped")
   --prefix P       topic prefix (default xsmqtt)
   --serial PATH    the device console on a serial port (e.g. one end of a socat pty pair)
   --settings FILE  keep console settings in FILE (default: in memory)`;
@@ -38,6 +49,8 @@ async function main(): Promise<void> {
       engine: { type: "string", default: "node" },
       interval: { type: "string", default: "5000" },
       "device-id": { type: "string" },
+      data: { type: "string" },
+      budget: { type: "string" },
       prefix: { type: "string", default: "xsmqtt" },
       serial: { type: "string" },
       settings: { type: "string" },
@@ -86,13 +99,23 @@ async function main(): Promise<void> {
     prefix,
     interval: Number(values.interval),
     qos: 1,
+    ...(values.budget ? { outboxBytes: Number(values.budget) } : {}),
   };
   const deviceLine = (line: string) => console.log(`${paint("2", stamp())}  ${paint("32", "device  ")} ${line}`);
   // on Node the console may be a serial port and the settings a file; inside XS neither
   const local: LocalDevice = {};
   let closeSerial = async () => {};
   let typed: ((line: string) => void) | null = null;
-  if (engineName === "node" && values.settings) local.storage = new FileStorage(values.settings);
+  // the board's flash: per device id, or a folder given; none (RAM) for an anonymous run
+  const dataDir = values.data ?? (values["device-id"] ? path.join(os.homedir(), ".xsmqtt", "devices", values["device-id"]) : undefined);
+  const files = dataDir ? new NodeFiles(dataDir) : undefined;
+  if (engineName === "node") local.files = files;
+  const settingsFile = values.settings ?? (dataDir ? path.join(dataDir, "settings.json") : undefined);
+  const settings = settingsFile ? new FileStorage(settingsFile) : undefined;
+  if (engineName === "node" && settings) local.storage = settings;
+  // inside XS the settings live in memory: they start from the file and every change comes back here to be saved
+  const initial: Record<string, string> = {};
+  if (engineName === "xs" && settings) for (const k of settings.keys()) initial[k] = settings.get(k)!;
   if (engineName === "node" && values.serial) {
     const cons = await serialConsole(values.serial);
     // the console lives on the serial port; show the device's log here too
@@ -105,9 +128,12 @@ async function main(): Promise<void> {
   const engine = await startEngine(engineName, appModule(local), {
     onEvent: (e) => {
       if (e.type === "console") deviceLine(e.line);
+      else if (e.type === "setting" && settings) e.value === null ? settings.delete(e.key) : settings.set(e.key, e.value);
     },
+    files,
   });
-  await engine.call("start", config, {});
+  if (dataDir) console.log(paint("2", `${stamp()}  device storage in ${dataDir}`));
+  await engine.call("start", config, initial, { files: files !== undefined, settingEvents: engineName === "xs" && settings !== undefined });
   const input = typed ?? ((line: string) => void engine.call("line", line));
   const stop = async () => {
     await engine.call("stop").catch(() => undefined);

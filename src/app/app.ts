@@ -1,13 +1,16 @@
 /**
  * The sensor firmware. Joins the network, connects to the broker with a retained
  * "offline" will, announces itself with a retained "online" status, then every interval
- * samples each sensor and publishes one reading. Readings taken while the network or the
- * broker is down wait in the client's bounded outbox with their sample times and go out
- * after reconnect; when the budget is full the oldest are dropped and counted.
+ * samples each sensor and publishes one reading. Every reading goes into the journal on
+ * flash (journal.ts) before it is published and stays there until the broker has it, so
+ * readings taken while the network or the broker is down, or before a reboot or a power
+ * cut, go out after reconnect with their sample times; when the budget is full the oldest
+ * are dropped and counted, across reboots too.
  *
  * Topics (see README, "Topics and payloads"):
- *   <prefix>/<deviceId>/<sensor>   readings, JSON: {"t":<ms since 1970>,"temperature":21.5,...}
- *                                  ("up":<ms since start> instead of "t" until the clock is set)
+ *   <prefix>/<deviceId>/<sensor>   readings, JSON: {"t":<ms since 1970>,"n":<seq>,"temperature":21.5,...}
+ *                                  ("up":<ms since start> instead of "t" until the clock is set;
+ *                                  "n" counts readings across reboots: a gap is a counted drop)
  *   <prefix>/<deviceId>/status     retained: {"state":"online",...counters} / {"state":"offline"}
  *   <prefix>/<deviceId>/cmd        commands in: {"cmd":"interval","value":5000} | {"cmd":"sample"}
  *                                  | {"cmd":"status"} | {"cmd":"restart"}
@@ -19,13 +22,18 @@ import type { Message } from "../mqtt/message.js";
 import type { Timer } from "../mqtt/platform.js";
 import type { Board, Sample, Sensor } from "./board.js";
 import { checkSetting, resolveConfig, SETTINGS, type AppConfig, type BuildConfig } from "./config.js";
+import { Journal, MemoryFiles } from "./journal.js";
 import { JsonWriter } from "./json.js";
+import { utf8Length, writeUtf8 } from "../mqtt/utf8.js";
 
 /** Publish options, made once: readings and command results at the configured QoS; the retained status. */
 const AT_QOS: readonly PublishOptions[] = [{ qos: 0 }, { qos: 1 }, { qos: 2 }];
 const STATUS: PublishOptions = { qos: 1, retain: true };
 
 export const FIRMWARE_VERSION = "0.1.0";
+
+/** The stored setting that keeps the readings' sequence number across reboots (not a user setting). */
+export const SEQUENCE_KEY = "seq";
 
 export interface AppStats {
   samples: number;
@@ -37,13 +45,23 @@ export interface AppStats {
 interface SensorSlot {
   sensor: Sensor;
   topic: string;
+  /** The topic's UTF-8, as the journal stores it. */
+  topicBytes: Uint8Array;
   sample: Sample;
+}
+
+function utf8(s: string): Uint8Array {
+  const b = new Uint8Array(utf8Length(s));
+  writeUtf8(b, 0, s);
+  return b;
 }
 
 export class App {
   readonly stats: AppStats = { samples: 0, readings: 0, sensorErrors: 0, commands: 0 };
   config: AppConfig;
   client: MqttClient | null = null;
+  /** Readings held until the broker has them; made at start. */
+  journal: Journal | null = null;
   private readonly board: Board;
   private readonly build: BuildConfig;
   private readonly timer: Timer;
@@ -68,23 +86,44 @@ export class App {
   start(): void {
     if (this.running) return;
     this.running = true;
+    const platform = this.board.platform;
+    const storage = this.board.storage;
+    this.journal = new Journal(
+      this.board.files ?? new MemoryFiles(),
+      {
+        budget: this.config.outboxBytes,
+        window: 8,
+        // the sequence number lives in the settings (NVS): readings acknowledged within the grace never reach the file
+        sequence: {
+          load: () => Number(storage.get(SEQUENCE_KEY) ?? 0) || 0,
+          save: (next) => storage.set(SEQUENCE_KEY, String(next)),
+        },
+      },
+      (f) => platform.timer(f),
+    );
     this.prepare();
     this.log(`xsmqtt ${FIRMWARE_VERSION} on ${this.board.definition.name}: device ${this.config.deviceId}, sampling every ${this.config.interval} ms`);
+    const j = this.journal;
+    if (j.stats.recovered > 0 || j.stats.tornBytes > 0)
+      this.log(`journal: ${j.stats.recovered} readings held from before the restart${j.stats.tornBytes ? `, ${j.stats.tornBytes} bytes of a torn last write cut off` : ""}`);
     this.board.clock.start(() => this.log("clock synchronized"));
     this.board.network.start((status, detail) => {
       this.log(`network ${status}${detail ? ": " + detail : ""}`);
       if (status === "connected" && this.client && !this.client.connected) this.client.connect();
     });
     this.client = this.makeClient();
+    j.attach(this.client, AT_QOS[this.config.qos]);
     if (this.board.network.connected) this.client.connect();
     this.timer.set(this.config.interval);
   }
 
-  /** Stops sampling and closes the connection (the broker keeps the retained status). */
+  /** Stops sampling and closes the connection (the broker keeps the retained status); the journal keeps what is held. */
   stop(): void {
     this.running = false;
     this.timer.clear();
     this.client?.close();
+    this.journal?.detach();
+    this.journal?.close();
   }
 
   private prepare(): void {
@@ -93,7 +132,14 @@ export class App {
     this.statusTopic = `${base}/status`;
     this.commandTopic = `${base}/cmd`;
     this.resultTopic = `${base}/cmd/result`;
-    this.slots = this.board.sensors.map((sensor) => ({ sensor, topic: `${base}/${sensor.name}`, sample: {} }));
+    this.slots = this.board.sensors.map((sensor) => {
+      const topic = `${base}/${sensor.name}`;
+      return { sensor, topic, topicBytes: utf8(topic), sample: {} };
+    });
+    this.journal?.setTopics(
+      this.slots.map((s) => s.topic),
+      this.slots.map((s) => s.topicBytes),
+    );
   }
 
   private makeClient(): MqttClient {
@@ -107,7 +153,8 @@ export class App {
         username: c.username,
         password: c.password,
         will: { topic: this.statusTopic, payload: '{"state":"offline"}', qos: 1, retain: true },
-        outboxBytes: c.outboxBytes,
+        // the journal is the offline queue: the client holds only the readings forwarded to it (a window), the status and command results
+        outboxBytes: 4096,
         queuePolicy: "drop-oldest",
         inflightWindow: 8,
         receiveBufferSize: 512,
@@ -116,13 +163,17 @@ export class App {
           this.log(`mqtt connected to ${broker.host}:${broker.port}${sessionPresent ? " (session resumed)" : ""}`);
           this.board.led?.(true);
           this.publishStatus();
+          this.journal?.forward();
         },
         onDisconnect: (error) => {
           this.board.led?.(false);
+          this.journal?.persist(); // readings in flight are written now, not at the end of their grace
           this.log(`mqtt disconnected: ${error ? error.message : "closed"}`);
         },
         onError: (error: MqttError) => this.log(`mqtt ${error.code}: ${error.message}`),
-        onDrop: (reason) => reason === "queue-full" && this.log("offline queue full: oldest reading dropped"),
+        // the journal holds every reading until the broker has it: a reading the client lets go of is forwarded again
+        onDelivered: (token) => this.journal?.delivered(token),
+        onDrop: (reason, token) => reason === "queue-full" && this.journal?.returned(token),
       },
       this.board.platform,
     );
@@ -136,17 +187,22 @@ export class App {
     this.timer.set(this.config.interval);
   }
 
-  /** Samples every sensor and publishes one reading each. */
+  /** Samples every sensor, puts one reading each into the journal (one flash write for all), and forwards them. */
   sampleAll(): void {
     this.stats.samples++;
-    for (const slot of this.slots) this.publishReading(slot);
+    const j = this.journal;
+    if (!j) return;
+    for (const slot of this.slots) this.takeReading(slot, j);
+    j.commit();
+    j.forward();
   }
 
-  private publishReading(slot: SensorSlot): void {
+  private takeReading(slot: SensorSlot, journal: Journal): void {
     const w = this.json.reset().raw("{");
     const t = this.board.clock.now();
     if (t >= 0) w.raw('"t":').number(t, 0);
     else w.raw('"up":').number((this.board.platform.now() - this.started) >>> 0, 0);
+    w.raw(',"n":').number(journal.nextSeq, 0);
     let ok = false;
     try {
       ok = slot.sensor.sample(slot.sample);
@@ -163,7 +219,9 @@ export class App {
       this.log(`sensor ${slot.sensor.name} did not answer`);
     }
     w.raw("}");
-    this.publish(slot.topic, w.view());
+    const before = journal.stats.dropped;
+    journal.take(slot.topicBytes, w.view());
+    if (journal.stats.dropped > before) this.log(`reading budget full: ${journal.stats.dropped - before} oldest reading dropped (${journal.stats.dropped} in all)`);
     this.stats.readings++;
   }
 
@@ -181,6 +239,7 @@ export class App {
   statusJson(): string {
     const c = this.client;
     const s = c?.stats;
+    const j = this.journal;
     return JSON.stringify({
       state: "online",
       fw: FIRMWARE_VERSION,
@@ -190,9 +249,10 @@ export class App {
       samples: this.stats.samples,
       readings: this.stats.readings,
       sensorErrors: this.stats.sensorErrors,
-      queued: c ? c.queued : 0,
-      dropped: s ? s.dropped : 0,
-      reconnects: s ? s.connects - 1 : 0,
+      taken: j ? j.stats.taken : 0,
+      queued: j ? j.queued : 0,
+      dropped: j ? j.stats.dropped : 0,
+      reconnects: s && s.connects > 0 ? s.connects - 1 : 0,
     });
   }
 
@@ -276,7 +336,7 @@ export class App {
         return out(`value ${rest} ${rest === "pass" || rest === "wifipass" ? "********" : v}`);
       }
       case "keys":
-        return out(`keys ${this.board.storage.keys().join(" ")}`);
+        return out(`keys ${this.board.storage.keys().filter((k) => k !== SEQUENCE_KEY).join(" ")}`);
       case "status":
         return out(`status ${this.statusJson()}`);
       case "apply": {
@@ -322,6 +382,7 @@ export class App {
     }
     this.client?.close();
     this.client = client;
+    this.journal?.attach(client, AT_QOS[this.config.qos]);
     if (this.running && this.board.network.connected) client.connect();
     if (this.running) this.timer.set(this.config.interval);
     this.log(`settings applied: broker ${this.config.brokers.map((b) => `${b.host}:${b.port}`).join(", ")}`);

@@ -68,6 +68,37 @@ export interface Storage {
   keys(): string[];
 }
 
+/**
+ * One open file on flash (littlefs on an ESP32, a folder on the host). Positions and
+ * sizes are bytes; a method that cannot do its work throws.
+ */
+export interface StoredFile {
+  /** The file's length. */
+  size(): number;
+  /** Reads into all of `into` from `position`, or to the end of the file; returns the count read. */
+  read(into: Uint8Array, position: number): number;
+  /** Writes all of `bytes` at `position` (the file grows as needed). */
+  write(bytes: Uint8Array, position: number): void;
+  /** Cuts the file to `length` bytes. */
+  truncate(length: number): void;
+  /** Makes what was written durable (littlefs: commits it; posix: fsync). */
+  sync(): void;
+  close(): void;
+}
+
+/**
+ * Files that survive a reboot, for data too big or too busy for settings: the readings
+ * journal (src/app/journal.ts). Names are plain file names, no folders.
+ */
+export interface Files {
+  /** Opens `name` for reading and writing. A missing file is created when `create`, else the answer is null. */
+  open(name: string, create: boolean): StoredFile | null;
+  /** Removes `name`; no error when it is missing. */
+  remove(name: string): void;
+  /** Renames `from` to `to`, replacing `to` in one step. */
+  rename(from: string, to: string): void;
+}
+
 /** The serial console: log lines out, command lines in (provisioning). */
 export interface SerialConsole {
   write(line: string): void;
@@ -81,6 +112,8 @@ export interface Board {
   readonly network: Network;
   readonly clock: WallClock;
   readonly storage: Storage;
+  /** Files on flash; without them, readings held through an outage live in RAM only. */
+  readonly files?: Files;
   readonly terminal: SerialConsole;
   readonly sensors: Sensor[];
   /** Status LED, when the board has one. */

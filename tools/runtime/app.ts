@@ -5,7 +5,7 @@
  * a local run gives its own terminal (a serial port).
  */
 import { startApp, type App } from "../../src/app/app.js";
-import type { SerialConsole, Storage } from "../../src/app/board.js";
+import type { Files, SerialConsole, Storage } from "../../src/app/board.js";
 import type { BuildConfig } from "../../src/app/config.js";
 import type { Platform } from "../../src/mqtt/platform.js";
 import hostDefinition from "../../boards/host.js";
@@ -17,9 +17,33 @@ export interface LocalDevice {
   storage?: Storage;
   /** The console (a serial port); default `console` events and the `line` op. */
   terminal?: SerialConsole;
+  /** The board's flash files (a folder); default none, or what the `start` op's `files` asks for. */
+  files?: Files;
 }
 
-export function makeAppOps(platform: Platform, emit: (event: object) => void, local: LocalDevice = {}) {
+/**
+ * The ops. `hostFiles` are files the host keeps for this run (in XS, through the bridge),
+ * used when `start` is told `{files: true}`.
+ */
+/** Settings in memory whose changes go out as `setting` events. */
+class ReportedStorage extends MemoryStorage {
+  constructor(
+    initial: Record<string, string>,
+    private emit: (event: object) => void,
+  ) {
+    super(initial);
+  }
+  override set(key: string, value: string): void {
+    super.set(key, value);
+    this.emit({ type: "setting", key, value });
+  }
+  override delete(key: string): void {
+    super.delete(key);
+    this.emit({ type: "setting", key, value: null });
+  }
+}
+
+export function makeAppOps(platform: Platform, emit: (event: object) => void, local: LocalDevice = {}, hostFiles?: Files) {
   let app: App | null = null;
   let board: HostBoard | null = null;
   let lineHandler: ((line: string) => void) | null = null;
@@ -28,13 +52,21 @@ export function makeAppOps(platform: Platform, emit: (event: object) => void, lo
   const rebootTimer = platform.timer(() => boot());
   let boot = () => {};
   return {
-    start(config: BuildConfig, settings: Record<string, string>): null {
-      const storage = local.storage ?? new MemoryStorage(settings);
+    /**
+     * Boots the firmware. `options.files`: use the host's files (see above);
+     * `options.settingEvents`: report every change to the settings as a `setting` event
+     * `{key, value}` (value null when deleted), so that a host keeping them in a file can
+     * follow (the XS engine has no file of its own).
+     */
+    start(config: BuildConfig, settings: Record<string, string>, options: { files?: boolean; settingEvents?: boolean } = {}): null {
+      const storage = local.storage ?? (options.settingEvents ? new ReportedStorage(settings, emit) : new MemoryStorage(settings));
+      const files = local.files ?? (options.files ? hostFiles : undefined);
       boot = () => {
         board = createHostBoard({
           definition: hostDefinition,
           platform,
           storage,
+          files,
           terminal,
           onRestart: () => {
             app?.stop();
@@ -61,7 +93,13 @@ export function makeAppOps(platform: Platform, emit: (event: object) => void, lo
     },
     stats() {
       const c = app?.client;
-      return { app: app?.stats, client: c ? { ...c.stats, queued: c.queued } : null, interval: app?.config.interval };
+      const j = app?.journal;
+      return {
+        app: app?.stats,
+        client: c ? { ...c.stats, queued: c.queued } : null,
+        journal: j ? { ...j.stats, queued: j.queued } : null,
+        interval: app?.config.interval,
+      };
     },
     stop(): null {
       rebootTimer.clear();

@@ -9,6 +9,7 @@
  * The CLI, `npm start`, the soak tool, the benchmarks and the test suites all start
  * engines here.
  */
+import type { Files } from "../../src/app/board.js";
 import type { Platform } from "../../src/mqtt/platform.js";
 import { nodePlatform } from "../../src/platform/node/index.js";
 import { XsBridge } from "./xs/bridge.js";
@@ -42,6 +43,8 @@ export interface EngineOptions {
   platform?: Platform;
   /** The xsnap worker's name (shows in `ps`). */
   workerName?: string;
+  /** Flash files the host keeps for code in XS (the bridge serves them); Node-engine modules take theirs directly. */
+  files?: Files;
 }
 
 /** A module running on one engine. */
@@ -78,7 +81,7 @@ export async function startEngine(name: EngineName, module: EngineModule, option
       close: async () => undefined,
     };
   }
-  const bridge = await XsBridge.start(module.entry, onEvent, options.workerName, platform);
+  const bridge = await XsBridge.start(module.entry, onEvent, options.workerName, platform, options.files ?? null);
   return {
     name,
     call: async (op, ...args) => (await bridge.call<any>(op, ...args)).result,

@@ -4,7 +4,7 @@
  * fail while it is down), the system clock as wall clock, simulated sensors, and
  * whatever storage and console the runner gives it.
  */
-import type { Board, BoardDefinition, Network, NetworkStatus, SerialConsole, Storage, WallClock } from "../../app/board.js";
+import type { Board, BoardDefinition, Files, Network, NetworkStatus, SerialConsole, Storage, WallClock } from "../../app/board.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "../../mqtt/platform.js";
 import { createSimulatedSensors, type SimulatedSensor } from "./sensors.js";
 
@@ -130,6 +130,8 @@ export interface HostBoardOptions {
   definition: BoardDefinition;
   platform: Platform;
   storage: Storage;
+  /** Flash files (the readings journal); without them it lives in RAM. */
+  files?: Files;
   terminal: SerialConsole;
   random?: () => number;
   /** What "restart" does on the host (the runner restarts the app). */
@@ -151,6 +153,7 @@ export function createHostBoard(o: HostBoardOptions): HostBoard {
     network,
     clock: new SystemClock(),
     storage: o.storage,
+    files: o.files,
     terminal: o.terminal,
     sensors: createSimulatedSensors(o.definition, o.random),
     ledOn: false,

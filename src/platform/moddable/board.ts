@@ -1,13 +1,15 @@
 /// <reference path="../../../typings/index.d.ts" />
 /**
  * The Board the firmware runs on under Moddable, built from a board file: the client's
- * platform (TCP, timer, ticks), Wi-Fi, the SNTP clock, preferences, the serial console, and
+ * platform (TCP, timer, ticks), Wi-Fi, the SNTP clock, preferences, flash files (the
+ * readings journal), the serial console, and
  * the hardware module the manifest selects (real sensors on the ESP32, simulated ones in
  * the desktop simulator).
  */
 import type { Board, BoardDefinition, NetworkStatus, Storage } from "../../app/board.js";
 import type { Platform } from "../../mqtt/platform.js";
 import { SntpClock } from "./clock.js";
+import { flashFiles } from "./files.js";
 import { TraceConsole } from "./terminal.js";
 import { createHardware } from "./hardware.js";
 import { WiFiNetwork, type WiFiCredentials } from "./network.js";
@@ -70,6 +72,7 @@ export function createModdableBoard(definition: BoardDefinition, options: Moddab
     network,
     clock,
     storage,
+    files: flashFiles() ?? undefined,
     terminal: new TraceConsole(hardware.input),
     sensors: hardware.sensors,
     led: hardware.led,

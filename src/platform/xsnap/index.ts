@@ -5,9 +5,10 @@
  * module that serves `handleCommand` calls. This is how the host tests run the device
  * code in the real XS engine; on a device, src/platform/moddable takes its place.
  */
+import type { Files, StoredFile } from "../../app/board.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "../../mqtt/platform.js";
-import { utf8Length, writeUtf8 } from "../../mqtt/utf8.js";
-import { FromXs, ToXs } from "./protocol.js";
+import { decodeUtf8, utf8Length, writeUtf8 } from "../../mqtt/utf8.js";
+import { FileOp, FromXs, ToXs } from "./protocol.js";
 
 interface XsnapGlobals {
   issueCommand(message: ArrayBuffer): ArrayBuffer;
@@ -131,6 +132,85 @@ export function xsnapPlatform(options: { clockOffset?: number } = {}): Platform 
       return new BridgeTimer(id);
     },
     now: () => (Math.floor(perf ? perf.now() : 0) + offset) >>> 0,
+  };
+}
+
+/** Asks the host for file operation `op` on file `id` with `args` bytes; returns the result bytes or throws the host's failure. */
+function fileCall(id: number, op: number, args: number, fill: (b: Uint8Array, at: number) => void): Uint8Array {
+  const b = send(FromXs.File, id, 1 + args);
+  b[3] = op;
+  fill(b, 4);
+  const r = new Uint8Array(post(b));
+  if (r.length === 0) throw new Error("the host keeps no files for this board");
+  if (r[0] !== 0) throw new Error(decodeUtf8(r, 1, r.length));
+  return r.subarray(1);
+}
+
+const none = () => undefined;
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
+}
+
+class BridgeFile implements StoredFile {
+  constructor(private id: number) {}
+  size(): number {
+    const r = fileCall(this.id, FileOp.Size, 0, none);
+    return ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0;
+  }
+  read(into: Uint8Array, position: number): number {
+    const r = fileCall(this.id, FileOp.Read, 8, (b, at) => {
+      put32(b, at, position);
+      put32(b, at + 4, into.length);
+    });
+    into.set(r);
+    return r.length;
+  }
+  write(bytes: Uint8Array, position: number): void {
+    fileCall(this.id, FileOp.Write, 4 + bytes.length, (b, at) => {
+      put32(b, at, position);
+      b.set(bytes, at + 4);
+    });
+  }
+  truncate(length: number): void {
+    fileCall(this.id, FileOp.Truncate, 4, (b, at) => put32(b, at, length));
+  }
+  sync(): void {
+    fileCall(this.id, FileOp.Sync, 0, none);
+  }
+  close(): void {
+    if (this.id === 0) return;
+    fileCall(this.id, FileOp.Close, 0, none);
+    this.id = 0;
+  }
+}
+
+/** The board's flash files, kept by the host in a folder (engine option `files`). */
+export function xsnapFiles(): Files {
+  return {
+    open(name: string, create: boolean): StoredFile | null {
+      const n = utf8Length(name);
+      const r = fileCall(0, FileOp.Open, 1 + n, (b, at) => {
+        b[at] = create ? 1 : 0;
+        writeUtf8(b, at + 1, name);
+      });
+      const id = (r[0] << 8) | r[1];
+      return id === 0 ? null : new BridgeFile(id);
+    },
+    remove(name: string): void {
+      fileCall(0, FileOp.Remove, utf8Length(name), (b, at) => writeUtf8(b, at, name));
+    },
+    rename(from: string, to: string): void {
+      const a = utf8Length(from);
+      fileCall(0, FileOp.Rename, 1 + a + utf8Length(to), (b, at) => {
+        b[at] = a;
+        writeUtf8(b, at + 1, from);
+        writeUtf8(b, at + 1 + a, to);
+      });
+    },
   };
 }
 

@@ -39,4 +39,31 @@ export const FromXs = {
   TimerClear: 0x15,
   /** [0 u16][JSON length u32][JSON][bytes…]: an event for the host (test logs, the CLI), with the bytes it carries (a payload), if any. */
   Event: 0x16,
+  /**
+   * [file u16][FileOp u8][arguments…]: the board's flash files, which the host keeps in a
+   * folder; the answer is [status u8: 0 done, 1 failed][result…, or the failure's UTF-8].
+   */
+  File: 0x17,
+} as const;
+
+/** What a {@link FromXs.File} message asks, and its arguments and result. */
+export const FileOp = {
+  /** [create u8][name UTF-8] → [file u16], 0 when the file is missing and not created. File id 0. */
+  Open: 1,
+  /** → [size u32] */
+  Size: 2,
+  /** [position u32][count u32] → [bytes read…] */
+  Read: 3,
+  /** [position u32][bytes…] → nothing */
+  Write: 4,
+  /** [length u32] → nothing */
+  Truncate: 5,
+  /** → nothing */
+  Sync: 6,
+  /** → nothing */
+  Close: 7,
+  /** [name UTF-8] → nothing. File id 0. */
+  Remove: 8,
+  /** [from length u8][from UTF-8][to UTF-8] → nothing. File id 0. */
+  Rename: 9,
 } as const;

@@ -5,8 +5,9 @@
  * answered at once.
  */
 import { nodePlatform } from "../../../src/platform/node/index.js";
+import type { Files, StoredFile } from "../../../src/app/board.js";
 import type { BrokerAddress, Platform, Transport } from "../../../src/mqtt/platform.js";
-import { FromXs, ToXs } from "../../../src/platform/xsnap/protocol.js";
+import { FileOp, FromXs, ToXs } from "../../../src/platform/xsnap/protocol.js";
 import { XsWorker, type Meter } from "./worker.js";
 
 const dec = new TextDecoder();
@@ -15,6 +16,8 @@ const enc = new TextEncoder();
 export class XsBridge {
   private conns = new Map<number, Transport>();
   private timers = new Map<number, NodeJS.Timeout>();
+  private openFiles = new Map<number, StoredFile>();
+  private nextFile = 1;
   private closed = false;
   /** Failures delivering events into XS (a crash there); tests assert this stays empty. */
   readonly failures: string[] = [];
@@ -24,14 +27,22 @@ export class XsBridge {
     private onEvent: (event: any, bytes?: Uint8Array) => void,
     /** Dials the sockets XS asks for. */
     private platform: Platform,
+    /** The board's flash files (a folder), if the run keeps any. */
+    private files: Files | null,
   ) {
     worker.onQuery = (b) => this.query(b);
   }
 
   /** Starts a worker, installs the bridge, and imports `entry`. Events come with the bytes they carry, if any. */
-  static async start(entry: string, onEvent: (event: any, bytes?: Uint8Array) => void, name = "xsmqtt-bridge", platform: Platform = nodePlatform()): Promise<XsBridge> {
+  static async start(
+    entry: string,
+    onEvent: (event: any, bytes?: Uint8Array) => void,
+    name = "xsmqtt-bridge",
+    platform: Platform = nodePlatform(),
+    files: Files | null = null,
+  ): Promise<XsBridge> {
     const worker = new XsWorker(name);
-    const bridge = new XsBridge(worker, onEvent, platform);
+    const bridge = new XsBridge(worker, onEvent, platform, files);
     await worker.importModule(entry);
     return bridge;
   }
@@ -113,8 +124,66 @@ export class XsBridge {
         this.onEvent(JSON.parse(dec.decode(b.subarray(7, 7 + n))), b.length > 7 + n ? b.subarray(7 + n) : undefined);
         return new Uint8Array(0);
       }
+      case FromXs.File:
+        return this.file(id, b);
     }
     throw new Error(`unknown bridge query ${b[0]}`);
+  }
+
+  /** A file operation from XS (protocol.ts FileOp): [0, result…] or [1, failure UTF-8]. */
+  private file(id: number, b: Uint8Array): Uint8Array {
+    const files = this.files;
+    if (!files) return new Uint8Array(0);
+    const u32 = (at: number) => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+    const done = (result?: Uint8Array) => {
+      const out = new Uint8Array(1 + (result ? result.length : 0));
+      if (result) out.set(result, 1);
+      return out;
+    };
+    try {
+      const op = b[3];
+      if (op === FileOp.Open) {
+        const f = files.open(dec.decode(b.subarray(5)), b[4] === 1);
+        if (!f) return done(new Uint8Array(2));
+        const h = this.nextFile++;
+        this.openFiles.set(h, f);
+        return done(new Uint8Array([h >> 8, h & 0xff]));
+      }
+      if (op === FileOp.Remove) return files.remove(dec.decode(b.subarray(4))), done();
+      if (op === FileOp.Rename) {
+        const n = b[4];
+        files.rename(dec.decode(b.subarray(5, 5 + n)), dec.decode(b.subarray(5 + n)));
+        return done();
+      }
+      const f = this.openFiles.get(id);
+      if (!f) throw new Error(`file ${id} is not open`);
+      switch (op) {
+        case FileOp.Size: {
+          const n = f.size();
+          return done(new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]));
+        }
+        case FileOp.Read: {
+          const into = new Uint8Array(u32(8));
+          return done(into.subarray(0, f.read(into, u32(4))));
+        }
+        case FileOp.Write:
+          return f.write(b.subarray(8), u32(4)), done();
+        case FileOp.Truncate:
+          return f.truncate(u32(4)), done();
+        case FileOp.Sync:
+          return f.sync(), done();
+        case FileOp.Close:
+          this.openFiles.delete(id);
+          return f.close(), done();
+      }
+      throw new Error(`unknown file operation ${op}`);
+    } catch (e) {
+      const m = enc.encode(String((e as Error).message));
+      const out = new Uint8Array(1 + m.length);
+      out[0] = 1;
+      out.set(m, 1);
+      return out;
+    }
   }
 
   async close(): Promise<void> {
@@ -122,6 +191,8 @@ export class XsBridge {
     for (const t of this.timers.values()) clearTimeout(t);
     for (const c of this.conns.values()) c.close();
     this.conns.clear();
+    for (const f of this.openFiles.values()) f.close();
+    this.openFiles.clear();
     await this.worker.close();
   }
 }
