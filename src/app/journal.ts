@@ -426,7 +426,18 @@ export class Journal {
     }
     // forwarded at once on a live connection: kept in RAM for the grace
     const client = this.client;
-    const defer = this.graceTimer !== null && client !== null && client.connected && this.fed < this.window && this.waitingAhead() === 0;
+    let defer = this.graceTimer !== null && client !== null && client.connected;
+    if (defer) {
+      // only when it will be forwarded at once: no backlog on flash ahead of it, and room in the window
+      let ahead = this.fed;
+      for (let k = 0; k < this.count && defer; k++) {
+        const i = (this.head + k) % this.cap;
+        if (this.states[i] !== WAITING) continue;
+        if (this.inRam[i] === 0) defer = false;
+        else ahead++;
+      }
+      defer = defer && ahead < this.window;
+    }
     if (defer && this.deferredLength + n > this.deferred.length) this.persist();
     if (!defer && this.pendingLength + n > this.pending.length && !this.commit()) {
       this.stats.dropped++; // flash refuses writes and RAM is full
@@ -454,13 +465,6 @@ export class Journal {
       this.pendingLength += n;
     }
     return seq;
-  }
-
-  /** Held readings waiting to be forwarded. */
-  private waitingAhead(): number {
-    let w = 0;
-    for (let k = 0; k < this.count; k++) if (this.states[(this.head + k) % this.cap] === WAITING) w++;
-    return w;
   }
 
   /**
