@@ -19,6 +19,7 @@ import type { Message } from "../mqtt/message.js";
 import type { Timer } from "../mqtt/platform.js";
 import type { Board, Sample, Sensor } from "./board.js";
 import { checkSetting, resolveConfig, SETTINGS, type AppConfig, type BuildConfig } from "./config.js";
+import { Discovery, type DiscoveryInput } from "./discovery.js";
 import { JsonWriter } from "./json.js";
 
 /** Publish options, made once: readings and command results at the configured QoS; the retained status. */
@@ -47,6 +48,8 @@ export class App {
   private readonly board: Board;
   private readonly build: BuildConfig;
   private readonly timer: Timer;
+  /** Home Assistant discovery (discovery.ts). */
+  private readonly discovery: Discovery;
   private readonly json = new JsonWriter(512);
   private slots: SensorSlot[] = [];
   private statusTopic = "";
@@ -60,6 +63,7 @@ export class App {
     this.build = build;
     this.config = this.resolve(`xsmqtt-${board.definition.name.replace(/[^A-Za-z0-9]/g, "-")}`);
     this.timer = board.platform.timer(() => this.tick());
+    this.discovery = new Discovery(board.storage, board.platform, () => this.discoveryInput(), (m) => this.log(m));
     this.started = board.platform.now();
     board.terminal.onLine((line) => this.onConsoleLine(line));
   }
@@ -84,6 +88,7 @@ export class App {
   stop(): void {
     this.running = false;
     this.timer.clear();
+    this.discovery.stop();
     this.client?.close();
   }
 
@@ -116,17 +121,25 @@ export class App {
           this.log(`mqtt connected to ${broker.host}:${broker.port}${sessionPresent ? " (session resumed)" : ""}`);
           this.board.led?.(true);
           this.publishStatus();
+          this.discovery.connected(client);
         },
         onDisconnect: (error) => {
           this.board.led?.(false);
           this.log(`mqtt disconnected: ${error ? error.message : "closed"}`);
         },
         onError: (error: MqttError) => this.log(`mqtt ${error.code}: ${error.message}`),
-        onDrop: (reason) => reason === "queue-full" && this.log("offline queue full: oldest reading dropped"),
+        onDelivered: (token) => this.discovery.delivered(token),
+        onDrop: (reason, token) => {
+          if (reason !== "queue-full") return;
+          this.log("offline queue full: oldest reading dropped");
+          this.discovery.dropped(token);
+        },
       },
       this.board.platform,
     );
     client.subscribe(this.commandTopic, { qos: 1, handler: (m) => this.onCommand(m) });
+    // Home Assistant's birth message: it (re)started and wants the configs
+    if (c.discovery !== null) client.subscribe(`${c.discovery}/status`, { qos: 1, handler: (m) => this.discovery.status(m.text()) });
     return client;
   }
 
@@ -223,6 +236,7 @@ export class App {
         this.board.storage.set("interval", v);
         this.timer.set(this.config.interval);
         this.result({ cmd: "interval", ok: true, value: this.config.interval });
+        this.discovery.changed(); // expire_after follows the interval
         return this.publishStatus();
       }
       case "sample":
@@ -326,6 +340,20 @@ export class App {
     if (this.running) this.timer.set(this.config.interval);
     this.log(`settings applied: broker ${this.config.brokers.map((b) => `${b.host}:${b.port}`).join(", ")}`);
     return null;
+  }
+
+  /** What Home Assistant is told about this device (discovery.ts). */
+  private discoveryInput(): DiscoveryInput {
+    const c = this.config;
+    return {
+      prefix: c.discovery,
+      deviceId: c.deviceId,
+      board: this.board.definition.name,
+      firmware: FIRMWARE_VERSION,
+      statusTopic: this.statusTopic,
+      interval: c.interval,
+      sensors: this.slots.map((s) => ({ name: s.sensor.name, topic: s.topic, decimals: s.sensor.decimals ?? {} })),
+    };
   }
 
   private log(message: string): void {
