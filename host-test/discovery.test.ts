@@ -377,6 +377,23 @@ for (const engine of ENGINES) {
       assert.match(lines.find((l) => l.startsWith("error"))!, /discovery must be a topic prefix/);
     });
 
+    it("a config never makes the outbox drop a reading: with a 1,200-byte outbox, through an outage", async () => {
+      await start({ outboxBytes: 1200 });
+      await until(() => announced(), 5000, "three configs");
+      let s = await dev!.call("stats");
+      assert.equal(s.client.dropped, 0, "nothing dropped to make room for a config");
+      const before = configs().length;
+      await dev!.call("network", false);
+      await sleep(2000); // a backlog of readings larger than the outbox
+      await dev!.call("network", true);
+      await until(() => configs().length >= before + 3, 8000, "the configs after the reconnect");
+      await sleep(300);
+      s = await dev!.call("stats");
+      const readings = sub!.got.filter((g) => g.topic === `${prefix}/${id}/env` || g.topic === `${prefix}/${id}/pressure`);
+      const got = new Set(readings.map((g) => g.topic + JSON.parse(g.payload).t)).size;
+      assert.equal(got + s.client.dropped, s.app.readings - s.client.queued, "each drop was a reading: every reading received, dropped or queued");
+    });
+
     it("turned off before a restart: the next start clears what the last one announced", async () => {
       await start();
       await until(() => announced(), 5000, "three configs");
@@ -385,6 +402,10 @@ for (const engine of ENGINES) {
       await dev!.call("line", "restart");
       await until(() => HOST_OBJECTS.every((o) => latest(o)?.payload === ""), 8000, "an empty payload on each config topic");
       assert.deepEqual(await retained(mosq.port, `homeassistant/sensor/${id}/+/config`), []);
+      lines.length = 0;
+      await dev!.call("line", "keys");
+      await until(() => lines.some((l) => l.startsWith("keys")), 3000, "keys");
+      assert.deepEqual(lines.find((l) => l.startsWith("keys")), "keys discovery", "the record of what was announced is gone");
       // and a birth message brings nothing back
       const count = configs().length;
       await sub!.client.publishAsync("homeassistant/status", "online", { qos: 0 });

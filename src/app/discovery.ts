@@ -7,9 +7,11 @@
  * - The configs are sent after every connect, again after a random 0-5 s when Home
  *   Assistant's birth message (`<prefix>/status` = `online`) comes, and again when the
  *   interval (and so `expire_after`) changes.
- * - They go one at a time: the next is published when the broker has acknowledged the one
- *   before. So at most one config (≤ {@link CONFIG_PACKET_LIMIT} bytes) sits in the client's
- *   outbox beside the readings, and a board with many values never crowds them out.
+ * - They go one at a time, each only when the client's outbox is empty: the next when the
+ *   broker has acknowledged the one before and the readings queued meanwhile are out. So
+ *   a config (≤ {@link CONFIG_PACKET_LIMIT} bytes) never makes the outbox drop a reading,
+ *   even a small one, and a board with many values never crowds the readings out; after
+ *   an outage the configs wait until the backlog of readings is delivered.
  * - The config topics sent are recorded in the settings storage ({@link ANNOUNCED_KEY})
  *   before they are sent. At each connect, a recorded topic the device no longer announces
  *   (discovery turned off, another prefix or device id) is cleared with an empty retained
@@ -151,7 +153,8 @@ const NONE = -1;
 export class Discovery {
   private client: MqttClient | null = null;
   private queue: { topic: string; payload: string }[] = [];
-  private sent: { topic: string; payload: string } | null = null;
+  /** Announcing: from the start of a round until its last message is delivered and the record written. */
+  private busy = false;
   private token = NONE;
   /** The topics to record once the queue is done: wanted ones and clearings that failed. */
   private keep: string[] = [];
@@ -186,11 +189,10 @@ export class Discovery {
     this.announce();
   }
 
-  /** The client's onDelivered. */
+  /** The client's onDelivered, for every message: the outbox may be empty now. */
   delivered(token: number): void {
-    if (token !== this.token) return;
-    this.token = NONE;
-    this.next();
+    if (token === this.token) this.token = NONE;
+    if (this.token === NONE && this.busy) this.next(); // more to send, or the record to update
   }
 
   /** The client's onDrop "queue-full": a config dropped from the outbox is sent again later, with all the others. */
@@ -198,6 +200,7 @@ export class Discovery {
     if (token !== this.token) return;
     this.token = NONE;
     this.queue = [];
+    this.busy = false;
     this.timer.set(RETRY_DELAY);
   }
 
@@ -206,6 +209,7 @@ export class Discovery {
     this.client = null;
     this.queue = [];
     this.token = NONE;
+    this.busy = false;
   }
 
   /** Starts over: the stale topics cleared, then every config. */
@@ -222,12 +226,14 @@ export class Discovery {
     this.queue = stale.map((topic) => ({ topic, payload: "" }));
     for (const c of configs) this.queue.push(c);
     this.token = NONE;
+    this.busy = true;
     this.next();
   }
 
   private next(): void {
     const client = this.client;
     while (client !== null && this.queue.length > 0) {
+      if (client.queued > 0) return; // readings first: on with the next delivery
       const m = this.queue.shift()!;
       const size = configPacketSize(m);
       if (size > CONFIG_PACKET_LIMIT) {
@@ -235,7 +241,6 @@ export class Discovery {
         continue;
       }
       try {
-        this.sent = m;
         this.token = client.publish(m.topic, m.payload, RETAINED);
         return;
       } catch (e) {
@@ -244,8 +249,8 @@ export class Discovery {
         this.log(`discovery: ${m.topic} not sent: ${(e as Error).message}`);
       }
     }
-    if (this.sent !== null && this.token === NONE) {
-      this.sent = null;
+    if (client !== null && this.token === NONE) {
+      this.busy = false;
       this.record(this.keep);
     }
   }
