@@ -117,16 +117,17 @@ function schemaProblems(topic: string, payload: string): string[] {
 // ---- the Jinja we emit, and nothing else ------------------------------------------------
 
 /**
- * Renders `template` over an MQTT payload as Home Assistant does for the one form we emit,
- * `{{ value_json.<key> }}`: the payload parsed as JSON, the key looked up, a missing one
- * rendering as Jinja's undefined (empty: HA then ignores the message, and expire_after
- * marks the value stale). Throws for any other form.
+ * Renders `template` over an MQTT payload as Home Assistant does, for the two forms we
+ * emit: `{{ value_json.<key> }}` and `{{ value_json.<key> | default(None) }}`. The payload
+ * is parsed as JSON and the key looked up; a missing key is Jinja's undefined, which
+ * renders empty (HA ignores the message, but still restarts its expire_after timer), or,
+ * through `default(None)`, "None" (HA sets the state unknown). Throws for any other form.
  */
 function render(template: string, payload: string): string {
-  const m = /^\{\{ value_json\.([A-Za-z_][A-Za-z0-9_]*) \}\}$/.exec(template);
+  const m = /^\{\{ value_json\.([A-Za-z_][A-Za-z0-9_]*)( \| default\(None\))? \}\}$/.exec(template);
   if (!m) throw new Error(`the test's evaluator does not know the template ${JSON.stringify(template)}`);
   const v = (JSON.parse(payload) as Record<string, unknown>)[m[1]];
-  if (v === undefined) return "";
+  if (v === undefined) return m[2] ? "None" : "";
   if (typeof v === "number" || typeof v === "string") return String(v);
   throw new Error(`value_json.${m[1]} is neither a number nor a string`);
 }
@@ -210,6 +211,8 @@ describe("Home Assistant discovery: every board's configs", () => {
     assert.ok(schemaProblems("homeassistant/sensor/a/c/config", '{"state_topic":"x","stat_t":"y"}').some((s) => s.startsWith("unknown key")));
     assert.equal(render("{{ value_json.t }}", '{"t":21.5}'), "21.5");
     assert.equal(render("{{ value_json.t }}", '{"error":"no answer"}'), "");
+    assert.equal(render("{{ value_json.t | default(None) }}", '{"t":21.5}'), "21.5");
+    assert.equal(render("{{ value_json.t | default(None) }}", '{"error":"no answer"}'), "None");
     assert.throws(() => render("{{ value_json.t | float }}", '{"t":1}'));
   });
 });
@@ -319,11 +322,11 @@ for (const engine of ENGINES) {
         assert.equal(render(a.value_template, status.payload), a.payload_available);
         assert.equal(render(a.value_template, '{"state":"offline"}'), a.payload_not_available);
       }
-      // a failed sensor's reading renders empty: HA ignores it, and expire_after makes the value stale
+      // a failed sensor's reading renders "None": HA shows the value as unknown (any message restarts expire_after, so an ignored one would leave a stale value)
       await dev!.call("fault", "pressure", true);
       await until(() => sub!.got.some((r) => r.topic === `${prefix}/${id}/pressure` && r.payload.includes("error")), 3000, "an error reading");
       const failed = sub!.got.find((r) => r.topic === `${prefix}/${id}/pressure` && r.payload.includes("error"))!;
-      assert.equal(render(JSON.parse(latest("pressure")!.payload).value_template, failed.payload), "");
+      assert.equal(render(JSON.parse(latest("pressure")!.payload).value_template, failed.payload), "None");
     });
 
     it("Home Assistant's birth message makes them reappear, after a random delay of at most 5 s", async () => {

@@ -124,7 +124,8 @@ export function discoveryConfigs(d: DiscoveryInput): DiscoveryConfig[] {
         name: count[q] > 1 ? `${label} (${s.name})` : label,
         unique_id: `${node}_${objectId}`,
         state_topic: s.topic,
-        value_template: `{{ value_json.${q} }}`,
+        // a failed sensor's reading ({"t":…,"error":"no answer"}) renders "None": Home Assistant shows the value as unknown
+        value_template: `{{ value_json.${q} | default(None) }}`,
       };
       if (known) {
         config.device_class = known.deviceClass;
