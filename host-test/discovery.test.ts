@@ -380,6 +380,35 @@ for (const engine of ENGINES) {
       assert.match(lines.find((l) => l.startsWith("error"))!, /discovery must be a topic prefix/);
     });
 
+    it("a new prefix or device id clears the configs announced under the old one", async () => {
+      await start();
+      await until(() => announced(), 5000, "three configs");
+      const moved = await watch(mosq.port, [`ha-moved/sensor/${id}/+/config`, `homeassistant/sensor/${id}-b/+/config`]);
+      try {
+        await dev!.call("line", "set discovery ha-moved");
+        await dev!.call("line", "apply");
+        await until(() => HOST_OBJECTS.every((o) => latest(o)?.payload === ""), 5000, "the old configs cleared");
+        await until(() => moved.got.filter((g) => g.topic.startsWith("ha-moved/") && g.payload !== "").length === 3, 5000, "the configs under ha-moved");
+        assert.deepEqual(await retained(mosq.port, `homeassistant/sensor/${id}/+/config`), []);
+        assert.equal((await retained(mosq.port, `ha-moved/sensor/${id}/+/config`)).length, 3);
+        // back to the default prefix, under another device id
+        await dev!.call("line", "set discovery homeassistant");
+        await dev!.call("line", `set deviceid ${id}-b`);
+        await dev!.call("line", "apply");
+        await until(() => moved.got.filter((g) => g.topic.startsWith("ha-moved/") && g.payload === "").length === 3, 5000, "the ha-moved configs cleared");
+        await until(() => moved.got.filter((g) => g.topic.startsWith(`homeassistant/sensor/${id}-b/`) && g.payload !== "").length === 3, 5000, "the configs of the new id");
+        assert.deepEqual(await retained(mosq.port, `ha-moved/sensor/${id}/+/config`), []);
+        const seen = await retained(mosq.port, `homeassistant/sensor/${id}-b/+/config`);
+        assert.equal(seen.length, 3);
+        for (const g of seen) {
+          assert.deepEqual(schemaProblems(g.topic, g.payload), []);
+          assert.equal(JSON.parse(g.payload).state_topic.startsWith(`${prefix}/${id}-b/`), true);
+        }
+      } finally {
+        await moved.client.endAsync();
+      }
+    });
+
     it("a config never makes the outbox drop a reading: with a 1,200-byte outbox, through an outage", async () => {
       await start({ outboxBytes: 1200 });
       await until(() => announced(), 5000, "three configs");
