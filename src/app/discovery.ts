@@ -32,11 +32,14 @@ export const DEFAULT_DISCOVERY_PREFIX = "homeassistant";
 export const ANNOUNCED_KEY = "discovered";
 
 /**
- * Largest config PUBLISH packet sent, in bytes (header, topic, packet id, payload). The
- * client's outbox (4,096 bytes) holds the readings in flight (8 of about 120 bytes), the
- * status (about 300), a command result, and at most two configs: the one being sent and
- * one left from before a reconnect. Longer device ids or prefixes that push a config past
- * this are refused (logged), never sent to crowd out readings.
+ * Largest config PUBLISH packet sent, in bytes (header, topic, packet id, payload). A
+ * config enters the client's outbox only when it is empty, so it must fit the client's
+ * largest PUBLISH (the outbox less a 12-byte entry header); at 1,024 an outbox of 4,096
+ * bytes still takes the readings window (8 of about 120 bytes), the status (about 300)
+ * and a command result beside the config being sent and one left from before a
+ * reconnect. The largest config of any board is 881 bytes with a 32-character device id
+ * (host-test/discovery.test.ts); longer ids or prefixes that push one past this are
+ * refused (logged), never sent to crowd out readings.
  */
 export const CONFIG_PACKET_LIMIT = 1024;
 
