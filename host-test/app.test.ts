@@ -211,6 +211,20 @@ for (const engine of ENGINES) {
       await until(() => readings("env").length > before, 3000, "still sampling");
     });
 
+    it("restarts once on a restart command at QoS 1 (its PUBACK goes out first, so the session does not deliver it again)", async () => {
+      await dev.start(config());
+      await until(() => readings("env").length >= 2, 5000, "first readings");
+      const boots = () => dev.console.filter((l) => /^# xsmqtt \S+ on /.test(l)).length;
+      assert.equal(boots(), 1);
+      await sub!.client.publishAsync(`${prefix}/${id}/cmd`, JSON.stringify({ cmd: "restart" }), { qos: 1 });
+      await until(() => boots() === 2, 5000, "the restart");
+      const from = readings("env").length;
+      await sleep(2500); // a redelivered command would restart it again within this
+      assert.equal(boots(), 2, "restarted exactly once");
+      assert.ok(readings("env").length >= from + 5, "sampling after the restart");
+      assert.equal(sub!.got.filter((r) => r.topic.endsWith("/cmd/result") && r.json.cmd === "restart").length, 1);
+    });
+
     it("keeps a retained online status and publishes the offline will when the connection dies", async () => {
       await dev.start(config());
       await until(() => sub!.got.some((r) => r.topic === `${prefix}/${id}/status`), 5000, "status");

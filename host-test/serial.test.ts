@@ -11,6 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
+import { SEQUENCE_KEY } from "../src/app/app.js";
+import { ANNOUNCED_KEY } from "../src/app/discovery.js";
 import { runHostApp, serialConsole, type HostRun } from "../src/platform/node/host.js";
 import { LineSplitter } from "../tools/commands/monitor.js";
 import { mosquittoPath, startAedes, startMosquitto, type AedesBroker, type Broker } from "../tools/runtime/brokers.js";
@@ -174,6 +176,14 @@ describe("serial console (monitor, provision)", function () {
     let watcher: mqtt.MqttClient | null = null;
     const deviceId = `serial-${process.pid}`;
     let storageFile = "";
+    /** The settings stored, less the firmware's own records: the discovery configs it announced (src/app/discovery.ts) and the readings' sequence number. */
+    const provisioned = (): Record<string, string> => {
+      if (!fs.existsSync(storageFile)) return {};
+      const stored = JSON.parse(fs.readFileSync(storageFile, "utf8"));
+      delete stored[ANNOUNCED_KEY];
+      delete stored[SEQUENCE_KEY];
+      return stored;
+    };
 
     before(async () => {
       brokerA = await startAedes();
@@ -245,7 +255,7 @@ describe("serial console (monitor, provision)", function () {
       assert.equal(typeof reading.temperature, "number");
 
       // stored in the settings file, as the device's preferences would be
-      assert.deepEqual(JSON.parse(fs.readFileSync(storageFile, "utf8")), {
+      assert.deepEqual(provisioned(), {
         qos: "0",
         user: "kitchen",
         pass: "mqtt-s3cret",
@@ -262,12 +272,12 @@ describe("serial console (monitor, provision)", function () {
       assert.equal(await p.done, 1);
       assert.equal(p.stdout, "");
       assert.equal(p.stderr, "xsmqtt provision: the device refused interval 5: interval must be whole milliseconds, 100 to 86400000\n");
-      assert.equal(fs.existsSync(storageFile), false, "nothing was stored");
+      assert.deepEqual(provisioned(), {}, "nothing was stored");
 
       const q = xsmqtt(["provision", "--port", pair!.b, "--ssid", "x", "--password", "y", "--broker", "mqtt://127.0.0.1:1", "--device-id", "ok-id", "--qos", "3"], running);
       assert.equal(await q.done, 1);
       assert.equal(q.stderr, "xsmqtt provision: the device refused qos 3: qos must be 0, 1 or 2\n  already stored (not applied): deviceid\n");
-      assert.deepEqual(JSON.parse(fs.readFileSync(storageFile, "utf8")), { deviceid: "ok-id" });
+      assert.deepEqual(provisioned(), { deviceid: "ok-id" });
       assert.equal(firmware!.app.config.deviceId, deviceId, "not applied");
     });
 
@@ -278,7 +288,7 @@ describe("serial console (monitor, provision)", function () {
       const q = xsmqtt(["provision", "--port", pair!.b, "--ssid", "x", "--password", "y", "--broker", "mqtt://127.0.0.1", "--pass", "z"], running);
       assert.equal(await q.done, 2);
       assert.match(q.stderr, /^xsmqtt provision: --pass needs --user/);
-      assert.equal(fs.existsSync(storageFile), false);
+      assert.deepEqual(provisioned(), {});
     });
   });
 

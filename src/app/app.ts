@@ -22,6 +22,7 @@ import type { Message } from "../mqtt/message.js";
 import type { Timer } from "../mqtt/platform.js";
 import type { Board, Sample, Sensor } from "./board.js";
 import { checkSetting, resolveConfig, SETTINGS, type AppConfig, type BuildConfig } from "./config.js";
+import { ANNOUNCED_KEY, Discovery, type DiscoveryInput } from "./discovery.js";
 import { Journal, MemoryFiles } from "./journal.js";
 import { JsonWriter } from "./json.js";
 import { utf8Length, writeUtf8 } from "../mqtt/utf8.js";
@@ -65,6 +66,9 @@ export class App {
   private readonly board: Board;
   private readonly build: BuildConfig;
   private readonly timer: Timer;
+  private readonly restartTimer: Timer;
+  /** Home Assistant discovery (discovery.ts). */
+  private readonly discovery: Discovery;
   private readonly json = new JsonWriter(512);
   private slots: SensorSlot[] = [];
   private statusTopic = "";
@@ -78,6 +82,8 @@ export class App {
     this.build = build;
     this.config = this.resolve(`xsmqtt-${board.definition.name.replace(/[^A-Za-z0-9]/g, "-")}`);
     this.timer = board.platform.timer(() => this.tick());
+    this.restartTimer = board.platform.timer(() => this.board.restart());
+    this.discovery = new Discovery(board.storage, board.platform, () => this.discoveryInput(), (m) => this.log(m));
     this.started = board.platform.now();
     board.terminal.onLine((line) => this.onConsoleLine(line));
   }
@@ -109,7 +115,7 @@ export class App {
     this.board.clock.start(() => this.log("clock synchronized"));
     this.board.network.start((status, detail) => {
       this.log(`network ${status}${detail ? ": " + detail : ""}`);
-      if (status === "connected" && this.client && !this.client.connected) this.client.connect();
+      if (this.running && status === "connected" && this.client && !this.client.connected) this.client.connect();
     });
     this.client = this.makeClient();
     j.attach(this.client, AT_QOS[this.config.qos]);
@@ -121,6 +127,7 @@ export class App {
   stop(): void {
     this.running = false;
     this.timer.clear();
+    this.discovery.stop();
     this.client?.close();
     this.journal?.detach();
     this.journal?.close();
@@ -164,6 +171,7 @@ export class App {
           this.board.led?.(true);
           this.publishStatus();
           this.journal?.forward();
+          this.discovery.connected(client);
         },
         onDisconnect: (error) => {
           this.board.led?.(false);
@@ -171,13 +179,23 @@ export class App {
           this.log(`mqtt disconnected: ${error ? error.message : "closed"}`);
         },
         onError: (error: MqttError) => this.log(`mqtt ${error.code}: ${error.message}`),
+        onDelivered: (token) => {
+          this.journal?.delivered(token);
+          this.discovery.delivered(token);
+        },
         // the journal holds every reading until the broker has it: a reading the client lets go of is forwarded again
-        onDelivered: (token) => this.journal?.delivered(token),
-        onDrop: (reason, token) => reason === "queue-full" && this.journal?.returned(token),
+        onDrop: (reason, token) => {
+          if (reason !== "queue-full") return;
+          if (this.journal?.returned(token)) return;
+          this.log("client outbox full: its oldest message dropped");
+          this.discovery.dropped(token);
+        },
       },
       this.board.platform,
     );
     client.subscribe(this.commandTopic, { qos: 1, handler: (m) => this.onCommand(m) });
+    // Home Assistant's birth message: it (re)started and wants the configs
+    if (c.discovery !== null) client.subscribe(`${c.discovery}/status`, { qos: 1, handler: (m) => this.discovery.status(m.text()) });
     return client;
   }
 
@@ -283,6 +301,7 @@ export class App {
         this.board.storage.set("interval", v);
         this.timer.set(this.config.interval);
         this.result({ cmd: "interval", ok: true, value: this.config.interval });
+        this.discovery.changed(); // expire_after follows the interval
         return this.publishStatus();
       }
       case "sample":
@@ -293,7 +312,9 @@ export class App {
         return this.result({ cmd: "status", ok: true });
       case "restart":
         this.result({ cmd: "restart", ok: true });
-        return this.board.restart();
+        // after this handler returns, so that the command's PUBACK goes out first: otherwise the
+        // broker sends the command again to the next start (persistent session), which restarts again
+        return this.restartTimer.set(200);
       default:
         return this.result({ ok: false, error: `unknown command ${JSON.stringify(cmd.cmd)}` });
     }
@@ -336,7 +357,7 @@ export class App {
         return out(`value ${rest} ${rest === "pass" || rest === "wifipass" ? "********" : v}`);
       }
       case "keys":
-        return out(`keys ${this.board.storage.keys().filter((k) => k !== SEQUENCE_KEY).join(" ")}`);
+        return out(`keys ${this.board.storage.keys().filter((k) => k !== SEQUENCE_KEY && k !== ANNOUNCED_KEY).join(" ")}`);
       case "status":
         return out(`status ${this.statusJson()}`);
       case "apply": {
@@ -387,6 +408,20 @@ export class App {
     if (this.running) this.timer.set(this.config.interval);
     this.log(`settings applied: broker ${this.config.brokers.map((b) => `${b.host}:${b.port}`).join(", ")}`);
     return null;
+  }
+
+  /** What Home Assistant is told about this device (discovery.ts). */
+  private discoveryInput(): DiscoveryInput {
+    const c = this.config;
+    return {
+      prefix: c.discovery,
+      deviceId: c.deviceId,
+      board: this.board.definition.name,
+      firmware: FIRMWARE_VERSION,
+      statusTopic: this.statusTopic,
+      interval: c.interval,
+      sensors: this.slots.map((s) => ({ name: s.sensor.name, topic: s.topic, decimals: s.sensor.decimals ?? {} })),
+    };
   }
 
   private log(message: string): void {

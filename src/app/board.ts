@@ -33,7 +33,10 @@ export interface Sample {
 
 export interface Sensor {
   readonly name: string;
-  /** Decimals to publish per quantity (default 2). */
+  /**
+   * Decimals to publish per quantity (default 2). Its keys are the quantities the sensor
+   * produces: Home Assistant discovery announces one entity for each (src/app/discovery.ts).
+   */
   readonly decimals?: { [quantity: string]: number };
   /**
    * Fills `into` with fresh values and returns true, or returns false when the sensor did

@@ -6,6 +6,7 @@
 import type { BrokerAddress } from "../mqtt/platform.js";
 import { validateTopic } from "../mqtt/topic.js";
 import type { Storage } from "./board.js";
+import { DEFAULT_DISCOVERY_PREFIX } from "./discovery.js";
 
 /** What a build may set. */
 export interface BuildConfig {
@@ -24,6 +25,8 @@ export interface BuildConfig {
   wifiPassword?: string;
   /** Offline queue budget in bytes. */
   outboxBytes?: number;
+  /** Home Assistant discovery prefix (default "homeassistant"), or "off". */
+  discovery?: string;
 }
 
 /** The settings the app runs with (the Wi-Fi ones are the board's: see src/platform/moddable/board.ts). */
@@ -36,6 +39,8 @@ export interface AppConfig {
   interval: number;
   qos: number;
   outboxBytes: number;
+  /** Home Assistant discovery prefix; null when off. */
+  discovery: string | null;
 }
 
 /** Preference keys, and the BuildConfig field each overrides. */
@@ -49,6 +54,7 @@ export const SETTINGS = {
   qos: "qos",
   ssid: "ssid",
   wifipass: "wifiPassword",
+  discovery: "discovery",
 } as const;
 export type SettingKey = keyof typeof SETTINGS;
 
@@ -88,9 +94,22 @@ export function checkSetting(key: string, value: string): string | null {
         return `${key} must be usable in a topic (no + or #, not empty)`;
       }
       return value.includes("/") && key === "deviceid" ? "deviceid may not contain /" : null;
+    case "discovery":
+      try {
+        if (value !== "off") validateTopic(value);
+      } catch {
+        return 'discovery must be a topic prefix (no + or #, not empty) or "off"';
+      }
+      return null;
     default:
       return null;
   }
+}
+
+/** The discovery setting as a prefix: "homeassistant" when not given, null for "off". */
+function discoveryPrefix(value: string | undefined): string | null {
+  if (value === undefined) return DEFAULT_DISCOVERY_PREFIX;
+  return value === "off" ? null : value;
 }
 
 /** Defaults ← build config ← stored settings. */
@@ -109,5 +128,6 @@ export function resolveConfig(build: BuildConfig, storage: Storage, fallbackId: 
     interval: Number(stored("interval") ?? build.interval ?? 10000),
     qos: Number(stored("qos") ?? build.qos ?? 1),
     outboxBytes: build.outboxBytes ?? 16384,
+    discovery: discoveryPrefix(stored("discovery") ?? build.discovery),
   };
 }

@@ -719,15 +719,16 @@ export class Journal {
     return false;
   }
 
-  /** The client let go of publish `token` undelivered (dropped from its outbox): it is held again, to be forwarded later. */
-  returned(token: number): void {
+  /** The client let go of publish `token` undelivered (dropped from its outbox): it is held again, to be forwarded later. False when it was not a reading. */
+  returned(token: number): boolean {
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) % this.cap;
       if (this.states[i] !== FED || this.tokens[i] !== token) continue;
       this.states[i] = WAITING;
       this.fed--;
-      return;
+      return true;
     }
+    return false;
   }
 
   /** Writes what is pending and closes the file. */

@@ -21,7 +21,7 @@ serial console, then tells it to apply them (reconnect with the new settings).
 Each setting is sent as "set <key> <value>" and must be answered "ok <key>"; the
 device's log lines ("# …") in between are skipped. If the device refuses a value, its
 reason is shown, nothing further is sent, and the status is 1. Settings the device may
-refuse (device id, prefix, interval, qos) are sent first, so that a refusal leaves the
+refuse (device id, prefix, interval, qos, discovery) are sent first, so that a refusal leaves the
 Wi-Fi and broker settings as they were. Passwords are never shown.
 
 options:
@@ -42,6 +42,8 @@ settings, with the device's key for each:
   --prefix P        prefix    topic prefix
   --interval MS     interval  milliseconds between readings (100 to 86400000)
   --qos Q           qos       QoS of readings (0, 1 or 2)
+  --discovery P     discovery Home Assistant discovery prefix (default homeassistant),
+                              or "off" (removes the device from Home Assistant)
 
 Exit status: 0 stored (and applied), 1 the device refused a value, did not answer or
 the port could not be opened, 2 wrong command line (including a malformed broker URL,
@@ -67,6 +69,7 @@ const FIELDS: readonly Field[] = [
   { option: "prefix", key: "prefix", secret: false },
   { option: "interval", key: "interval", secret: false },
   { option: "qos", key: "qos", secret: false },
+  { option: "discovery", key: "discovery", secret: false },
   { option: "user", key: "user", secret: false },
   { option: "pass", key: "pass", secret: true },
   { option: "broker", key: "broker", secret: false },
@@ -75,7 +78,7 @@ const FIELDS: readonly Field[] = [
 ];
 
 /** The order of the summary: as a person reads a configuration. */
-const SUMMARY_ORDER: readonly SettingKey[] = ["ssid", "wifipass", "broker", "user", "pass", "deviceid", "prefix", "interval", "qos"];
+const SUMMARY_ORDER: readonly SettingKey[] = ["ssid", "wifipass", "broker", "user", "pass", "deviceid", "prefix", "interval", "qos", "discovery"];
 
 const MASK = "********";
 
@@ -157,6 +160,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     prefix: { type: "string" },
     interval: { type: "string" },
     qos: { type: "string" },
+    discovery: { type: "string" },
     "no-apply": { type: "boolean" },
     timeout: { type: "string" },
   });
