@@ -122,4 +122,14 @@ export interface Board {
   /** Status LED, when the board has one. */
   led?(on: boolean): void;
   restart(): void;
+  /**
+   * Deep sleep for `ms` (battery mode): the board powers down and boots again when the time
+   * is up, with only what is on flash and in settings; nothing in RAM survives, and this
+   * does not return on a device. Absent: the board cannot sleep (battery mode is refused).
+   */
+  sleep?(ms: number): void;
+  /** Why this boot happened: "timer" after a deep sleep, "power-on" for a cold start or reset, "other". */
+  readonly wake?: WakeReason;
 }
+
+export type WakeReason = "timer" | "power-on" | "other";
