@@ -516,7 +516,8 @@ export class App {
       board: this.board.definition.name,
       firmware: FIRMWARE_VERSION,
       statusTopic: this.statusTopic,
-      interval: c.interval,
+      // a sleeping sensor reads once a wake: its values expire after three sleeps, not three intervals
+      interval: this.battery ? c.sleep * 1000 : c.interval,
       sensors: this.slots.map((s) => ({ name: s.sensor.name, topic: s.topic, decimals: s.sensor.decimals ?? {} })),
     };
   }
