@@ -420,6 +420,33 @@ describe("readings journal (src/app/journal.ts)", () => {
       assert.deepEqual(heldPayloads(journal(files)), [0, 2].map((n) => dec.decode(payload(n))));
     });
 
+    it("keeps taking readings when its RAM is full and flash refuses writes, without throwing", () => {
+      const inner = new MemoryFiles();
+      const refusing: Files = {
+        open(name, create) {
+          const f = inner.open(name, create);
+          return f && { ...f, write: () => { throw new Error("flash write failed"); } };
+        },
+        remove: (n) => inner.remove(n),
+        rename: (a, b) => inner.rename(a, b),
+      };
+      const saved = { next: 0 };
+      const timers = manualTimers();
+      const j = new Journal(refusing, { budget: 16384, grace: 1000, window: 1000, sequence: { load: () => saved.next, save: (n) => void (saved.next = n) } }, timers.make);
+      j.setTopics([TOPIC], [TOPIC_BYTES]);
+      const c = new FakeClient(); // never acknowledges
+      j.attach(asClient(c), { qos: 1 });
+      let accepted = 0;
+      for (let n = 0; n < 60; n++) {
+        if (j.take(TOPIC_BYTES, payload(n)) >= 0) accepted++;
+        j.forward();
+      }
+      timers.run(1000);
+      assert.ok(accepted >= 20, `${accepted} readings held in RAM`);
+      assert.equal(accepted + j.stats.dropped, 60, "each one held or counted as dropped");
+      assert.ok(j.stats.writeErrors > 0);
+    });
+
     it("writes what is still in RAM when it stops", () => {
       const files = new MemoryFiles();
       const { j } = graceJournal(files, { next: 0 });

@@ -256,12 +256,22 @@ export class Journal {
       return;
     }
     this.file = f;
-    const size = f.size();
     const s = this.scratch;
+    let size = 0;
     let at = 0;
     let rewrite = false;
+    try {
+      size = f.size();
+    } catch {
+      this.stats.writeErrors++;
+    }
     while (at < size) {
-      const n = this.readRecord(f, at, size);
+      let n = 0;
+      try {
+        n = this.readRecord(f, at, size);
+      } catch {
+        this.stats.writeErrors++; // flash refused a read: what follows is treated as torn
+      }
       if (n === 0) break;
       const type = s[0];
       const seq = get32(s, 4);
@@ -269,9 +279,9 @@ export class Journal {
         if (this.count === this.cap) rewrite = this.dropOldest(false) || rewrite;
         if (this.count < this.cap) this.push(seq, at, n);
         if (seq + 1 > this.stats.taken) this.stats.taken = seq + 1;
-      } else if (type === ACKED) this.finish(seq, false);
+      } else if (type === ACKED) this.finish(seq);
       else if (type === DROPPED) {
-        if (this.finish(seq, false)) this.stats.dropped++;
+        if (this.finish(seq)) this.stats.dropped++;
       } else if (type === HEAD) {
         this.stats.taken = seq;
         this.stats.dropped = get32(s, RECORD_HEAD + 4);
@@ -341,13 +351,12 @@ export class Journal {
     this.heldBytes += length;
   }
 
-  /** Ends held reading `seq` (acknowledged or dropped); false when it is not held. */
-  private finish(seq: number, write: boolean, type = ACKED): boolean {
+  /** At boot: ends held reading `seq` (an 'A' or 'D' record); false when it is not held. */
+  private finish(seq: number): boolean {
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) % this.cap;
       if (this.seqs[i] !== seq || this.states[i] === DONE) continue;
       this.end(i);
-      if (write) this.mark(type, seq);
       return true;
     }
     return false;
@@ -438,7 +447,10 @@ export class Journal {
       }
       defer = defer && ahead < this.window;
     }
-    if (defer && this.deferredLength + n > this.deferred.length) this.persist();
+    if (defer && this.deferredLength + n > this.deferred.length) {
+      this.persist();
+      if (this.deferredLength + n > this.deferred.length) defer = false; // flash refused: it goes the written way
+    }
     if (!defer && this.pendingLength + n > this.pending.length && !this.commit()) {
       this.stats.dropped++; // flash refuses writes and RAM is full
       return -1;
