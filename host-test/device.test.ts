@@ -358,6 +358,15 @@ describe("device build (Moddable, without the SDK)", function () {
       assert.match(c.warnings[0], /outboxBytes/);
       assert.equal(readDeviceConfig({ brokers: ["mqtt://x"], serialInput: true }).build.brokers?.[0], "mqtt://x");
       assert.equal(readDeviceConfig({}).serialInput, true);
+      // the battery mode's and Home Assistant's settings, as mcconfig passes them (sleep=60 on its command line)
+      const b = readDeviceConfig({ sleep: "60", awake: "8000", discovery: "ha", outboxBytes: 32768 });
+      assert.deepEqual(b.build, { sleep: 60, awake: 8000, discovery: "ha", outboxBytes: 32768 });
+      assert.deepEqual(readDeviceConfig({ sleep: "-1" }).warnings.length, 1);
+      // the manifest's defaults are the app's own
+      const d = readDeviceConfig(manifest.config as Parameters<typeof readDeviceConfig>[0]).build;
+      assert.equal(d.sleep, 0);
+      assert.equal(d.discovery, "homeassistant");
+      assert.equal(d.outboxBytes, 16384);
     });
 
     it("assembles console lines from bytes in a fixed buffer", async () => {

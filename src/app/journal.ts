@@ -167,7 +167,7 @@ export class Journal {
   private readonly pending = new Uint8Array(2048);
   private pendingLength = 0;
   /** Records forwarded within the grace, not yet written. */
-  private readonly deferred = new Uint8Array(2048);
+  private readonly deferred = new Uint8Array(1024);
   private deferredLength = 0;
   private readonly graceTimer: Timer | null;
   private graceArmed = false;
