@@ -84,6 +84,8 @@ export class App {
   private resultTopic = "";
   private started: number;
   private running = false;
+  /** The last connection failure or loss, for the status. */
+  private lastError = "";
   /** Battery mode (setting `sleep` > 0 on a board that can sleep): one wake, then deep sleep. */
   private battery = false;
   private statusSent = false;
@@ -210,10 +212,14 @@ export class App {
         },
         onDisconnect: (error) => {
           this.board.led?.(false);
+          if (error) this.lastError = `${error.code}: ${error.message}`;
           this.journal?.persist(); // readings in flight are written now, not at the end of their grace
           this.log(`mqtt disconnected: ${error ? error.message : "closed"}`);
         },
-        onError: (error: MqttError) => this.log(`mqtt ${error.code}: ${error.message}`),
+        onError: (error: MqttError) => {
+          this.lastError = `${error.code}: ${error.message}`;
+          this.log(`mqtt ${this.lastError}`);
+        },
         onDelivered: (token) => {
           this.journal?.delivered(token);
           this.discovery.delivered(token);
@@ -363,6 +369,8 @@ export class App {
       samples: this.stats.samples,
       readings: this.stats.readings,
       sensorErrors: this.stats.sensorErrors,
+      // why the last connection ended or an attempt failed (a TLS refusal says which check failed)
+      ...(this.lastError ? { lastError: this.lastError } : {}),
       taken: j ? j.stats.taken : 0,
       queued: j ? j.queued : 0,
       dropped: j ? j.stats.dropped : 0,
