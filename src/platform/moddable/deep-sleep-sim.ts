@@ -26,6 +26,9 @@ import type { Platform, Timer, Transport } from "../../mqtt/platform.js";
 import type { CreateDeepSleep } from "./deep-sleep.js";
 import { sleepMicroseconds } from "./sleep-time.js";
 
+/** The line `sleep` traces, for a runner to match: group 1 is the duration in ms. */
+export const SLEEP_LINE = /^# deep sleep (\d+) ms$/;
+
 /** The wake marker's file name, among the board's files. */
 export const WAKE_MARKER = "sleeping";
 
