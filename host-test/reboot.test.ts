@@ -16,21 +16,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
+import { sleep, until } from "./wait.js";
 import { startMosquitto, type Mosquitto } from "../tools/runtime/brokers.js";
 import { requireMosquitto } from "./needs.js";
 import { ENGINES } from "./engines.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const START = path.join(here, "..", "tools", "start.js");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** CRC-32 (IEEE), bit by bit: independent of the journal's table. */
 function crc32(b: Uint8Array): number {

@@ -11,8 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
-import { SEQUENCE_KEY } from "../src/app/app.js";
-import { ANNOUNCED_KEY } from "../src/app/discovery.js";
+import { INTERNAL_KEYS } from "../src/app/app.js";
 import { runHostApp, serialConsole, type HostRun } from "../src/platform/node/host.js";
 import { LineSplitter } from "../tools/commands/monitor.js";
 import { mosquittoPath, startAedes, startMosquitto, type AedesBroker, type Broker } from "../tools/runtime/brokers.js";
@@ -176,12 +175,11 @@ describe("serial console (monitor, provision)", function () {
     let watcher: mqtt.MqttClient | null = null;
     const deviceId = `serial-${process.pid}`;
     let storageFile = "";
-    /** The settings stored, less the firmware's own records: the discovery configs it announced (src/app/discovery.ts) and the readings' sequence number. */
+    /** The settings stored, less the firmware's own records (the readings' sequence number, the discovery configs announced, the subscriptions held). */
     const provisioned = (): Record<string, string> => {
       if (!fs.existsSync(storageFile)) return {};
       const stored = JSON.parse(fs.readFileSync(storageFile, "utf8"));
-      delete stored[ANNOUNCED_KEY];
-      delete stored[SEQUENCE_KEY];
+      for (const k of INTERNAL_KEYS) delete stored[k];
       return stored;
     };
 

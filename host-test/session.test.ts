@@ -108,6 +108,19 @@ const EXPECTED: Record<string, Row[]> = {
     [0, "sent", "puback:7"],
     [0, "stats", JSON.stringify({ handlerErrors: 1, received: 2, connected: true })],
   ],
+  knownSubscription: [
+    [0, "sent", "connect"],
+    [0, "connected", "session"],
+    [0, "sent", "subscribe:1"], // k/new only
+    [0, "lost", "ConnectionLost"],
+    [1000, "sent", "connect"],
+    [1000, "connected", "session"],
+    [1000, "lost", "ConnectionLost"],
+    [2000, "sent", "connect"],
+    [2000, "connected", "new"],
+    [2000, "sent", "subscribe:2"],
+    [2000, "granted", "k/known:1"],
+  ],
   unsubscribeOffline: [
     [0, "sent", "connect"],
     [0, "connected", "new"],

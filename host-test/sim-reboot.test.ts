@@ -13,19 +13,11 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
+import { sleep, until } from "./wait.js";
 import { startMosquitto, type Mosquitto } from "../tools/runtime/brokers.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const e2e = process.env.XSMQTT_MODDABLE_E2E === "1" && !!process.env.MODDABLE && process.platform === "linux";
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Sequence numbers of the readings a journal file holds (format in src/app/journal.ts; checksums are the journal suite's business). */
 function heldAt(file: string): Set<number> {

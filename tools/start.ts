@@ -20,7 +20,9 @@ import { nodePlatform } from "../src/platform/node/index.js";
 import { FileStorage, serialConsole } from "../src/platform/node/host.js";
 import { NodeFiles } from "../src/platform/node/files.js";
 import { parseBrokerUrl, type BuildConfig } from "../src/app/config.js";
-import { ENGINE_NAMES, isEngineName, startEngine } from "./runtime/engine.js";
+import { ENGINE_NAMES, isEngineName, startEngine, type Engine } from "./runtime/engine.js";
+import { countingPlatform } from "./runtime/counting.js";
+import type { WakeReason } from "../src/app/board.js";
 import type { LocalDevice } from "./runtime/app.js";
 import { appModule } from "./runtime/modules.js";
 const tty = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -35,6 +37,10 @@ function usage(): string {
   --device-id ID   device id (default host-<pid>); the board's flash (readings not yet
                    delivered) and, on node, its settings persist in ~/.xsmqtt/devices/ID
   --data DIR       keep the board's flash and settings in DIR instead (implies persistence)
+  --sleep S        battery mode: one sample a wake, then S seconds of deep sleep (the
+                   firmware ends and boots again with only its storage; use with --device-id)
+  --awake MS       battery mode: the longest a wake lasts (default 15000); then it sleeps
+                   anyway, with what it could not send held on flash
   --budget BYTES   readings held for the broker, in bytes of flash (default 16384); beyond
                    it the oldest are dropped and counted (status "dropped")
   --prefix P       topic prefix (default xsmqtt)
@@ -51,6 +57,8 @@ async function main(): Promise<void> {
       "device-id": { type: "string" },
       data: { type: "string" },
       budget: { type: "string" },
+      sleep: { type: "string" },
+      awake: { type: "string" },
       prefix: { type: "string", default: "xsmqtt" },
       serial: { type: "string" },
       settings: { type: "string" },
@@ -100,7 +108,10 @@ async function main(): Promise<void> {
     interval: Number(values.interval),
     qos: 1,
     ...(values.budget ? { outboxBytes: Number(values.budget) } : {}),
+    ...(values.sleep ? { sleep: Number(values.sleep) } : {}),
+    ...(values.awake ? { awake: Number(values.awake) } : {}),
   };
+  let stopping = false;
   const deviceLine = (line: string) => console.log(`${paint("2", stamp())}  ${paint("32", "device  ")} ${line}`);
   // on Node the console may be a serial port and the settings a file; inside XS neither
   const local: LocalDevice = {};
@@ -111,11 +122,6 @@ async function main(): Promise<void> {
   const files = dataDir ? new NodeFiles(dataDir) : undefined;
   if (engineName === "node") local.files = files;
   const settingsFile = values.settings ?? (dataDir ? path.join(dataDir, "settings.json") : undefined);
-  const settings = settingsFile ? new FileStorage(settingsFile) : undefined;
-  if (engineName === "node" && settings) local.storage = settings;
-  // inside XS the settings live in memory: they start from the file and every change comes back here to be saved
-  const initial: Record<string, string> = {};
-  if (engineName === "xs" && settings) for (const k of settings.keys()) initial[k] = settings.get(k)!;
   if (engineName === "node" && values.serial) {
     const cons = await serialConsole(values.serial);
     // the console lives on the serial port; show the device's log here too
@@ -125,15 +131,49 @@ async function main(): Promise<void> {
     typed = (line) => cons.input(line);
     closeSerial = () => cons.close();
   }
-  const engine = await startEngine(engineName, appModule(local), {
-    onEvent: (e) => {
-      if (e.type === "console") deviceLine(e.line);
-      else if (e.type === "setting" && settings) e.value === null ? settings.delete(e.key) : settings.set(e.key, e.value);
-    },
-    files,
-  });
   if (dataDir) console.log(paint("2", `${stamp()}  device storage in ${dataDir}`));
-  await engine.call("start", config, initial, { files: files !== undefined, settingEvents: engineName === "xs" && settings !== undefined });
+  // bytes on the wire, for the battery mode's report
+  const wire = { out: 0, in: 0 };
+  const platform = countingPlatform(nodePlatform(), wire);
+
+  /**
+   * Boots the firmware with only what is on its storage: at the start, and after each deep
+   * sleep (battery mode), when the engine of the last wake has been closed (inside XS its
+   * process has ended).
+   */
+  let engine: Engine;
+  let cycles = 0;
+  let wokeAt = 0;
+  const boot = async (wake: WakeReason): Promise<void> => {
+    const settings = settingsFile ? new FileStorage(settingsFile) : undefined;
+    if (engineName === "node") local.storage = settings;
+    // inside XS the settings live in memory: they start from the file and every change comes back here to be saved
+    const initial: Record<string, string> = {};
+    if (engineName === "xs" && settings) for (const k of settings.keys()) initial[k] = settings.get(k)!;
+    wire.out = wire.in = 0;
+    wokeAt = Date.now();
+    engine = await startEngine(engineName, appModule(local), {
+      onEvent: (e) => {
+        if (e.type === "console") deviceLine(e.line);
+        else if (e.type === "setting" && settings) e.value === null ? settings.delete(e.key) : settings.set(e.key, e.value);
+        else if (e.type === "sleep") void sleepFor(e.ms);
+      },
+      files,
+      platform,
+    });
+    await engine.call("start", config, initial, { files: files !== undefined, settingEvents: engineName === "xs" && settings !== undefined, wake });
+  };
+  /** Deep sleep: the firmware of this wake is done; it ends, and boots again after `ms`. */
+  const sleepFor = async (ms: number): Promise<void> => {
+    const done = engine;
+    await new Promise((r) => setTimeout(r, 50)); // the DISCONNECT leaves
+    await done.close();
+    cycles++;
+    console.log(paint("2", `${stamp()}  runner: wake ${cycles} took ${Date.now() - wokeAt} ms, ${wire.out} bytes out and ${wire.in} in; deep sleep ${ms} ms`));
+    await new Promise((r) => setTimeout(r, ms));
+    if (!stopping) await boot("timer");
+  };
+  await boot("power-on");
   const input = typed ?? ((line: string) => void engine.call("line", line));
   const stop = async () => {
     await engine.call("stop").catch(() => undefined);
@@ -144,7 +184,6 @@ async function main(): Promise<void> {
 
   const rl = readline.createInterface({ input: process.stdin, terminal: false });
   rl.on("line", (line) => input(line));
-  let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;

@@ -372,6 +372,27 @@ export function unsubscribeOffline(start: number): Event[] {
   return w.trace;
 }
 
+/**
+ * A subscription `known` to the broker's session (granted before a deep sleep) is not sent
+ * when the session is present, and is sent with the others when a connection finds none.
+ */
+export function knownSubscription(start: number): Event[] {
+  const w = new World(start, { clean: false });
+  w.client.subscribe("k/known", { qos: 1, known: true, done: (e, g) => w.log("granted", e ? e.code : `k/known:${g}`) });
+  w.client.subscribe("k/new", { qos: 1 });
+  w.client.connect();
+  w.connectNow(true);
+  w.send([0x90, 3, 0, 1, 1]);
+  w.hangUp();
+  w.at(1000);
+  w.connectNow(true); // the session has both now: nothing is sent
+  w.hangUp();
+  w.at(2000);
+  w.connectNow(false); // the broker lost the session: both again
+  w.send([0x90, 4, 0, 2, 1, 1]);
+  return w.trace;
+}
+
 // ---- QoS 2 publish (§4.3.3, §4.4) ----
 
 const Q2 = { qos: 2 };

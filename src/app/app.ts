@@ -22,7 +22,7 @@ import type { Message } from "../mqtt/message.js";
 import type { Timer } from "../mqtt/platform.js";
 import type { Board, Sample, Sensor } from "./board.js";
 import { checkSetting, resolveConfig, SETTINGS, type AppConfig, type BuildConfig } from "./config.js";
-import { ANNOUNCED_KEY, Discovery, type DiscoveryInput } from "./discovery.js";
+import { ANNOUNCED_KEY, Discovery, SUM_KEY, type DiscoveryInput } from "./discovery.js";
 import { Journal, MemoryFiles } from "./journal.js";
 import { JsonWriter } from "./json.js";
 import { utf8Length, writeUtf8 } from "../mqtt/utf8.js";
@@ -35,6 +35,14 @@ export const FIRMWARE_VERSION = "0.1.0";
 
 /** The stored setting that keeps the readings' sequence number across reboots (not a user setting). */
 export const SEQUENCE_KEY = "seq";
+/** The stored setting naming the subscriptions the broker's session holds, one per line, for battery mode (not a user setting). */
+export const SUBSCRIBED_KEY = "subscribed";
+
+/** The firmware's own records in the settings storage: kept out of `keys`, never set by a user. */
+export const INTERNAL_KEYS: readonly string[] = [SEQUENCE_KEY, SUBSCRIBED_KEY, ANNOUNCED_KEY, SUM_KEY];
+
+/** Battery mode: ms between the DISCONNECT and the deep sleep, for it to leave the socket. */
+const SLEEP_AFTER_DISCONNECT = 100;
 
 export interface AppStats {
   samples: number;
@@ -76,6 +84,15 @@ export class App {
   private resultTopic = "";
   private started: number;
   private running = false;
+  /** Battery mode (setting `sleep` > 0 on a board that can sleep): one wake, then deep sleep. */
+  private battery = false;
+  private statusSent = false;
+  private sleeping = false;
+  /** Subscriptions not yet answered by a SUBACK in this wake. */
+  private unanswered = 0;
+  private connectedAt = -1;
+  private readonly awakeTimer: Timer;
+  private readonly sleepTimer: Timer;
 
   constructor(board: Board, build: BuildConfig) {
     this.board = board;
@@ -83,6 +100,8 @@ export class App {
     this.config = this.resolve(`xsmqtt-${board.definition.name.replace(/[^A-Za-z0-9]/g, "-")}`);
     this.timer = board.platform.timer(() => this.tick());
     this.restartTimer = board.platform.timer(() => this.board.restart());
+    this.awakeTimer = board.platform.timer(() => this.goToSleep(`not done within ${this.config.awake} ms`));
+    this.sleepTimer = board.platform.timer(() => this.board.sleep?.(this.config.sleep * 1000));
     this.discovery = new Discovery(board.storage, board.platform, () => this.discoveryInput(), (m) => this.log(m));
     this.started = board.platform.now();
     board.terminal.onLine((line) => this.onConsoleLine(line));
@@ -108,7 +127,10 @@ export class App {
       (f) => platform.timer(f),
     );
     this.prepare();
-    this.log(`xsmqtt ${FIRMWARE_VERSION} on ${this.board.definition.name}: device ${this.config.deviceId}, sampling every ${this.config.interval} ms`);
+    if (this.config.sleep > 0 && !this.board.sleep) this.log(`sleep ${this.config.sleep} ignored: this board cannot deep sleep`);
+    this.battery = this.config.sleep > 0 && this.board.sleep !== undefined;
+    if (this.battery) this.log(`xsmqtt ${FIRMWARE_VERSION} on ${this.board.definition.name}: device ${this.config.deviceId}, battery mode: one sample a wake, then ${this.config.sleep} s of deep sleep (woke: ${this.board.wake ?? "power-on"})`);
+    else this.log(`xsmqtt ${FIRMWARE_VERSION} on ${this.board.definition.name}: device ${this.config.deviceId}, sampling every ${this.config.interval} ms`);
     const j = this.journal;
     if (j.stats.recovered > 0 || j.stats.tornBytes > 0)
       this.log(`journal: ${j.stats.recovered} readings held from before the restart${j.stats.tornBytes ? `, ${j.stats.tornBytes} bytes of a torn last write cut off` : ""}`);
@@ -119,14 +141,20 @@ export class App {
     });
     this.client = this.makeClient();
     j.attach(this.client, AT_QOS[this.config.qos]);
+    if (this.battery) {
+      // wake: sample (onto flash: not connected yet), then connect and send
+      this.sampleAll();
+      this.awakeTimer.set(this.config.awake); // the longest a wake may last: then it sleeps anyway, what is unsent held on flash
+    }
     if (this.board.network.connected) this.client.connect();
-    this.timer.set(this.config.interval);
+    if (!this.battery) this.timer.set(this.config.interval);
   }
 
   /** Stops sampling and closes the connection (the broker keeps the retained status); the journal keeps what is held. */
   stop(): void {
     this.running = false;
     this.timer.clear();
+    this.awakeTimer.clear();
     this.discovery.stop();
     this.client?.close();
     this.journal?.detach();
@@ -169,6 +197,13 @@ export class App {
         onConnect: (sessionPresent, broker) => {
           this.log(`mqtt connected to ${broker.host}:${broker.port}${sessionPresent ? " (session resumed)" : ""}`);
           this.board.led?.(true);
+          if (this.battery) {
+            // readings first, the status once they are in; the configs only after a power-on or when they changed
+            this.connectedAt = this.board.platform.now();
+            this.journal?.forward();
+            this.discovery.connected(client, this.board.wake === "timer");
+            return this.settle();
+          }
           this.publishStatus();
           this.journal?.forward();
           this.discovery.connected(client);
@@ -182,6 +217,7 @@ export class App {
         onDelivered: (token) => {
           this.journal?.delivered(token);
           this.discovery.delivered(token);
+          if (this.battery) this.settle();
         },
         // the journal holds every reading until the broker has it: a reading the client lets go of is forwarded again
         onDrop: (reason, token) => {
@@ -193,10 +229,70 @@ export class App {
       },
       this.board.platform,
     );
-    client.subscribe(this.commandTopic, { qos: 1, handler: (m) => this.onCommand(m) });
+    // the subscriptions a persistent session already holds are not sent again (battery mode: every wake is a new boot)
+    const known = (this.board.storage.get(SUBSCRIBED_KEY) ?? "").split("\n");
+    const wanted: string[] = [];
+    const remember = () => {
+      if (this.unanswered === 0 && known.join("\n") !== wanted.join("\n")) this.board.storage.set(SUBSCRIBED_KEY, wanted.join("\n"));
+    };
+    const subscribe = (filter: string, handler: (m: Message) => void) => {
+      const isKnown = known.indexOf(filter) >= 0;
+      wanted.push(filter);
+      if (!isKnown) this.unanswered++;
+      client.subscribe(filter, {
+        qos: 1,
+        handler,
+        known: isKnown,
+        done: (error) => {
+          if (isKnown) return; // sent again because the session was lost: the record stays right
+          this.unanswered--;
+          if (!error) remember();
+          if (this.battery) this.settle();
+        },
+      });
+    };
+    subscribe(this.commandTopic, (m) => this.onCommand(m));
     // Home Assistant's birth message: it (re)started and wants the configs
-    if (c.discovery !== null) client.subscribe(`${c.discovery}/status`, { qos: 1, handler: (m) => this.discovery.status(m.text()) });
+    if (c.discovery !== null) subscribe(`${c.discovery}/status`, (m) => this.discovery.status(m.text()));
+    remember(); // a shorter list, all known
     return client;
+  }
+
+  /**
+   * Battery mode: what is left of this wake. Readings first; then the status; then, once the
+   * client has nothing left in flight (command results, configs) and every subscription is
+   * answered, a clean DISCONNECT and the deep sleep.
+   */
+  private settle(): void {
+    const client = this.client;
+    const j = this.journal;
+    if (!this.battery || this.sleeping || !client || !j || !client.connected) return;
+    if (j.queued > 0) return;
+    if (!this.statusSent) {
+      this.statusSent = true;
+      this.publishStatus();
+    }
+    if (client.queued > 0 || this.discovery.busy || this.unanswered > 0) return;
+    this.goToSleep("done");
+  }
+
+  /** Battery mode: DISCONNECT (so the broker keeps the will to itself), then deep sleep. What was not sent stays on flash. */
+  private goToSleep(why: string): void {
+    if (this.sleeping) return;
+    this.sleeping = true;
+    const now = this.board.platform.now();
+    const awake = (now - this.started) >>> 0;
+    const connect = this.connectedAt >= 0 ? `, connected after ${(this.connectedAt - this.started) >>> 0} ms` : ", never connected";
+    const j = this.journal;
+    this.log(`awake ${awake} ms${connect} (${why}); ${j ? j.queued : 0} readings held; sleeping ${this.config.sleep} s`);
+    this.running = false;
+    this.timer.clear();
+    this.awakeTimer.clear();
+    this.discovery.stop();
+    this.client?.close();
+    j?.detach();
+    j?.close();
+    this.sleepTimer.set(SLEEP_AFTER_DISCONNECT);
   }
 
   private tick(): void {
@@ -271,6 +367,7 @@ export class App {
       queued: j ? j.queued : 0,
       dropped: j ? j.stats.dropped : 0,
       reconnects: s && s.connects > 0 ? s.connects - 1 : 0,
+      ...(this.battery ? { sleep: this.config.sleep, wake: this.board.wake ?? "power-on" } : {}),
     });
   }
 
@@ -357,7 +454,7 @@ export class App {
         return out(`value ${rest} ${rest === "pass" || rest === "wifipass" ? "********" : v}`);
       }
       case "keys":
-        return out(`keys ${this.board.storage.keys().filter((k) => k !== SEQUENCE_KEY && k !== ANNOUNCED_KEY).join(" ")}`);
+        return out(`keys ${this.board.storage.keys().filter((k) => INTERNAL_KEYS.indexOf(k) < 0).join(" ")}`);
       case "status":
         return out(`status ${this.statusJson()}`);
       case "apply": {
@@ -419,7 +516,8 @@ export class App {
       board: this.board.definition.name,
       firmware: FIRMWARE_VERSION,
       statusTopic: this.statusTopic,
-      interval: c.interval,
+      // a sleeping sensor reads once a wake: its values expire after three sleeps, not three intervals
+      interval: this.battery ? c.sleep * 1000 : c.interval,
       sensors: this.slots.map((s) => ({ name: s.sensor.name, topic: s.topic, decimals: s.sensor.decimals ?? {} })),
     };
   }

@@ -27,6 +27,10 @@ export interface BuildConfig {
   outboxBytes?: number;
   /** Home Assistant discovery prefix (default "homeassistant"), or "off". */
   discovery?: string;
+  /** Battery mode: seconds of deep sleep between wakes (0, the default: always on). */
+  sleep?: number;
+  /** Battery mode: the longest a wake lasts, ms (default 15000); what is not sent by then waits on flash. */
+  awake?: number;
 }
 
 /** The settings the app runs with (the Wi-Fi ones are the board's: see src/platform/moddable/board.ts). */
@@ -41,6 +45,10 @@ export interface AppConfig {
   outboxBytes: number;
   /** Home Assistant discovery prefix; null when off. */
   discovery: string | null;
+  /** Seconds of deep sleep between wakes; 0 when always on. */
+  sleep: number;
+  /** The longest a wake lasts in battery mode, ms. */
+  awake: number;
 }
 
 /** Preference keys, and the BuildConfig field each overrides. */
@@ -55,6 +63,7 @@ export const SETTINGS = {
   ssid: "ssid",
   wifipass: "wifiPassword",
   discovery: "discovery",
+  sleep: "sleep",
 } as const;
 export type SettingKey = keyof typeof SETTINGS;
 
@@ -94,6 +103,10 @@ export function checkSetting(key: string, value: string): string | null {
         return `${key} must be usable in a topic (no + or #, not empty)`;
       }
       return value.includes("/") && key === "deviceid" ? "deviceid may not contain /" : null;
+    case "sleep": {
+      const n = Number(value);
+      return Number.isInteger(n) && n >= 0 && n <= 604800 ? null : "sleep must be whole seconds, 0 (always on) to 604800";
+    }
     case "discovery":
       try {
         if (value !== "off") validateTopic(value);
@@ -129,5 +142,7 @@ export function resolveConfig(build: BuildConfig, storage: Storage, fallbackId: 
     qos: Number(stored("qos") ?? build.qos ?? 1),
     outboxBytes: build.outboxBytes ?? 16384,
     discovery: discoveryPrefix(stored("discovery") ?? build.discovery),
+    sleep: Number(stored("sleep") ?? build.sleep ?? 0),
+    awake: build.awake ?? 15000,
   };
 }

@@ -30,6 +30,20 @@ export const DEFAULT_DISCOVERY_PREFIX = "homeassistant";
 
 /** The storage key holding the config topics announced and not yet cleared, one per line. */
 export const ANNOUNCED_KEY = "discovered";
+/** The storage key holding the fingerprint of the configs last announced in full (battery mode sends them only when it changes). */
+export const SUM_KEY = "discosum";
+
+/** FNV-1a (32 bits) over the configs' topics and payloads, as 8 hex digits. */
+function fingerprint(configs: readonly { topic: string; payload: string }[]): string {
+  let h = 0x811c9dc5;
+  for (const c of configs)
+    for (const s of [c.topic, c.payload])
+      for (let i = 0; i < s.length; i++) {
+        h ^= s.charCodeAt(i);
+        h = Math.imul(h, 0x01000193) >>> 0;
+      }
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
 
 /**
  * Largest config PUBLISH packet sent, in bytes (header, topic, packet id, payload). A
@@ -158,10 +172,12 @@ export class Discovery {
   private client: MqttClient | null = null;
   private queue: { topic: string; payload: string }[] = [];
   /** Announcing: from the start of a round until its last message is delivered and the record written. */
-  private busy = false;
+  private announcing = false;
   private token = NONE;
   /** The topics to record once the queue is done: wanted ones and clearings that failed. */
   private keep: string[] = [];
+  /** The fingerprint of the round under way. */
+  private sum = "";
   private readonly timer: Timer;
 
   constructor(
@@ -173,11 +189,20 @@ export class Discovery {
     this.timer = platform.timer(() => this.announce());
   }
 
-  /** A connection is up: announce now. */
-  connected(client: MqttClient): void {
+  /**
+   * A connection is up: announce now. `quiet` (battery mode, after a timer wake): only when
+   * the configs differ from the ones last announced in full (their fingerprint is kept
+   * with the record), so a sleeping sensor does not send them at every wake.
+   */
+  connected(client: MqttClient, quiet = false): void {
     this.client = client;
     this.timer.clear();
-    this.announce();
+    this.announce(quiet);
+  }
+
+  /** A round of configs is under way (battery mode waits for it before sleeping). */
+  get busy(): boolean {
+    return this.announcing;
   }
 
   /** A message on `<prefix>/status`: Home Assistant's birth message is `online`. */
@@ -196,7 +221,7 @@ export class Discovery {
   /** The client's onDelivered, for every message: the outbox may be empty now. */
   delivered(token: number): void {
     if (token === this.token) this.token = NONE;
-    if (this.token === NONE && this.busy) this.next(); // more to send, or the record to update
+    if (this.token === NONE && this.announcing) this.next(); // more to send, or the record to update
   }
 
   /** The client's onDrop "queue-full": a config dropped from the outbox is sent again later, with all the others. */
@@ -204,7 +229,7 @@ export class Discovery {
     if (token !== this.token) return;
     this.token = NONE;
     this.queue = [];
-    this.busy = false;
+    this.announcing = false;
     this.timer.set(RETRY_DELAY);
   }
 
@@ -213,24 +238,27 @@ export class Discovery {
     this.client = null;
     this.queue = [];
     this.token = NONE;
-    this.busy = false;
+    this.announcing = false;
   }
 
-  /** Starts over: the stale topics cleared, then every config. */
-  private announce(): void {
+  /** Starts over: the stale topics cleared, then every config (none, when `quiet` and nothing changed). */
+  private announce(quiet = false): void {
     const client = this.client;
     if (client === null || !client.connected) return;
     const configs = discoveryConfigs(this.describe());
     const wanted = configs.map((c) => c.topic);
     const recorded = this.recorded();
     const stale = recorded.filter((t) => wanted.indexOf(t) < 0);
+    const sum = fingerprint(configs);
+    if (quiet && stale.length === 0 && recorded.length === wanted.length && this.storage.get(SUM_KEY) === sum) return;
+    this.sum = sum;
     // recorded before it is sent: a config on the broker is always on the list
     this.record(stale.concat(wanted));
     this.keep = wanted;
     this.queue = stale.map((topic) => ({ topic, payload: "" }));
     for (const c of configs) this.queue.push(c);
     this.token = NONE;
-    this.busy = true;
+    this.announcing = true;
     this.next();
   }
 
@@ -254,8 +282,9 @@ export class Discovery {
       }
     }
     if (client !== null && this.token === NONE) {
-      this.busy = false;
+      this.announcing = false;
       this.record(this.keep);
+      if (this.storage.get(SUM_KEY) !== this.sum) this.storage.set(SUM_KEY, this.sum);
     }
   }
 

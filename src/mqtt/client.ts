@@ -343,7 +343,7 @@ export class MqttClient {
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `subscription QoS must be 0, 1 or 2, not ${qos}`);
     validateTopicFilter(filter);
     this.fitsSendBuffer(sizeOfSubscribe({ packetId: 1, subscriptions: [{ topic: filter, qos }] }), "SUBSCRIBE");
-    this.subs.add(filter, qos, options.handler ?? null, options.done ?? null);
+    this.subs.add(filter, qos, options.handler ?? null, options.done ?? null, options.known === true);
     if (this.state === S.Connected) this.sendSubscriptions();
   }
 

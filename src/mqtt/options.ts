@@ -91,6 +91,12 @@ export interface SubscribeOptions {
   handler?: MessageHandler | null;
   /** The broker answered: granted QoS, or an error (SUBACK 0x80). */
   done?: (error: MqttError | null, granted: number) => void;
+  /**
+   * The broker's session already holds this subscription (granted before a restart or a
+   * deep sleep, with clean session off): it is sent only if a connection finds no session.
+   * `done` then runs only when it is sent and answered.
+   */
+  known?: boolean;
 }
 
 export interface PublishOptions {

@@ -46,11 +46,14 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
   dispatching = false;
   deferred: string[] | null = null;
 
-  /** Adds or replaces `filter` (validated by the caller) as to be sent. */
-  add(filter: string, qos: number, handler: MessageHandler | null, done: SubscribeDone | null): void {
+  /**
+   * Adds or replaces `filter` (validated by the caller) as to be sent, or, when `known`, as
+   * one the broker's session already has (sent only after a connection without a session).
+   */
+  add(filter: string, qos: number, handler: MessageHandler | null, done: SubscribeDone | null, known = false): void {
     const d = this.deferred?.indexOf(filter) ?? -1;
     if (d >= 0) this.deferred!.splice(d, 1);
-    this.set(filter, qos, { state: SubState.ToSend, handler, done });
+    this.set(filter, qos, { state: known ? SubState.Acked : SubState.ToSend, handler, done });
     if (this.later)
       for (const r of this.later) {
         const k = r.filters.indexOf(filter);

@@ -5,7 +5,7 @@
  * a local run gives its own terminal (a serial port).
  */
 import { startApp, type App } from "../../src/app/app.js";
-import type { Files, SerialConsole, Storage } from "../../src/app/board.js";
+import type { Files, SerialConsole, Storage, WakeReason } from "../../src/app/board.js";
 import type { BuildConfig } from "../../src/app/config.js";
 import type { Platform } from "../../src/mqtt/platform.js";
 import hostDefinition from "../../boards/host.js";
@@ -58,7 +58,7 @@ export function makeAppOps(platform: Platform, emit: (event: object) => void, lo
      * `{key, value}` (value null when deleted), so that a host keeping them in a file can
      * follow (the XS engine has no file of its own).
      */
-    start(config: BuildConfig, settings: Record<string, string>, options: { files?: boolean; settingEvents?: boolean } = {}): null {
+    start(config: BuildConfig, settings: Record<string, string>, options: { files?: boolean; settingEvents?: boolean; wake?: WakeReason } = {}): null {
       const storage = local.storage ?? (options.settingEvents ? new ReportedStorage(settings, emit) : new MemoryStorage(settings));
       const files = local.files ?? (options.files ? hostFiles : undefined);
       boot = () => {
@@ -72,6 +72,12 @@ export function makeAppOps(platform: Platform, emit: (event: object) => void, lo
             app?.stop();
             rebootTimer.set(100);
           },
+          // deep sleep: the firmware is done; the runner (tools/start.ts) ends this engine and boots a new one
+          onSleep: (ms) => {
+            app?.stop();
+            emit({ type: "sleep", ms });
+          },
+          wake: options.wake,
         });
         app = startApp(board, config);
       };

@@ -4,7 +4,7 @@
  * fail while it is down), the system clock as wall clock, simulated sensors, and
  * whatever storage and console the runner gives it.
  */
-import type { Board, BoardDefinition, Files, Network, NetworkStatus, SerialConsole, Storage, WallClock } from "../../app/board.js";
+import type { Board, BoardDefinition, Files, Network, NetworkStatus, SerialConsole, Storage, WakeReason, WallClock } from "../../app/board.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "../../mqtt/platform.js";
 import { createSimulatedSensors, type SimulatedSensor } from "./sensors.js";
 
@@ -136,6 +136,10 @@ export interface HostBoardOptions {
   random?: () => number;
   /** What "restart" does on the host (the runner restarts the app). */
   onRestart?: () => void;
+  /** Deep sleep on the host: the runner ends this firmware and boots a new one after `ms`, with only its storage. Absent: the board cannot sleep. */
+  onSleep?: (ms: number) => void;
+  /** Why this boot happened (default "power-on"). */
+  wake?: WakeReason;
 }
 
 export interface HostBoard extends Board {
@@ -163,6 +167,9 @@ export function createHostBoard(o: HostBoardOptions): HostBoard {
     restart() {
       o.onRestart?.();
     },
+    wake: o.wake ?? "power-on",
   };
+  const onSleep = o.onSleep;
+  if (onSleep) (board as { sleep?: (ms: number) => void }).sleep = (ms) => onSleep(ms);
   return board;
 }
