@@ -359,6 +359,13 @@ describe("device build (Moddable, without the SDK)", function () {
       assert.equal(c.warnings.length, 1);
       assert.match(c.warnings[0], /outboxBytes/);
       assert.equal(readDeviceConfig({ brokers: ["mqtt://x"], serialInput: true }).build.brokers?.[0], "mqtt://x");
+      const battery = readDeviceConfig({ sleep: "2", awake: 8000 });
+      assert.equal(battery.build.sleep, 2, "sleep=2 on the mcconfig command line: battery mode");
+      assert.equal(battery.build.awake, 8000);
+      const bad = readDeviceConfig({ sleep: "-1", awake: "soon" });
+      assert.equal(bad.build.sleep, undefined);
+      assert.equal(bad.build.awake, undefined);
+      assert.equal(bad.warnings.length, 2);
       assert.equal(readDeviceConfig({}).serialInput, true);
     });
 

@@ -66,6 +66,9 @@ export function readDeviceConfig(config: McConfig): DeviceConfig {
   set("interval", int("interval", 100, 86400000));
   set("qos", int("qos", 0, 2));
   set("outboxBytes", int("outboxBytes", 256, 1 << 20));
+  // battery mode: seconds of deep sleep between wakes (the app's limit), and the longest wake in ms
+  set("sleep", int("sleep", 0, 604800));
+  set("awake", int("awake", 1000, 600000));
   set("ssid", text(config.ssid));
   set("wifiPassword", text(config.password));
   const device: DeviceConfig = { build, sntp: list(config.sntp), serialInput: flag(config.serialInput, true), warnings };
