@@ -10,11 +10,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { BoardDefinition } from "../src/app/board.js";
+import type { BoardDefinition, Files } from "../src/app/board.js";
+import type { Platform, TransportSink } from "../src/mqtt/platform.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -357,6 +359,13 @@ describe("device build (Moddable, without the SDK)", function () {
       assert.equal(c.warnings.length, 1);
       assert.match(c.warnings[0], /outboxBytes/);
       assert.equal(readDeviceConfig({ brokers: ["mqtt://x"], serialInput: true }).build.brokers?.[0], "mqtt://x");
+      const battery = readDeviceConfig({ sleep: "2", awake: 8000 });
+      assert.equal(battery.build.sleep, 2, "sleep=2 on the mcconfig command line: battery mode");
+      assert.equal(battery.build.awake, 8000);
+      const bad = readDeviceConfig({ sleep: "-1", awake: "soon" });
+      assert.equal(bad.build.sleep, undefined);
+      assert.equal(bad.build.awake, undefined);
+      assert.equal(bad.warnings.length, 2);
       assert.equal(readDeviceConfig({}).serialInput, true);
       // the battery mode's and Home Assistant's settings, as mcconfig passes them (sleep=60 on its command line)
       const b = readDeviceConfig({ sleep: "60", awake: "8000", discovery: "ha", outboxBytes: 32768 });
@@ -391,6 +400,260 @@ describe("device build (Moddable, without the SDK)", function () {
       }
       assert.deepEqual(lines.slice(3), ["ok"]);
       assert.match(traced[0], /error line longer than 8 bytes/);
+    });
+  });
+
+  describe("deep sleep (battery mode)", () => {
+    const C_SOURCE = "src/platform/moddable/native/xsmqtt_sleep.c";
+    const C_MAPPING = "$(XSMQTT)/src/platform/moddable/native/xsmqtt_sleep";
+    const c = readFileSync(path.join(root, C_SOURCE), "utf8");
+    /** The C source without comments, so that a name in a comment proves nothing. */
+    const code = c.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+    const hostFunctionsOf = (js: string) => [...js.matchAll(/\bnative\("(\w+)"\)/g)].map((m) => m[1]).sort();
+
+    it("every ESP32 target maps deep-sleep.js, preloads it and links its C source; the simulators map deep-sleep-sim.js and link no C", () => {
+      const sub = JSON.parse(readFileSync(path.join(root, "src/platform/moddable/manifest_esp32.json"), "utf8")) as PlatformEntry;
+      assert.ok(list(sub.modules?.["*"]).includes(C_MAPPING), `manifest_esp32.json "*" names ${C_MAPPING}`);
+      assert.ok(list(sub.preload).includes("xsmqtt/platform/moddable/deep-sleep"));
+      // a "*" entry without an extension takes every source file of that name: the C file alone
+      const twins = readdirSync(path.join(root, "src/platform/moddable/native")).filter((f) => f.startsWith("xsmqtt_sleep."));
+      assert.deepEqual(twins, ["xsmqtt_sleep.c"]);
+      for (const target of Object.keys(DEVICE_TARGETS)) {
+        const { modules } = platformView(target);
+        assert.equal(modules.get("xsmqtt/platform/moddable/deep-sleep"), path.join(root, "dist/src/platform/moddable/deep-sleep.js"), target);
+        assert.ok(checkGraph(target, SDK_ESP32, true).reached.has("xsmqtt/platform/moddable/deep-sleep"), `${target}: the entry reaches the deep-sleep module`);
+        assert.ok(list(platformView(target).entry.include).includes("./src/platform/moddable/manifest_esp32.json"), `${target} includes the ESP32 sub-manifest`);
+      }
+      const simulator = readFileSync(path.join(root, "src/platform/moddable/manifest_simulator.json"), "utf8");
+      assert.ok(!simulator.includes("xsmqtt_sleep"), "the simulator has no ESP-IDF: the C file must stay out of its build");
+      for (const sim of SIMULATORS) {
+        const { modules } = platformView(sim);
+        assert.equal(modules.get("xsmqtt/platform/moddable/deep-sleep"), path.join(root, "dist/src/platform/moddable/deep-sleep-sim.js"), sim);
+        assert.ok(checkGraph(sim, SDK_COMMON, true).reached.has("xsmqtt/platform/moddable/deep-sleep"));
+      }
+    });
+
+    it("the host functions deep-sleep.js names are the ones the C file defines, each given a type in deep-sleep.ts", () => {
+      const js = readFileSync(path.join(root, "dist/src/platform/moddable/deep-sleep.js"), "utf8");
+      const named = hostFunctionsOf(js);
+      assert.deepEqual(named, ["xs_xsmqtt_deep_sleep", "xs_xsmqtt_wake_cause"]);
+      const defined = [...code.matchAll(/^void (xs_\w+)\(xsMachine \*the\)\s*\{/gm)].map((m) => m[1]).sort();
+      assert.deepEqual(defined, named);
+      const ts = readFileSync(path.join(root, "src/platform/moddable/deep-sleep.ts"), "utf8");
+      for (const name of named) assert.match(ts, new RegExp(`native\\("${name}"\\) as \\(`), `${name} has a function type`);
+      // the simulator's module must not name them: its build links no C
+      assert.deepEqual(hostFunctionsOf(readFileSync(path.join(root, "dist/src/platform/moddable/deep-sleep-sim.js"), "utf8")), []);
+    });
+
+    it("the C source calls ESP-IDF's sleep API with its declared types, in a safe order", () => {
+      for (const h of ["xsmc.h", "esp_err.h", "esp_idf_version.h", "esp_sleep.h", "esp_system.h", "esp_wifi.h"]) assert.match(code, new RegExp(`^#include "${h.replace(".", "\\.")}"$`, "m"), h);
+      // esp_err_t esp_sleep_enable_timer_wakeup(uint64_t time_in_us): a whole, range-checked count of µs
+      assert.match(code, /err = esp_sleep_enable_timer_wakeup\(\(uint64_t\)us\);/);
+      assert.match(code, /if \(!\(us >= 1\) \|\| \(us > MAX_SLEEP_US\) \|\| \(us != \(double\)\(uint64_t\)us\)\)\s*xsRangeError/);
+      assert.match(code, /#define MAX_SLEEP_US 9007199254740991\.0/);
+      assert.match(code, /if \(err != ESP_OK\)\s*xsRangeError/, "a refused duration throws: it never sleeps without a way to wake");
+      // void esp_deep_sleep_start(void) __attribute__((noreturn)), after the timer is armed and Wi-Fi stopped
+      const arm = code.indexOf("esp_sleep_enable_timer_wakeup(");
+      const wifi = code.indexOf("esp_wifi_stop();");
+      const start = code.indexOf("esp_deep_sleep_start();");
+      assert.ok(arm > 0 && wifi > arm && start > wifi, "timer, then Wi-Fi stopped, then deep sleep");
+      assert.equal(code.match(/esp_deep_sleep_start\(\)/g)?.length, 1);
+      assert.doesNotMatch(code, /esp_deep_sleep\(|esp_deep_sleep_try/, "one way into deep sleep");
+      // the wake cause: esp_reset_reason_t esp_reset_reason(void); the timer among the wakeup causes
+      assert.match(code, /switch \(esp_reset_reason\(\)\)/);
+      for (const r of ["ESP_RST_POWERON", "ESP_RST_EXT", "ESP_RST_DEEPSLEEP"]) assert.match(code, new RegExp(`case ${r}:`), r);
+      const v6 = code.indexOf("#if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(6, 0, 0)");
+      const causes = code.indexOf("esp_sleep_get_wakeup_causes() & ((uint32_t)1 << ESP_SLEEP_WAKEUP_TIMER)");
+      const otherwise = code.indexOf("#else", v6);
+      const cause = code.indexOf("esp_sleep_get_wakeup_cause() == ESP_SLEEP_WAKEUP_TIMER");
+      assert.ok(v6 > 0 && causes > v6 && otherwise > causes && cause > otherwise, "v6.0: the bitmap (the single cause is deprecated there); before: the single cause");
+      assert.deepEqual([...code.matchAll(/"(timer|power-on|other)"/g)].map((m) => m[1]).sort(), ["other", "power-on", "timer"]);
+    });
+
+    it("the C source compiles against ESP-IDF v5 and v6 declarations with warnings as errors (needs a C compiler)", function () {
+      const cc = ["cc", "gcc", "clang"].find((x) => spawnSync(x, ["--version"], { encoding: "utf8" }).status === 0);
+      if (!cc) return this.skip();
+      const dir = mkdtempSync(path.join(tmpdir(), "xsmqtt-sleep-"));
+      try {
+        // Stand-ins with the prototypes and names ESP-IDF declares (components/esp_hw_support/include/esp_sleep.h,
+        // esp_system/include/esp_system.h, esp_wifi/include/esp_wifi.h, esp_common/include/esp_idf_version.h).
+        const headers: Record<string, string> = {
+          "esp_err.h": "#pragma once\n#include <stdint.h>\ntypedef int esp_err_t;\n#define ESP_OK 0\n",
+          "esp_idf_version.h":
+            "#pragma once\n#define ESP_IDF_VERSION_VAL(major, minor, patch) ((major << 16) | (minor << 8) | (patch))\n#define ESP_IDF_VERSION ESP_IDF_VERSION_VAL(IDF_MAJOR, 0, 0)\n",
+          "esp_sleep.h": [
+            "#pragma once",
+            '#include <stdint.h>\n#include "esp_err.h"\n#include "esp_idf_version.h"',
+            "typedef enum { ESP_SLEEP_WAKEUP_UNDEFINED, ESP_SLEEP_WAKEUP_ALL, ESP_SLEEP_WAKEUP_EXT0, ESP_SLEEP_WAKEUP_EXT1, ESP_SLEEP_WAKEUP_TIMER } esp_sleep_source_t;",
+            "typedef esp_sleep_source_t esp_sleep_wakeup_cause_t;",
+            "esp_err_t esp_sleep_enable_timer_wakeup(uint64_t time_in_us);",
+            "void esp_deep_sleep_start(void) __attribute__((__noreturn__));",
+            "#if IDF_MAJOR >= 6",
+            "esp_sleep_wakeup_cause_t esp_sleep_get_wakeup_cause(void) __attribute__((deprecated));",
+            "uint32_t esp_sleep_get_wakeup_causes(void);",
+            "#else",
+            "esp_sleep_wakeup_cause_t esp_sleep_get_wakeup_cause(void);",
+            "#endif",
+            "",
+          ].join("\n"),
+          "esp_system.h":
+            '#pragma once\n#include "esp_err.h"\ntypedef enum { ESP_RST_UNKNOWN, ESP_RST_POWERON, ESP_RST_EXT, ESP_RST_SW, ESP_RST_PANIC, ESP_RST_INT_WDT, ESP_RST_TASK_WDT, ESP_RST_WDT, ESP_RST_DEEPSLEEP, ESP_RST_BROWNOUT, ESP_RST_SDIO } esp_reset_reason_t;\nesp_reset_reason_t esp_reset_reason(void);\n',
+          "esp_wifi.h": '#pragma once\n#include "esp_err.h"\nesp_err_t esp_wifi_stop(void);\n',
+        };
+        const moddable = process.env.MODDABLE;
+        const realXs = !!moddable && existsSync(path.join(moddable, "xs/includes/xsmc.h"));
+        if (!realXs)
+          // the parts of XS's xsmc.h the file uses, with XS's own signatures
+          headers["xsmc.h"] = [
+            "#pragma once",
+            "typedef struct sxMachine xsMachine;\ntypedef struct { void *kind; } xsSlot;",
+            "int _xsArgc(xsMachine *);\nxsSlot *fxArgAt(xsMachine *, int);\nxsSlot *fxResultAt(xsMachine *);",
+            "double fxToNumber(xsMachine *, xsSlot *);\nvoid fxString(xsMachine *, xsSlot *, char *);",
+            "void fxThrowMessage(xsMachine *, char *, int, int, char *, ...) __attribute__((noreturn, format(printf, 5, 6)));",
+            "#define xsmcArgc _xsArgc(the)\n#define xsArg(i) (*fxArgAt(the, i))\n#define xsResult (*fxResultAt(the))",
+            "#define xsmcToNumber(s) fxToNumber(the, &(s))\n#define xsmcSetString(s, v) fxString(the, &(s), v)",
+            "#define xsRangeError(...) fxThrowMessage(the, (char *)__FILE__, __LINE__, 2, __VA_ARGS__)",
+            "",
+          ].join("\n");
+        for (const [name, text] of Object.entries(headers)) writeFileSync(path.join(dir, name), text);
+        const xs = realXs ? ["-I", path.join(moddable, "xs/includes"), "-I", path.join(moddable, "xs/platforms"), "-Dmxlin=1"] : [];
+        for (const major of [5, 6]) {
+          const args = ["-fsyntax-only", "-std=gnu17", "-Wall", "-Wextra", "-Werror", "-Werror=implicit-function-declaration", `-DIDF_MAJOR=${major}`, "-I", dir, ...xs, path.join(root, C_SOURCE)];
+          const r: { status: number | null; stderr: string } = spawnSync(cc, args, { encoding: "utf8" });
+          assert.equal(r.status, 0, `ESP-IDF v${major} declarations, ${realXs ? "the SDK's" : "stand-in"} xsmc.h:\n${r.stderr}`);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("ESP32 module: sleep(ms) hands the host whole microseconds and refuses what it cannot sleep; wake is the host's answer", async () => {
+      const calls: number[] = [];
+      let cause: unknown = "timer";
+      const g = globalThis as { native?: (name: string) => unknown };
+      const hosts: Record<string, unknown> = {
+        xs_xsmqtt_deep_sleep: (us: number) => void calls.push(us),
+        xs_xsmqtt_wake_cause: () => cause,
+      };
+      g.native = (name) => hosts[name];
+      let mod: typeof import("../src/platform/moddable/deep-sleep.js");
+      try {
+        mod = (await import(pathToFileURL(path.join(root, "dist/src/platform/moddable/deep-sleep.js")).href)) as typeof import("../src/platform/moddable/deep-sleep.js");
+      } finally {
+        delete g.native;
+      }
+      const { MAX_SLEEP_MS } = (await import(pathToFileURL(path.join(root, "dist/src/platform/moddable/sleep-time.js")).href)) as typeof import("../src/platform/moddable/sleep-time.js");
+      const s = mod.createDeepSleep(null);
+      assert.equal(s.wake, "timer");
+      const platform = { connect: () => ({}) as never, timer: () => ({ set() {}, clear() {} }), now: () => 0 };
+      assert.equal(s.guard(platform), platform, "nothing runs after the ESP32 sleeps: no guard needed");
+      s.sleep(2000);
+      s.sleep(0.0004);
+      s.sleep(1.0005);
+      s.sleep(MAX_SLEEP_MS);
+      assert.deepEqual(calls, [2000000, 1, 1001, MAX_SLEEP_MS * 1000]);
+      assert.ok(Number.isSafeInteger(MAX_SLEEP_MS * 1000));
+      for (const bad of [0, -5, NaN, Infinity, MAX_SLEEP_MS + 1, "10" as unknown as number]) assert.throws(() => s.sleep(bad), RangeError, String(bad));
+      assert.equal(calls.length, 4, "a refused duration never reaches the host");
+      for (const [answer, wake] of [["power-on", "power-on"], ["other", "other"], ["asleep?", "other"], [undefined, "other"]] as const) {
+        cause = answer;
+        assert.equal(mod.createDeepSleep(null).wake, wake, String(answer));
+      }
+    });
+
+    it("simulator module: the marker, then the traced line; every timer stops; the next boot is a timer wake, the one after a power-on", async () => {
+      const mod = (await import(pathToFileURL(path.join(root, "dist/src/platform/moddable/deep-sleep-sim.js")).href)) as typeof import("../src/platform/moddable/deep-sleep-sim.js");
+      const stored = new Map<string, Uint8Array>();
+      const files: Files = {
+        open(name, create) {
+          if (!stored.has(name)) {
+            if (!create) return null;
+            stored.set(name, new Uint8Array(0));
+          }
+          let data = stored.get(name)!;
+          let dirty = false;
+          return {
+            size: () => data.length,
+            read: () => 0,
+            write(bytes, position) {
+              const grown = new Uint8Array(Math.max(data.length, position + bytes.length));
+              grown.set(data);
+              grown.set(bytes, position);
+              data = grown;
+              dirty = true;
+            },
+            truncate(length) {
+              data = data.slice(0, length);
+            },
+            sync() {
+              dirty = false;
+            },
+            close() {
+              assert.ok(!dirty, "written bytes are synced before the file is closed");
+              stored.set(name, data);
+            },
+          };
+        },
+        remove: (name) => void stored.delete(name),
+        rename() {
+          throw new Error("not used");
+        },
+      };
+      const events: string[] = [];
+      const g = globalThis as { trace?: (...s: string[]) => void };
+      g.trace = (...s) => events.push(`trace ${s.join("").trimEnd()} [marker ${stored.has("sleeping") ? new TextDecoder().decode(stored.get("sleeping")).trim() : "none"}]`);
+      const platform: Platform = {
+        connect: () => {
+          events.push("connect");
+          return { write: () => 1, writePacket: () => true, close() {} };
+        },
+        timer: () => {
+          const n = events.filter((e) => e.startsWith("timer ")).length;
+          events.push(`timer ${n}`);
+          return { set: (ms) => void events.push(`set ${n} ${ms}`), clear: () => void events.push(`clear ${n}`) };
+        },
+        now: () => 42,
+      };
+      try {
+        const boot = mod.createDeepSleep(files);
+        assert.equal(boot.wake, "power-on");
+        const p = boot.guard(platform);
+        const a = p.timer(() => {});
+        const b = p.timer(() => {});
+        a.set(100);
+        p.connect({ host: "h", port: 1 }, {} as TransportSink);
+        assert.equal(p.now(), 42);
+        assert.throws(() => boot.sleep(0), RangeError);
+        assert.throws(() => boot.sleep(NaN), RangeError);
+        assert.equal(stored.size, 0, "a refused sleep leaves no marker");
+        events.length = 0;
+        boot.sleep(1500.2);
+        assert.deepEqual(events, ["clear 0", "clear 1", "trace # deep sleep 1501 ms [marker 1501]"], "the marker is on storage when the line appears");
+        assert.match("# deep sleep 1501 ms", mod.SLEEP_LINE);
+        assert.equal("# deep sleep 1501 ms".match(mod.SLEEP_LINE)?.[1], "1501");
+        events.length = 0;
+        a.set(5);
+        b.set(6);
+        const t = p.connect({ host: "h", port: 1 }, {} as TransportSink);
+        assert.equal(t.write(new Uint8Array(4), 0, 4), 0);
+        assert.equal(t.writePacket(new Uint8Array(1), new Uint8Array(1)), false);
+        boot.sleep(10);
+        assert.equal(events.length, 1, `asleep: no timer set, no connection, no second sleep, one complaint: ${events.join(" | ")}`);
+        assert.match(events[0], /^trace # deep sleep: a timer set after the sleep ignored/);
+
+        const woke = mod.createDeepSleep(files);
+        assert.equal(woke.wake, "timer");
+        assert.ok(!stored.has(mod.WAKE_MARKER), "the marker is consumed at boot");
+        assert.equal(mod.createDeepSleep(files).wake, "power-on", "a start that did not follow a sleep");
+
+        events.length = 0;
+        const noFiles = mod.createDeepSleep(null);
+        assert.equal(noFiles.wake, "power-on");
+        noFiles.sleep(2000);
+        assert.deepEqual(events, ["trace # deep sleep 2000 ms [marker none]"]);
+      } finally {
+        delete g.trace;
+      }
     });
   });
 

@@ -9,6 +9,7 @@
 import type { Board, BoardDefinition, NetworkStatus, Storage } from "../../app/board.js";
 import type { Platform } from "../../mqtt/platform.js";
 import { SntpClock } from "./clock.js";
+import { createDeepSleep } from "./deep-sleep.js";
 import { flashFiles } from "./files.js";
 import { TraceConsole } from "./terminal.js";
 import { createHardware } from "./hardware.js";
@@ -32,7 +33,9 @@ export interface ModdableBoardOptions {
 
 /** Builds the board for `definition`; sensors and LED come from the hardware module the manifest maps. */
 export function createModdableBoard(definition: BoardDefinition, options: ModdableBoardOptions): Board {
-  const platform: Platform = moddablePlatform();
+  const files = flashFiles();
+  const deepSleep = createDeepSleep(files);
+  const platform: Platform = deepSleep.guard(moddablePlatform());
   const preferences = new PreferenceStorage(options.domain);
   const hardware = createHardware(definition, { serialInput: options.serialInput, serialDevice: options.serialDevice });
   const clock = new SntpClock(platform, { hosts: options.sntp });
@@ -72,11 +75,13 @@ export function createModdableBoard(definition: BoardDefinition, options: Moddab
     network,
     clock,
     storage,
-    files: flashFiles() ?? undefined,
+    files: files ?? undefined,
     terminal: new TraceConsole(hardware.input),
     sensors: hardware.sensors,
     led: hardware.led,
     restart: () => hardware.restart(options.restartDelay ?? 1000),
+    sleep: (ms) => deepSleep.sleep(ms),
+    wake: deepSleep.wake,
   };
   hardware.led?.(false);
   return board;

@@ -67,6 +67,7 @@ export function readDeviceConfig(config: McConfig): DeviceConfig {
   set("qos", int("qos", 0, 2));
   set("outboxBytes", int("outboxBytes", 256, 1 << 20));
   set("discovery", text(config.discovery));
+  // battery mode: seconds of deep sleep between wakes (the app's limit), and the longest wake in ms
   set("sleep", int("sleep", 0, 604800));
   set("awake", int("awake", 1000, 600000));
   set("ssid", text(config.ssid));
