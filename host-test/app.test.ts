@@ -19,6 +19,7 @@ interface Device {
   start(config: BuildConfig): Promise<void>;
   network(up: boolean): Promise<void>;
   fault(sensor: string, faulty: boolean): Promise<void>;
+  line(text: string): Promise<void>;
   stats(): Promise<{
     app: { samples: number; readings: number; sensorErrors: number };
     client: { dropped: number; queued: number };
@@ -41,6 +42,9 @@ async function device(name: EngineName): Promise<Device> {
     },
     async fault(name, faulty) {
       await engine.call("fault", name, faulty);
+    },
+    async line(text) {
+      await engine.call("line", text);
     },
     async stats() {
       return engine.call("stats");
@@ -209,6 +213,25 @@ for (const engine of ENGINES) {
       await dev.fault("pressure", false);
       const before = readings("env").length;
       await until(() => readings("env").length > before, 3000, "still sampling");
+    });
+
+    it("the console takes only real settings (not Object.prototype's keys), checks values, and never echoes a password", async () => {
+      await dev.start(config());
+      const answer = async (text: string) => {
+        const n = dev.console.length;
+        await dev.line(text);
+        await until(() => dev.console.length > n, 3000, `an answer to "${text}"`);
+        return dev.console.slice(n).find((l) => !l.startsWith("#"))!;
+      };
+      assert.match(await answer("set toString x"), /^error unknown setting "toString"/);
+      assert.match(await answer("get constructor"), /^error unknown setting "constructor"/);
+      assert.match(await answer("set __proto__ 1"), /^error unknown setting/);
+      assert.match(await answer("set sleep -5"), /^error sleep must be whole seconds/);
+      assert.equal(await answer("set sleep 30"), "ok sleep");
+      assert.equal(await answer("get sleep"), "value sleep 30");
+      assert.equal(await answer("set pass s3cret"), "ok pass");
+      assert.equal(await answer("get pass"), "value pass ********");
+      assert.equal(await answer("keys"), "keys sleep pass", "the firmware's own records (seq, subscribed, ...) are not listed");
     });
 
     it("restarts once on a restart command at QoS 1 (its PUBACK goes out first, so the session does not deliver it again)", async () => {

@@ -21,7 +21,7 @@ import type { MqttError } from "../mqtt/errors.js";
 import type { Message } from "../mqtt/message.js";
 import type { Timer } from "../mqtt/platform.js";
 import type { Board, Sample, Sensor } from "./board.js";
-import { checkSetting, resolveConfig, SETTINGS, type AppConfig, type BuildConfig } from "./config.js";
+import { checkSetting, isSetting, resolveConfig, type AppConfig, type BuildConfig } from "./config.js";
 import { ANNOUNCED_KEY, Discovery, SUM_KEY, type DiscoveryInput } from "./discovery.js";
 import { Journal, MemoryFiles } from "./journal.js";
 import { JsonWriter } from "./json.js";
@@ -456,7 +456,7 @@ export class App {
         return out(`ok ${key}`);
       }
       case "get": {
-        if (!(rest in SETTINGS)) return out(`error unknown setting "${rest}"`);
+        if (!isSetting(rest)) return out(`error unknown setting "${rest}"`);
         const v = this.board.storage.get(rest);
         if (v === undefined) return out(`error ${rest} is not set`);
         return out(`value ${rest} ${rest === "pass" || rest === "wifipass" ? "********" : v}`);

@@ -67,6 +67,11 @@ export const SETTINGS = {
 } as const;
 export type SettingKey = keyof typeof SETTINGS;
 
+/** True for a key of {@link SETTINGS} itself ("toString" and the other keys of Object.prototype are not settings). */
+export function isSetting(key: string): key is SettingKey {
+  return Object.prototype.hasOwnProperty.call(SETTINGS, key);
+}
+
 /** Parses mqtt://host[:port] (1883) or mqtts://host[:port] (8883); throws a readable Error. */
 export function parseBrokerUrl(url: string): BrokerAddress {
   const m = /^(mqtts?|tcp|ssl):\/\/(\[[^\]]+\]|[^:/?#]+)(?::(\d+))?\/?$/.exec(url.trim());
@@ -80,7 +85,7 @@ export function parseBrokerUrl(url: string): BrokerAddress {
 
 /** Checks one setting's value; returns an error message or null. */
 export function checkSetting(key: string, value: string): string | null {
-  if (!(key in SETTINGS)) return `unknown setting "${key}" (known: ${Object.keys(SETTINGS).join(", ")})`;
+  if (!isSetting(key)) return `unknown setting "${key}" (known: ${Object.keys(SETTINGS).join(", ")})`;
   switch (key as SettingKey) {
     case "broker":
       try {

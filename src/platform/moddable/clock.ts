@@ -77,7 +77,7 @@ export class SntpClock implements WallClock {
 
   /** One round: the first host, then each next one after an error. */
   private ask(): void {
-    if (this.request) return;
+    if (this.request || this.hosts.length === 0) return; // no servers: only the system clock, nothing to ask
     let index = 0;
     try {
       this.request = new SNTP({ host: this.hosts[0] }, (message, value) => {
