@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -62,6 +62,9 @@ const SDK_ESP32 = [
 /** Modules an SDK manifest provides when our manifests include it (checked against the SDK in the simulator build). */
 const SDK_MANIFEST_PROVIDES: Record<string, string[]> = {
   "$(MODDABLE)/modules/io/files/manifest.json": ["embedded:storage/files"],
+  // the SDK's TLS socket; its crypt manifests bring "Resource" (the certificate data)
+  "$(MODDABLE)/examples/io/tcp/tlssocket/manifest.json": ["embedded:io/socket/tcp/tls", "Resource"],
+  "$(MODDABLE)/modules/base/instrumentation/manifest.json": ["instrumentation"],
 };
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -675,6 +678,37 @@ describe("device build (Moddable, without the SDK)", function () {
       assert.deepEqual(plan("flash", ["sim"], "darwin").args, ["-d", "-m", "-p", "mac"]);
       for (const bad of [[], ["ssid=a"], ["ESP32"], ["esp32/nodemcu", "-d"], ["esp32/nodemcu", "oops"]]) assert.throws(() => plan("build", bad, "linux"), UsageError, JSON.stringify(bad));
       assert.throws(() => plan("deploy", ["esp32"], "linux"), UsageError);
+    });
+
+    it("ca=<file>: PEM or DER in, DER built in as the resource the TLS transport trusts, removed by a build without it", async () => {
+      const { plan, certificateDer, installCa, caPath, UsageError } = (await import(pathToFileURL(path.join(root, "dist/tools/device.js")).href)) as typeof import("../tools/device.js");
+      const { makeCerts } = await import("./certs.js");
+      assert.deepEqual(plan("build", ["host", "ca=/x/ca.pem", "ssid=a"], "linux"), { args: ["-m", "-p", "lin", "-t", "build", "ssid=a"], platform: "lin", simulator: true, ca: "/x/ca.pem" });
+      assert.throws(() => plan("build", ["host", "ca="], "linux"), UsageError);
+      const certs = makeCerts();
+      const fake = mkdtempSync(path.join(tmpdir(), "xsmqtt-ca-"));
+      try {
+        const pem = readFileSync(certs.caCert);
+        const der = spawnSync("openssl", ["x509", "-in", certs.caCert, "-outform", "der"]).stdout;
+        assert.ok(der.length > 100);
+        assert.deepEqual(certificateDer(pem), der, "PEM decoded to openssl's DER");
+        assert.deepEqual(certificateDer(der), der, "DER kept as it is");
+        assert.throws(() => certificateDer(Buffer.from("not a certificate")), /neither a PEM certificate/);
+        mkdirSync(path.join(fake, "src/platform/moddable/ca"), { recursive: true });
+        installCa(certs.caCert, fake);
+        assert.deepEqual(readFileSync(caPath(fake)), der);
+        installCa(undefined, fake);
+        assert.equal(existsSync(caPath(fake)), false);
+        // the manifest builds that file in, beside the SDK's roots, with the SDK's TLS socket
+        const manifest = JSON.parse(readFileSync(path.join(root, "manifest.json"), "utf8"));
+        assert.ok(manifest.data["*"].includes("./src/platform/moddable/ca/xsmqtt-ca"));
+        assert.equal(path.relative(root, caPath()), path.join("src/platform/moddable/ca/xsmqtt-ca.der"));
+        for (const n of [106, 109, 170, 222]) assert.ok(manifest.data["*"].includes(`$(MODULES)/crypt/data/ca${n}`), `root ca${n}`);
+        assert.ok(manifest.include.includes("$(MODDABLE)/examples/io/tcp/tlssocket/manifest.json"), "the SDK's TLS socket, by reference");
+      } finally {
+        certs.remove();
+        rmSync(fake, { recursive: true, force: true });
+      }
     });
   });
 

@@ -16,7 +16,7 @@
  * TypeScript errors); 2 for a wrong command line.
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -28,6 +28,7 @@ const USAGE = `usage: npm run build:device -- <target> [key=value ...]
 targets: esp32/nodemcu (or esp32), esp32/esp32s3, esp32/esp32c3, esp32/m5stack_core2,
          host (the desktop simulator; also lin, mac, win, sim)
 key=value overrides manifest.json "config", e.g. ssid=home password=secret brokers=mqtt://192.168.1.5:1883
+ca=<file> builds in the CA certificate (PEM or DER) that signed an mqtts:// broker's certificate
 
 flash makes a debug build and starts xsbug, which then owns the serial port (no console
 input); flash --release makes a release build whose serial console takes provisioning.`;
@@ -49,6 +50,8 @@ export interface Plan {
   platform: string;
   /** The simulator (no hardware involved). */
   simulator: boolean;
+  /** `ca=<file>`: the broker's CA certificate (PEM or DER) to build in for mqtts:// (not an mcconfig setting). */
+  ca?: string;
 }
 
 /** Thrown for a wrong command line (exit 2). */
@@ -59,8 +62,12 @@ export function plan(action: string, args: string[], platform: NodeJS.Platform =
   if (action !== "build" && action !== "flash") throw new UsageError(`unknown action "${action}" (build or flash)`);
   let release = false;
   const rest: string[] = [];
+  let ca: string | undefined;
   for (const a of args) {
-    if (a === "--release") release = true;
+    if (a.startsWith("ca=")) {
+      if (a.length === 3) throw new UsageError("ca= needs a certificate file (PEM or DER)");
+      ca = a.slice(3);
+    } else if (a === "--release") release = true;
     else if (a === "-h" || a === "--help") throw new UsageError("");
     else if (a.startsWith("-")) throw new UsageError(`unknown option ${a} (mcconfig options are chosen by this tool; settings go as key=value)`);
     else rest.push(a);
@@ -73,10 +80,38 @@ export function plan(action: string, args: string[], platform: NodeJS.Platform =
 
   const simulator = SIMULATOR_ALIASES.has(target);
   const p = simulator ? hostPlatform(platform) : target;
-  if (action === "build") return { args: ["-m", "-p", p, "-t", "build", ...rest], platform: p, simulator };
-  if (release) return { args: ["-m", "-p", p, ...rest], platform: p, simulator };
+  const withCa = (plan: Plan): Plan => (ca === undefined ? plan : { ...plan, ca });
+  if (action === "build") return withCa({ args: ["-m", "-p", p, "-t", "build", ...rest], platform: p, simulator });
+  if (release) return withCa({ args: ["-m", "-p", p, ...rest], platform: p, simulator });
   // xsbug owns the serial port in a debug build: keep the firmware off it (the user may override)
-  return { args: ["-d", "-m", "-p", p, ...(simulator ? [] : ["serialInput=0"]), ...rest], platform: p, simulator };
+  return withCa({ args: ["-d", "-m", "-p", p, ...(simulator ? [] : ["serialInput=0"]), ...rest], platform: p, simulator });
+}
+
+/** Where the build takes the CA certificate from (the manifest's "data": the resource `xsmqtt-ca.der`). */
+export function caPath(root = ROOT): string {
+  return path.join(root, "src/platform/moddable/ca/xsmqtt-ca.der");
+}
+
+/**
+ * The DER bytes of a certificate file: DER as it is, PEM decoded (the first CERTIFICATE
+ * block; the TLS stack takes one CA). Throws a readable Error for anything else.
+ */
+export function certificateDer(file: Uint8Array, name = "the CA file"): Buffer {
+  const bytes = Buffer.from(file);
+  if (bytes.length > 4 && bytes[0] === 0x30 && bytes[1] === 0x82) return bytes; // a DER SEQUENCE
+  const text = bytes.toString("latin1");
+  const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(text);
+  if (!m) throw new Error(`${name} is neither a PEM certificate (-----BEGIN CERTIFICATE-----) nor DER`);
+  const der = Buffer.from(m[1].replace(/\s+/g, ""), "base64");
+  if (der.length < 4 || der[0] !== 0x30) throw new Error(`${name}: its PEM block does not hold a DER certificate`);
+  return der;
+}
+
+/** Writes the plan's CA into the build as DER, or removes one left by an earlier build. */
+export function installCa(ca: string | undefined, root = ROOT): void {
+  const target = caPath(root);
+  if (ca === undefined) return rmSync(target, { force: true });
+  writeFileSync(target, certificateDer(readFileSync(ca), ca));
 }
 
 /** Newest modification time of the files under `dir` whose names end with `suffix`. */
@@ -150,6 +185,14 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     const status = run(tsc, ["-p", "."], { cwd: ROOT, shell: process.platform === "win32" });
     if (status !== 0) return 1;
   }
+
+  try {
+    installCa(p.ca);
+  } catch (e) {
+    process.stderr.write(`device: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (p.ca !== undefined) process.stderr.write(`# ca=${p.ca}: built in as ${path.relative(ROOT, caPath())}\n`);
 
   process.stderr.write(`# mcconfig ${p.args.map((a) => a.replace(/^((?:mqtt)?password=).+$/i, "$1****")).join(" ")}\n`);
   const PATH = [bin, env.PATH ?? ""].join(path.delimiter);

@@ -16,6 +16,7 @@
 /// <reference path="./sntp.d.ts" />
 /// <reference path="./preference.d.ts" />
 /// <reference path="./embedded-io.d.ts" />
+/// <reference path="./tls.d.ts" />
 /// <reference path="./embedded-storage.d.ts" />
 /// <reference path="./embedded-sensor.d.ts" />
 /// <reference path="./xsmqtt-board.d.ts" />

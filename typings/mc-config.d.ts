@@ -28,6 +28,8 @@ declare module "mc/config" {
     readonly sntp?: string;
     /** Read provisioning lines from the serial console (off in debug builds, where xsbug owns the port). */
     readonly serialInput?: boolean | number | string;
+    /** `mqtts://`: verify the broker's certificate and name (default on; 0 turns it off, for tests only). */
+    readonly tlsVerify?: boolean | number | string;
     /** Desktop simulator only: a serial device (e.g. a pty from socat) to read console lines from. */
     readonly serialDevice?: string;
   }

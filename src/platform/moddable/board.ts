@@ -27,6 +27,8 @@ export interface ModdableBoardOptions {
   wifiPassword?: string;
   serialInput: boolean;
   serialDevice?: string;
+  /** `mqtts://`: verify the broker's certificate (default true). */
+  tlsVerify?: boolean;
   /** Ms between a restart request and the restart, so a last reply can go out (default 1000). */
   restartDelay?: number;
 }
@@ -35,7 +37,10 @@ export interface ModdableBoardOptions {
 export function createModdableBoard(definition: BoardDefinition, options: ModdableBoardOptions): Board {
   const files = flashFiles();
   const deepSleep = createDeepSleep(files);
-  const platform: Platform = deepSleep.guard(moddablePlatform());
+  let terminal: TraceConsole | undefined;
+  const platform: Platform = deepSleep.guard(
+    moddablePlatform({ tls: { verify: options.tlsVerify !== false, log: (line) => terminal?.write(`# ${line}`) } }),
+  );
   const preferences = new PreferenceStorage(options.domain);
   const hardware = createHardware(definition, { serialInput: options.serialInput, serialDevice: options.serialDevice });
   const clock = new SntpClock(platform, { hosts: options.sntp });
@@ -76,7 +81,7 @@ export function createModdableBoard(definition: BoardDefinition, options: Moddab
     clock,
     storage,
     files: files ?? undefined,
-    terminal: new TraceConsole(hardware.input),
+    terminal: (terminal = new TraceConsole(hardware.input)),
     sensors: hardware.sensors,
     led: hardware.led,
     restart: () => hardware.restart(options.restartDelay ?? 1000),

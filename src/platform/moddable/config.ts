@@ -18,6 +18,8 @@ export interface DeviceConfig {
   serialInput: boolean;
   /** Simulator: tty to read console lines from. */
   serialDevice?: string;
+  /** `mqtts://`: check the broker's certificate and name (default true; `tlsVerify=0` turns it off). */
+  tlsVerify: boolean;
   /** One message per config value that was ignored. */
   warnings: string[];
 }
@@ -72,7 +74,7 @@ export function readDeviceConfig(config: McConfig): DeviceConfig {
   set("awake", int("awake", 1000, 600000));
   set("ssid", text(config.ssid));
   set("wifiPassword", text(config.password));
-  const device: DeviceConfig = { build, sntp: list(config.sntp), serialInput: flag(config.serialInput, true), warnings };
+  const device: DeviceConfig = { build, sntp: list(config.sntp), serialInput: flag(config.serialInput, true), tlsVerify: flag(config.tlsVerify, true), warnings };
   const tty = text(config.serialDevice);
   if (tty !== undefined) device.serialDevice = tty;
   return device;

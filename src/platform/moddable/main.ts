@@ -30,6 +30,7 @@ export default function main(): void {
     wifiPassword: device.build.wifiPassword,
     serialInput: device.serialInput,
     serialDevice: device.serialDevice,
+    tlsVerify: device.tlsVerify,
   });
   for (const w of device.warnings) board.terminal.write(`# ${w}`);
   const build = device.build;

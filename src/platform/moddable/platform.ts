@@ -1,7 +1,7 @@
 /// <reference path="../../../typings/index.d.ts" />
 /**
- * The client's platform on Moddable: ECMA-419 TCP sockets (`embedded:io/socket/tcp`), the
- * `timer` module and `Time.ticks`. Runs on the ESP32 and in the desktop simulator.
+ * The client's platform on Moddable: ECMA-419 TCP sockets (`embedded:io/socket/tcp`), TLS
+ * over them for `mqtts://` (tls.ts), the `timer` module and `Time.ticks`. Runs on the ESP32 and in the desktop simulator.
  *
  * Memory: one receive buffer and one send staging buffer, allocated here, serve every
  * connection. The socket reads and writes whole buffers, so a transfer of n bytes needs a
@@ -13,6 +13,7 @@ import Net from "net";
 import Time from "time";
 import ModdableTimer, { type TimerID } from "timer";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "../../mqtt/platform.js";
+import { PLAUSIBLE_TIME, TlsConnection, type TlsOptions } from "./tls.js";
 
 export interface ModdablePlatformOptions {
   /** Bytes read from the socket per `onData` call (default 512). */
@@ -21,6 +22,8 @@ export interface ModdablePlatformOptions {
   stagingBytes?: number;
   /** Views kept per buffer, a power of two (default 16). */
   viewCache?: number;
+  /** `mqtts://` brokers: verification (on by default) and where the handshake is reported. */
+  tls?: TlsOptions;
 }
 
 /** Subarray views of one buffer, each starting at 0, cached by length (direct-mapped). */
@@ -98,11 +101,20 @@ const CLOSED = 2;
 interface Shared {
   rx: ViewCache;
   tx: ViewCache;
+  tls: TlsOptions;
 }
+
+/**
+ * Bytes kept back from what the TLS socket says it can take: it estimates its record
+ * overhead at 32 bytes after a write, and a record it cannot send whole would throw
+ * "would block" after its sequence number moved on, breaking the connection.
+ */
+const TLS_MARGIN = 64;
 
 /** One TCP connection to a broker. */
 class TcpTransport implements Transport {
-  private socket: TCP | undefined;
+  private socket: TCP | TlsConnection | undefined;
+  private readonly margin: number;
   private state = OPENING;
   /** Bytes the socket said it can take now. */
   private writable = 0;
@@ -114,15 +126,35 @@ class TcpTransport implements Transport {
     broker: BrokerAddress,
     private readonly sink: TransportSink,
   ) {
-    if (broker.tls) {
-      this.fail("TLS is not available in the Moddable build (use mqtt://)");
+    this.margin = broker.tls ? TLS_MARGIN : 0;
+    // certificate dates are checked: a clock still in 1970 would refuse every certificate
+    if (broker.tls && shared.tls.verify !== false && Date.now() < PLAUSIBLE_TIME) {
+      this.fail("TLS waits for the clock (certificate dates are checked): SNTP has not answered yet");
       return;
     }
     resolveHost(broker.host, (address) => {
       if (this.state !== OPENING) return;
       if (address === undefined) return this.fail(`cannot resolve ${broker.host}`);
-      this.open(address, broker.port);
+      if (broker.tls) this.openTls(broker.host, address, broker.port);
+      else this.open(address, broker.port);
     });
+  }
+
+  private openTls(host: string, address: string, port: number): void {
+    try {
+      this.socket = new TlsConnection(host, address, port, this.shared.tls, {
+        onReadable: (count) => this.readable(count),
+        onWritable: (count) => this.onWritable(count),
+        onError: () => this.onError(),
+        onFailure: (reason) => {
+          if (this.state === CLOSED) return;
+          this.shut();
+          this.sink.onClose(reason);
+        },
+      });
+    } catch (e) {
+      this.fail(`TLS to ${host}:${port} not started: ${(e as Error).message}`);
+    }
   }
 
   private open(address: string, port: number): void {
@@ -219,7 +251,7 @@ class TcpTransport implements Transport {
         break;
       }
       if (left === undefined) break; // the socket failed; onError follows
-      this.writable = left;
+      this.writable = left - this.margin;
       at += n;
     }
     if (at < end) this.blocked = true;
@@ -245,7 +277,7 @@ class TcpTransport implements Transport {
       return false;
     }
     if (left === undefined) return false; // the socket failed; onError follows, the packet waits in the queue
-    this.writable = left;
+    this.writable = left - this.margin;
     return true;
   }
 
@@ -293,6 +325,7 @@ export function moddablePlatform(options: ModdablePlatformOptions = {}): Platfor
   const shared: Shared = {
     rx: new ViewCache(new Uint8Array(options.receiveBytes ?? 512), slots),
     tx: new ViewCache(new Uint8Array(options.stagingBytes ?? 512), slots),
+    tls: options.tls ?? {},
   };
   return {
     connect: (broker, sink) => new TcpTransport(shared, broker, sink),
