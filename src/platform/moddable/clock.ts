@@ -10,8 +10,8 @@ import Time from "time";
 import type { WallClock } from "../../app/board.js";
 import type { Platform, Timer } from "../../mqtt/platform.js";
 
-/** Any time before this (2024-01-01) means the clock was never set. */
-const PLAUSIBLE = 1704067200000;
+/** Any time before this (2024-01-01) means the clock was never set (TLS waits for a later one: certificate dates). */
+export const PLAUSIBLE_TIME = 1704067200000;
 
 export interface SntpClockOptions {
   /** SNTP servers in order of preference; none means trust the system clock when plausible. */
@@ -55,7 +55,7 @@ export class SntpClock implements WallClock {
     if (this.onSync) return;
     this.onSync = onSync;
     // already set: the simulator's system clock, or a soft restart that kept the RTC
-    if (Date.now() >= PLAUSIBLE) this.done();
+    if (Date.now() >= PLAUSIBLE_TIME) this.done();
     if (this.hosts.length === 0) return;
     if (this.synced) this.timer.set(this.resync);
     else this.ask();

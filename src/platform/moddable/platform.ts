@@ -13,7 +13,8 @@ import Net from "net";
 import Time from "time";
 import ModdableTimer, { type TimerID } from "timer";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "../../mqtt/platform.js";
-import { PLAUSIBLE_TIME, TlsConnection, type TlsOptions } from "./tls.js";
+import { PLAUSIBLE_TIME } from "./clock.js";
+import { TlsConnection, type TlsOptions } from "./tls.js";
 
 export interface ModdablePlatformOptions {
   /** Bytes read from the socket per `onData` call (default 512). */
@@ -146,11 +147,7 @@ class TcpTransport implements Transport {
         onReadable: (count) => this.readable(count),
         onWritable: (count) => this.onWritable(count),
         onError: () => this.onError(),
-        onFailure: (reason) => {
-          if (this.state === CLOSED) return;
-          this.shut();
-          this.sink.onClose(reason);
-        },
+        onFailure: (reason) => this.closeWith(reason),
       });
     } catch (e) {
       this.fail(`TLS to ${host}:${port} not started: ${(e as Error).message}`);
@@ -198,18 +195,19 @@ class TcpTransport implements Transport {
 
   private onError(): void {
     if (this.state === CLOSED) return;
-    const wasOpen = this.state === OPEN;
+    this.closeWith(this.state === OPEN ? "connection closed" : "connection refused or unreachable");
+  }
+
+  /** Ends the connection from a socket callback and tells the client why. */
+  private closeWith(reason: string): void {
+    if (this.state === CLOSED) return;
     this.shut();
-    this.sink.onClose(wasOpen ? "connection closed" : "connection refused or unreachable");
+    this.sink.onClose(reason);
   }
 
   /** Reports a failure to open, from the event loop. */
   private fail(reason: string): void {
-    later(() => {
-      if (this.state === CLOSED) return;
-      this.shut();
-      this.sink.onClose(reason);
-    });
+    later(() => this.closeWith(reason));
   }
 
   private shut(): void {

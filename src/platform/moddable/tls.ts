@@ -24,9 +24,6 @@ import Time from "time";
 /** The CA certificate built into the firmware, when there is one. */
 export const CA_RESOURCE = "xsmqtt-ca.der";
 
-/** Any time before this (2024-01-01) means the clock was never set. */
-export const PLAUSIBLE_TIME = 1704067200000;
-
 export interface TlsOptions {
   /** Check the broker's certificate, its dates and its name (default true). */
   verify?: boolean;
