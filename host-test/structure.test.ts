@@ -41,6 +41,7 @@ describe("source structure", () => {
     const hits: string[] = [];
     for (const s of lib) {
       if (s.file.endsWith("packet.ts")) continue; // the table itself
+      if (s.file.endsWith("reasons.ts")) continue; // MQTT 5 reason codes, which share these values
       code(s.text)
         .split("\n")
         .forEach((line, i) => {
@@ -50,10 +51,11 @@ describe("source structure", () => {
     assert.deepEqual(hits, []);
   });
 
-  it("measures PUBLISH sizes in one function (no remaining-length arithmetic outside encode.ts)", () => {
+  it("measures PUBLISH sizes in one function (no remaining-length arithmetic outside the encoders)", () => {
     const hits: string[] = [];
     for (const s of lib) {
-      if (s.file.endsWith("encode.ts")) continue;
+      // encode5.ts sizes its property blocks, and measures PUBLISH through measurePublish
+      if (s.file.endsWith("encode.ts") || s.file.endsWith("encode5.ts")) continue;
       code(s.text)
         .split("\n")
         .forEach((line, i) => {

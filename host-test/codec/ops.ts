@@ -6,7 +6,7 @@
  */
 import { Decoder } from "../../src/mqtt/decode.js";
 import { MqttError } from "../../src/mqtt/errors.js";
-import { encodeObject, fromHex, PayloadAssembler, toHex, type PacketObject } from "../../tools/inspect.js";
+import { encodeObject, fromHex, PayloadAssembler, sizeOfObject as sizeOfObjectOf, toHex, type PacketObject } from "../../tools/inspect.js";
 import type { Packet } from "../../src/mqtt/packet.js";
 import * as E from "../../src/mqtt/encode.js";
 
@@ -43,7 +43,7 @@ interface Window {
  * pushed window of the chunk (not merely the chunk's array, which may hold other bytes
  * around it), or its own receive buffer.
  */
-function check(p: Packet, violations: string[], seen: { offset: number }, w: Window, buffer: Uint8Array): void {
+function check(p: Packet, violations: string[], seen: { offset: number }, w: Window, buffer: Uint8Array, version: number): void {
   const ok = (c: boolean, what: string) => c || violations.push(`${what} (type ${p.type})`);
   let lo = 0;
   let hi = buffer.length;
@@ -60,8 +60,15 @@ function check(p: Packet, violations: string[], seen: { offset: number }, w: Win
     ok(p.payloadOffset === seen.offset, "fragment offset does not follow the previous fragment");
     seen.offset = p.more ? p.payloadOffset + (p.payloadEnd - p.payloadStart) : 0;
     if (!p.more) ok(p.payloadOffset + (p.payloadEnd - p.payloadStart) === p.payloadLength, "fragments do not add up to payloadLength");
-  } else if (p.type === 8 || p.type === 9 || p.type === 10) {
+  } else if (p.type === 8 || p.type === 9 || p.type === 10 || (p.type === 11 && p.properties)) {
     ok(p.payloadStart >= lo && p.payloadStart <= p.payloadEnd && p.payloadEnd <= hi, "list view past the end of the bytes pushed");
+  }
+  const props = p.properties;
+  if (version === 5 && props && p.type !== 1 && p.type !== 12 && p.type !== 13) {
+    ok(props.data === p.data, "properties view another array than the packet");
+    ok(props.start >= lo && props.start <= props.end && props.end <= hi, "properties view outside the bytes pushed");
+    for (let i = 0; i < props.at.length; i++)
+      if ((props.present >>> (i + 1)) & 1) ok(props.at[i] > props.start && props.at[i] < props.end, `property ${i} offset outside the block`);
   }
 }
 
@@ -76,7 +83,8 @@ function check(p: Packet, violations: string[], seen: { offset: number }, w: Win
  *   or past `end`, of bytes a split packet left behind, or of receive-buffer bytes never
  *   filled, sees bytes that differ from run to run, so the outcomes differ and the case fails.
  */
-export function decodeBytes(bytes: Uint8Array, bufferSize: number, chunks: readonly number[]): Outcome {
+export function decodeBytes(bytes: Uint8Array, bufferSize: number, chunks: readonly number[], version = 4, aliases = ALIASES): Outcome {
+  const decodeWith = (bytes: Uint8Array, bufferSize: number, chunks: readonly number[], cache: number, fill: number) => decodeOnce(bytes, bufferSize, chunks, cache, fill, version, aliases);
   const out = decodeWith(bytes, bufferSize, chunks, 0, 0);
   const reference = JSON.stringify(out);
   const runs: [string, number, number][] = [
@@ -94,6 +102,9 @@ export function decodeBytes(bytes: Uint8Array, bufferSize: number, chunks: reado
   return out;
 }
 
+/** The Topic Alias Maximum the 5.0 decoders announce, unless a test says otherwise. */
+const ALIASES = 10;
+
 /** Bytes on each side of a chunk placed inside random bytes. */
 const MARGIN = 16;
 
@@ -102,7 +113,7 @@ const MARGIN = 16;
  * around each chunk (and in the fresh receive buffer), renewed around a chunk once it has
  * been pushed so that nothing left pointing into it keeps its value.
  */
-function decodeWith(bytes: Uint8Array, bufferSize: number, chunks: readonly number[], topicCache: number, fill: number): Outcome {
+function decodeOnce(bytes: Uint8Array, bufferSize: number, chunks: readonly number[], topicCache: number, fill: number, version: number, aliases: number): Outcome {
   const out: Outcome = { packets: [], deliveries: 0, violations: [] };
   const asm = new PayloadAssembler();
   const seen = { offset: 0 };
@@ -126,12 +137,12 @@ function decodeWith(bytes: Uint8Array, bufferSize: number, chunks: readonly numb
     {
       onPacket(p) {
         if (p.type === 3) out.deliveries++;
-        check(p, out.violations, seen, w, buffer);
-        const o = asm.add(p);
+        check(p, out.violations, seen, w, buffer, d.version);
+        const o = asm.add(p, d.version);
         if (o) out.packets.push(o);
       },
     },
-    { topicCache },
+    { topicCache, protocolVersion: version, topicAliasMaximum: aliases },
   );
   let i = 0;
   let k = 0;
@@ -171,16 +182,16 @@ function decodeWith(bytes: Uint8Array, bufferSize: number, chunks: readonly numb
   return out;
 }
 
-export function decodeHex(hex: string, bufferSize: number, chunks: number[]): Outcome {
-  return decodeBytes(fromHex(hex), bufferSize, chunks);
+export function decodeHex(hex: string, bufferSize: number, chunks: number[], version = 4, aliases = ALIASES): Outcome {
+  return decodeBytes(fromHex(hex), bufferSize, chunks, version, aliases);
 }
 
 /** Encodes one packet object; returns its hex and the sizeOf figure where the type has one. */
-export function encodeHex(o: PacketObject, bufferSize = 1 << 20): { hex?: string; size?: number; error?: Failure } {
+export function encodeHex(o: PacketObject, bufferSize = 1 << 20, version = 4): { hex?: string; size?: number; error?: Failure } {
   const buf = new Uint8Array(bufferSize);
   try {
-    const n = encodeObject(buf, 0, o);
-    return { hex: toHex(buf, 0, n), size: sizeOfObject(o) };
+    const n = encodeObject(buf, 0, o, version);
+    return { hex: toHex(buf, 0, n), size: sizeOfObject(o, version) };
   } catch (e) {
     return { error: failure(e) };
   }
@@ -197,43 +208,9 @@ export function encodeRemaining(remaining: number): { head: string; written: num
   return { head: toHex(buf, 0, 8), written: n, size: E.sizeOfPublish(f) };
 }
 
-/** sizeOfX for the packet types whose size varies; the fixed ones by their constant size. */
-export function sizeOfObject(o: PacketObject): number {
-  switch (o.cmd) {
-    case "connect":
-      return E.sizeOfConnect({
-        clientId: o.clientId ?? "",
-        clean: o.clean ?? true,
-        keepalive: o.keepalive ?? 0,
-        will: o.will ? { topic: o.will.topic, payload: fromHex(o.will.payload), qos: o.will.qos, retain: o.will.retain } : null,
-        username: o.username ?? null,
-        password: o.password == null ? null : fromHex(o.password),
-      });
-    case "publish":
-      return E.sizeOfPublish({
-        topic: o.topic ?? "",
-        payload: fromHex(o.payload ?? ""),
-        qos: o.qos ?? 0,
-        retain: !!o.retain,
-        dup: !!o.dup,
-        packetId: o.messageId ?? 0,
-      });
-    case "subscribe":
-      return E.sizeOfSubscribe({ packetId: o.messageId ?? 0, subscriptions: o.subscriptions ?? [] });
-    case "suback":
-      return E.sizeOfSuback({ packetId: o.messageId ?? 0, granted: o.granted ?? [] });
-    case "unsubscribe":
-      return E.sizeOfUnsubscribe({ packetId: o.messageId ?? 0, topics: o.unsubscriptions ?? [] });
-    case "connack":
-    case "puback":
-    case "pubrec":
-    case "pubrel":
-    case "pubcomp":
-    case "unsuback":
-      return 4;
-    default:
-      return 2;
-  }
+/** sizeOfX for the packet, as MQTT `version`. */
+export function sizeOfObject(o: PacketObject, version = 4): number {
+  return sizeOfObjectOf(o, version);
 }
 
 export interface RoundTrip {
@@ -243,25 +220,25 @@ export interface RoundTrip {
 }
 
 /** Encodes all packets into one stream, then decodes it under the given chunking. */
-export function roundTrip(objs: PacketObject[], bufferSize: number, chunks: number[]): RoundTrip {
+export function roundTrip(objs: PacketObject[], bufferSize: number, chunks: number[], version = 4): RoundTrip {
   let total = 0;
   const sizes: [number, number][] = [];
-  for (const o of objs) total += sizeOfObject(o);
+  for (const o of objs) total += sizeOfObject(o, version);
   const stream = new Uint8Array(total);
   let off = 0;
   for (const o of objs) {
-    const n = encodeObject(stream, off, o);
-    sizes.push([n, sizeOfObject(o)]);
+    const n = encodeObject(stream, off, o, version);
+    sizes.push([n, sizeOfObject(o, version)]);
     off += n;
   }
-  return { sizes, decoded: decodeBytes(stream, bufferSize, chunks) };
+  return { sizes, decoded: decodeBytes(stream, bufferSize, chunks, version) };
 }
 
 /** Tries to write `o` into a buffer of `size` bytes filled with 0xee; reports the error and whether any byte changed. */
-export function encodeTooSmall(o: PacketObject, size: number): { error?: Failure; touched: boolean } {
+export function encodeTooSmall(o: PacketObject, size: number, version = 4): { error?: Failure; touched: boolean } {
   const guard = new Uint8Array(size).fill(0xee);
   try {
-    encodeObject(guard, 0, o);
+    encodeObject(guard, 0, o, version);
     return { touched: true };
   } catch (e) {
     let touched = false;
@@ -303,6 +280,52 @@ const SEEDS: PacketObject[] = [
   { cmd: "disconnect" },
 ];
 
+/** 5.0 packets the 5.0 mutations start from: every type, each property type, reason codes. */
+const SEEDS_5: PacketObject[] = [
+  {
+    cmd: "connect",
+    protocolVersion: 5,
+    clientId: "esp32-01",
+    clean: false,
+    keepalive: 60,
+    properties: { sessionExpiryInterval: 3600, receiveMaximum: 32, maximumPacketSize: 4096, topicAliasMaximum: 8, requestProblemInformation: true, userProperties: { fw: "0.1" } },
+    will: { topic: "s/esp32-01/status", payload: "6f66666c696e65", qos: 1, retain: true, properties: { willDelayInterval: 5, messageExpiryInterval: 600, contentType: "text/plain", payloadFormatIndicator: true } },
+    password: "7077",
+  },
+  {
+    cmd: "connack",
+    sessionPresent: true,
+    reasonCode: 0,
+    properties: { assignedClientIdentifier: "auto-1", serverKeepAlive: 30, receiveMaximum: 20, maximumQoS: 1, retainAvailable: false, maximumPacketSize: 65536, topicAliasMaximum: 10, wildcardSubscriptionAvailable: true, subscriptionIdentifiersAvailable: true, sharedSubscriptionAvailable: false },
+  },
+  { cmd: "connack", sessionPresent: false, reasonCode: 0x86, properties: { reasonString: "bad credentials" } },
+  {
+    cmd: "publish",
+    topic: "sensors/esp32-01/temperature",
+    payload: "7b2274223a32312e357d",
+    qos: 0,
+    retain: false,
+    dup: false,
+    properties: { topicAlias: 3, userProperties: { unit: "C", src: ["a", "b"] } },
+  },
+  { cmd: "publish", topic: "", payload: "00".repeat(300), qos: 1, messageId: 7, retain: true, dup: true, properties: { topicAlias: 3, subscriptionIdentifier: [1, 300], messageExpiryInterval: 9 } },
+  { cmd: "publish", topic: "req/1", payload: "", qos: 2, messageId: 8, retain: false, dup: false, properties: { responseTopic: "res/1", correlationData: "0102", contentType: "json" } },
+  { cmd: "puback", messageId: 1, reasonCode: 0 },
+  { cmd: "puback", messageId: 1, reasonCode: 0x10 },
+  { cmd: "pubrec", messageId: 2, reasonCode: 0x97, properties: { reasonString: "quota" } },
+  { cmd: "pubrel", messageId: 3, reasonCode: 0x92 },
+  { cmd: "pubcomp", messageId: 4, reasonCode: 0 },
+  { cmd: "subscribe", messageId: 5, subscriptions: [{ topic: "a/+/c", qos: 1, nl: true, rap: true, rh: 2 }, { topic: "#", qos: 0, nl: false, rap: false, rh: 0 }], properties: { subscriptionIdentifier: 42 } },
+  { cmd: "suback", messageId: 5, granted: [1, 0x80, 0xa2] },
+  { cmd: "unsubscribe", messageId: 6, unsubscriptions: ["a/+/c", "x"], properties: { userProperties: { k: "v" } } },
+  { cmd: "unsuback", messageId: 6, granted: [0, 0x11] },
+  { cmd: "pingreq" },
+  { cmd: "pingresp" },
+  { cmd: "disconnect", reasonCode: 0 },
+  { cmd: "disconnect", reasonCode: 0x8e, properties: { reasonString: "taken over", serverReference: "other:1883", sessionExpiryInterval: 0 } },
+  { cmd: "auth", reasonCode: 0x18, properties: { authenticationMethod: "SCRAM", authenticationData: "abcd" } },
+];
+
 export interface FuzzReport {
   cases: number;
   packets: number;
@@ -316,12 +339,12 @@ export interface FuzzReport {
  * Runs `count` inputs: mutated encodings of valid packet streams (byte flips, inserts,
  * deletions, truncations, splices) and pure noise, each under a random chunking.
  */
-export function fuzz(seed: number, count: number, bufferSize: number): FuzzReport {
+export function fuzz(seed: number, count: number, bufferSize: number, version = 4): FuzzReport {
   const rnd = prng(seed);
   const int = (n: number) => Math.floor(rnd() * n);
-  const seeds = SEEDS.map((o) => {
+  const seeds = (version === 5 ? SEEDS_5 : SEEDS).map((o) => {
     const buf = new Uint8Array(4096);
-    return buf.slice(0, encodeObject(buf, 0, o));
+    return buf.slice(0, encodeObject(buf, 0, o, version));
   });
   const report: FuzzReport = { cases: 0, packets: 0, protocolErrors: 0, codes: {}, failures: [] };
   for (let c = 0; c < count; c++) {
@@ -361,7 +384,7 @@ export function fuzz(seed: number, count: number, bufferSize: number): FuzzRepor
     for (let i = 0; i < nc; i++) chunks.push(1 + int(40));
     let out: Outcome;
     try {
-      out = decodeBytes(new Uint8Array(bytes), bufferSize, chunks);
+      out = decodeBytes(new Uint8Array(bytes), bufferSize, chunks, version);
     } catch (e) {
       report.failures.push(`case ${c}: threw outside push: ${failure(e).message}`);
       continue;

@@ -1,5 +1,5 @@
 /**
- * Streaming MQTT 3.1.1 decoder over one fixed receive buffer.
+ * Streaming MQTT 3.1.1 and 5.0 decoder over one fixed receive buffer.
  *
  * Bytes go in by {@link Decoder.push} in chunks of any size; every complete packet comes
  * out through {@link PacketHandler.onPacket} as the decoder's one {@link Packet} record,
@@ -7,9 +7,16 @@
  * with no copy; a split packet is gathered in the receive buffer. A PUBLISH larger than the
  * buffer is delivered in payload fragments, so memory never exceeds the configured size.
  * Steady-state decoding allocates nothing.
+ *
+ * The protocol version is the connection's: 3.1.1 unless `protocolVersion: 5` is given or
+ * set with {@link Decoder.setVersion}; a decoded CONNECT sets it from its protocol level.
+ * Under 5.0 each property block is walked once where it lies (see properties.ts): checked
+ * for what the packet may carry, repeats and ranges, and recorded as offsets.
  */
 import { ProtocolCode as C, ProtocolError } from "./errors.js";
 import { ConnectPacket, FIRST_BYTE, Packet, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_QOS_MASK, PUBLISH_RETAIN } from "./packet.js";
+import { Properties, PROP_CONTEXTS, PROP_INDEX, PROP_REPEATS, PROP_TYPE, PropType, propertyName, readVarint, WILL } from "./properties.js";
+import { reasonAllowed } from "./reasons.js";
 import { isValidFilterUtf8 } from "./topic.js";
 import { TopicCache } from "./topic-cache.js";
 import { scanUtf8, UTF8_MALFORMED } from "./utf8.js";
@@ -31,6 +38,8 @@ const S_FAILED = 5;
  * rejected before this table is read.
  */
 const FIXED_LENGTH: readonly number[] = Object.freeze([-1, -1, 2, -1, 2, 2, 2, 2, -1, -1, -1, 2, 0, 0, 0, -1]);
+/** The same for MQTT 5.0, where acks, DISCONNECT and AUTH carry reason codes and properties. */
+const FIXED_LENGTH_5: readonly number[] = Object.freeze([-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, -1, -1]);
 
 /**
  * 1 for each first byte 3.1.1 allows: a defined type with the flags §2.2.2 requires (the
@@ -41,6 +50,9 @@ for (let b = 0x10; b < 0xf0; b++) {
   const type = b >> 4;
   FIRST_BYTE_OK[b] = (type === T.PUBLISH ? (b & PUBLISH_QOS_MASK) !== PUBLISH_QOS_MASK : b === FIRST_BYTE[type]) ? 1 : 0;
 }
+/** The same for MQTT 5.0, which adds AUTH (0xf0). */
+const FIRST_BYTE_OK_5 = FIRST_BYTE_OK.slice();
+FIRST_BYTE_OK_5[FIRST_BYTE[T.AUTH]] = 1;
 
 export interface DecoderOptions {
   /** The record to fill, when the caller wants its own (the client's Message is one). */
@@ -49,6 +61,10 @@ export interface DecoderOptions {
   topicCache?: number;
   /** Longest topic the cache keeps, in bytes. Default 128. */
   topicCacheLength?: number;
+  /** 4 (MQTT 3.1.1, the default) or 5. */
+  protocolVersion?: number;
+  /** MQTT 5: the Topic Alias Maximum this side announced; a larger alias is refused. Default 0. */
+  topicAliasMaximum?: number;
 }
 
 export class Decoder {
@@ -70,6 +86,14 @@ export class Decoder {
   private headLength = 0;
   private payloadLeft = 0;
   private failure: ProtocolError | null = null;
+  /** Oversize PUBLISH head: bytes to gather before it can be measured further; where its Property Length starts. */
+  private headWant = 2;
+  private headBase = 0;
+  private v5 = false;
+  private firstOk = FIRST_BYTE_OK;
+  private fixedLength = FIXED_LENGTH;
+  /** MQTT 5: the largest Topic Alias the peer may use (the Topic Alias Maximum this side announced). */
+  topicAliasMaximum: number;
 
   /**
    * @param buffer the receive buffer, or its size in bytes; the largest non-PUBLISH packet
@@ -82,6 +106,23 @@ export class Decoder {
     this.packet = options.packet ?? new Packet();
     const slots = options.topicCache ?? 0;
     this.topics = slots > 0 ? new TopicCache(slots, options.topicCacheLength ?? 128, this.buffer) : null;
+    this.topicAliasMaximum = options.topicAliasMaximum ?? 0;
+    this.setVersion(options.protocolVersion ?? 4);
+  }
+
+  /** The protocol version packets are decoded as: 4 (3.1.1) or 5. */
+  get version(): number {
+    return this.v5 ? 5 : 4;
+  }
+
+  /** Decodes what follows as MQTT 3.1.1 (4) or 5.0 (5); for a new connection, with {@link reset}. */
+  setVersion(version: number): void {
+    if (version !== 4 && version !== 5) throw new RangeError(`protocol version must be 4 or 5, not ${version}`);
+    const v5 = version === 5;
+    this.v5 = v5;
+    this.firstOk = v5 ? FIRST_BYTE_OK_5 : FIRST_BYTE_OK;
+    this.fixedLength = v5 ? FIXED_LENGTH_5 : FIXED_LENGTH;
+    if (v5 && this.packet.properties === null) this.packet.properties = new Properties();
   }
 
   /** The error that stopped this decoder, or null. */
@@ -110,7 +151,7 @@ export class Decoder {
       switch (this.state) {
         case S_HEADER: {
           const b = chunk[i];
-          if (FIRST_BYTE_OK[b] === 0) this.badFirstByte(b);
+          if (this.firstOk[b] === 0) this.badFirstByte(b);
           this.first = b;
           // fast path: a packet with a one- or two-byte length that lies whole in this chunk
           const b1 = chunk[i + 1];
@@ -146,7 +187,7 @@ export class Decoder {
           }
           const type = this.first >> 4;
           const n = this.remaining;
-          const fixed = FIXED_LENGTH[type];
+          const fixed = this.fixedLength[type];
           if (fixed >= 0 && n !== fixed) this.fail(C.InvalidLength, `${PacketName[type]} remaining length must be ${fixed}, not ${n}`);
           this.fill = 0;
           if (n === 0) {
@@ -155,6 +196,7 @@ export class Decoder {
           } else if (n <= buf.length) this.state = S_BODY;
           else if (type === T.PUBLISH) {
             this.headLength = 0;
+            this.headWant = 2;
             this.state = S_PUB_HEAD;
           }
           else this.fail(C.PacketTooLarge, `${PacketName[type]} of ${n} bytes exceeds the ${buf.length}-byte receive buffer`);
@@ -177,14 +219,9 @@ export class Decoder {
           break;
         }
         case S_PUB_HEAD: {
-          // gather the topic length, then topic and packet id
-          i = this.gather(chunk, i, end, this.fill < 2 ? 2 : this.headLength);
-          if (this.fill === 2 && this.headLength === 0) {
-            const h = 2 + ((buf[0] << 8) | buf[1]) + (this.first & PUBLISH_QOS_MASK ? 2 : 0);
-            if (h > this.remaining) this.fail(C.LengthOverrun, "PUBLISH topic runs past the end of the packet");
-            if (h >= buf.length) this.fail(C.PacketTooLarge, `PUBLISH topic of ${h - 2} bytes does not fit the ${buf.length}-byte receive buffer`);
-            this.headLength = h;
-          }
+          // gather the topic length, then topic and packet id (and under 5.0 the Property Length, then the properties)
+          i = this.gather(chunk, i, end, this.headLength > 0 ? this.headLength : this.headWant);
+          if (this.headLength === 0 && this.fill === this.headWant) this.measureHead();
           if (this.headLength > 0 && this.fill === this.headLength) {
             this.publishHead(buf, 0, this.remaining);
             this.payloadLeft = this.remaining - this.headLength;
@@ -219,9 +256,44 @@ export class Decoder {
     }
   }
 
+  /**
+   * Oversize PUBLISH: works out how much of the head to gather from the `fill` bytes held,
+   * setting `headLength` once it is known, else `headWant`.
+   */
+  private measureHead(): void {
+    const buf = this.buffer;
+    const fill = this.fill;
+    const n = this.remaining;
+    if (fill === 2) {
+      const h = 2 + ((buf[0] << 8) | buf[1]) + (this.first & PUBLISH_QOS_MASK ? 2 : 0);
+      if (h > n) this.fail(C.LengthOverrun, "PUBLISH topic runs past the end of the packet");
+      if (h >= buf.length) this.fail(C.PacketTooLarge, `PUBLISH topic of ${h - 2} bytes does not fit the ${buf.length}-byte receive buffer`);
+      if (!this.v5) {
+        this.headLength = h;
+        return;
+      }
+      if (h === n) this.fail(C.PropertyOverrun, "PUBLISH ends before its Property Length");
+      this.headBase = h;
+      this.headWant = h + 1;
+      return;
+    }
+    // 5.0: the Property Length so far is buf[headBase, fill)
+    if (buf[fill - 1] & 0x80) {
+      if (fill - this.headBase === 4) this.fail(C.MalformedVarint, "PUBLISH Property Length has more than four bytes");
+      if (fill === n) this.fail(C.PropertyOverrun, "PUBLISH ends inside its Property Length");
+      if (fill + 1 >= buf.length) this.fail(C.PacketTooLarge, `PUBLISH head does not fit the ${buf.length}-byte receive buffer`);
+      this.headWant = fill + 1;
+      return;
+    }
+    const h = fill + readVarint(buf, this.headBase);
+    if (h > n) this.fail(C.PropertyOverrun, "PUBLISH properties run past the end of the packet");
+    if (h >= buf.length) this.fail(C.PacketTooLarge, `PUBLISH topic and properties (${h} bytes) do not fit the ${buf.length}-byte receive buffer`);
+    this.headLength = h;
+  }
+
   private badFirstByte(b: number): never {
     const type = b >> 4;
-    if (type === 0 || type === 15) this.fail(C.UnknownPacketType, `reserved packet type ${type} (first byte 0x${hex2(b)})`);
+    if (type === 0 || (type === 15 && !this.v5)) this.fail(C.UnknownPacketType, `reserved packet type ${type} (first byte 0x${hex2(b)})`);
     if (type === T.PUBLISH) this.fail(C.InvalidQoS, "PUBLISH with QoS 3");
     this.fail(C.InvalidFlags, `${PacketName[type]} flags must be ${FIRST_BYTE[type] & 15}, not ${b & 15}`);
   }
@@ -270,13 +342,19 @@ export class Decoder {
       this.handler.onPacket(p);
       return;
     }
-    const fixed = FIXED_LENGTH[type];
+    const fixed = this.fixedLength[type];
     if (fixed >= 0 && e - s !== fixed) this.fail(C.InvalidLength, `${PacketName[type]} remaining length must be ${fixed}, not ${e - s}`);
     p.type = type;
     p.flags = this.first & 15;
     p.remainingLength = e - s;
     p.data = d;
     p.packetId = 0;
+    p.reasonCode = 0;
+    if (this.v5 && type !== T.CONNECT) {
+      this.parse5(d, s, e, type);
+      this.handler.onPacket(p);
+      return;
+    }
     switch (type) {
       case T.PUBACK:
       case T.PUBREC:
@@ -291,7 +369,7 @@ export class Decoder {
         const rc = d[s + 1];
         if (rc > 5) this.fail(C.InvalidReturnCode, `CONNACK return code ${rc} is not 0-5`);
         p.sessionPresent = f === 1;
-        p.returnCode = rc;
+        p.reasonCode = rc;
         break;
       }
       case T.SUBACK:
@@ -304,23 +382,7 @@ export class Decoder {
       case T.SUBSCRIBE:
       case T.UNSUBSCRIBE:
         this.list(d, s, e, type);
-        for (let k = p.payloadStart; k < e; ) {
-          if (k + 2 > e) this.fail(C.LengthOverrun, `${PacketName[type]} entry runs past the end of the packet`);
-          const n = this.u16(d, k);
-          k += 2;
-          const qosBytes = type === T.SUBSCRIBE ? 1 : 0;
-          if (k + n + qosBytes > e) this.fail(C.LengthOverrun, `${PacketName[type]} topic filter runs past the end of the packet`);
-          if (n === 0 || !isValidFilterUtf8(d, k, k + n)) {
-            if (scanUtf8(d, k, k + n) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "topic filter is not well-formed UTF-8");
-            this.fail(C.InvalidTopicFilter, "topic filter is empty or has a misplaced wildcard");
-          }
-          k += n;
-          if (qosBytes) {
-            const q = d[k++];
-            if (q & 0xfc) this.fail(C.InvalidFlags, `SUBSCRIBE options reserved bits set (0x${hex2(q)})`);
-            if (q === 3) this.fail(C.InvalidQoS, "SUBSCRIBE requests QoS 3");
-          }
-        }
+        this.filters(d, p.payloadStart, e, type);
         break;
       case T.CONNECT:
         // its own record, made at the first CONNECT: only a broker or a tool decodes one
@@ -329,6 +391,195 @@ export class Decoder {
       // PINGREQ, PINGRESP, DISCONNECT: length checked already
     }
     this.handler.onPacket(p);
+  }
+
+  /** Checks the SUBSCRIBE or UNSUBSCRIBE entries `d[k, e)`: filters, and SUBSCRIBE's options (5.0's when decoding 5.0). */
+  private filters(d: Uint8Array, k: number, e: number, type: number): void {
+    const qosBytes = type === T.SUBSCRIBE ? 1 : 0;
+    while (k < e) {
+      if (k + 2 > e) this.fail(C.LengthOverrun, `${PacketName[type]} entry runs past the end of the packet`);
+      const n = this.u16(d, k);
+      k += 2;
+      if (k + n + qosBytes > e) this.fail(C.LengthOverrun, `${PacketName[type]} topic filter runs past the end of the packet`);
+      if (n === 0 || !isValidFilterUtf8(d, k, k + n)) {
+        if (scanUtf8(d, k, k + n) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "topic filter is not well-formed UTF-8");
+        this.fail(C.InvalidTopicFilter, "topic filter is empty or has a misplaced wildcard");
+      }
+      const filter = k;
+      k += n;
+      if (qosBytes) {
+        const q = d[k++];
+        if (q & (this.v5 ? 0xc0 : 0xfc)) this.fail(C.InvalidFlags, `SUBSCRIBE options reserved bits set (0x${hex2(q)})`);
+        if ((q & 3) === 3) this.fail(C.InvalidQoS, "SUBSCRIBE requests QoS 3");
+        if (((q >> 4) & 3) === 3) this.fail(C.InvalidFlags, "SUBSCRIBE Retain Handling 3 (§3.8.3.1)");
+        // §3.8.3.1: No Local on a shared subscription ("$share/...") is a Protocol Error
+        if (q & 4 && n > 7 && d[filter] === 0x24 && d[filter + 1] === 0x73 && d[filter + 2] === 0x68 && d[filter + 3] === 0x61 && d[filter + 4] === 0x72 && d[filter + 5] === 0x65 && d[filter + 6] === 0x2f)
+          this.fail(C.InvalidFlags, "SUBSCRIBE No Local on a shared subscription (§3.8.3.1)");
+      }
+    }
+  }
+
+  /**
+   * MQTT 5.0 bodies of every type but PUBLISH and CONNECT (§3.2-§3.15): packet id, reason
+   * code and properties where the type has them, then SUBSCRIBE's, SUBACK's, UNSUBSCRIBE's
+   * and UNSUBACK's lists.
+   */
+  private parse5(d: Uint8Array, s: number, e: number, type: number): void {
+    const p = this.packet;
+    const props = p.properties!;
+    const n = e - s;
+    let rc = 0;
+    switch (type) {
+      case T.CONNACK: {
+        if (n < 2) this.fail(C.InvalidLength, `CONNACK remaining length must be at least 2, not ${n}`);
+        const f = d[s];
+        if (f & 0xfe) this.fail(C.InvalidFlags, `CONNACK acknowledge flags must be 0 or 1, not ${f}`);
+        rc = d[s + 1];
+        this.reason(type, rc);
+        if (rc !== 0 && f === 1) this.fail(C.InvalidFlags, "CONNACK with Session Present and a failure reason code (§3.2.2.1.1)");
+        p.sessionPresent = f === 1;
+        this.tail(d, s + 2, e, type, props);
+        break;
+      }
+      case T.PUBACK:
+      case T.PUBREC:
+      case T.PUBREL:
+      case T.PUBCOMP:
+        if (n < 2) this.fail(C.InvalidLength, `${PacketName[type]} remaining length must be at least 2, not ${n}`);
+        this.id(d, s, type);
+        if (n > 2) this.reason(type, (rc = d[s + 2]));
+        this.tail(d, s + 3, e, type, props);
+        break;
+      case T.DISCONNECT:
+      case T.AUTH:
+        if (n > 0) this.reason(type, (rc = d[s]));
+        this.tail(d, s + 1, e, type, props);
+        break;
+      case T.SUBSCRIBE:
+      case T.UNSUBSCRIBE:
+      case T.SUBACK:
+      case T.UNSUBACK: {
+        if (n < 2) this.fail(C.LengthOverrun, `${PacketName[type]} without its packet id`);
+        this.id(d, s, type);
+        const k = this.walk(d, s + 2, e, type, props);
+        if (k === e) this.fail(C.EmptyPayload, `${PacketName[type]} without any entry`);
+        p.payloadStart = k;
+        p.payloadEnd = e;
+        if (type === T.SUBSCRIBE || type === T.UNSUBSCRIBE) this.filters(d, k, e, type);
+        else for (let j = k; j < e; j++) this.reason(type, d[j]);
+        break;
+      }
+      // PINGREQ, PINGRESP: length checked already
+    }
+    p.reasonCode = rc;
+  }
+
+  private reason(type: number, rc: number): void {
+    if (!reasonAllowed(type, rc)) this.fail(C.InvalidReasonCode, `${PacketName[type]} may not carry reason code 0x${hex2(rc)}`);
+  }
+
+  /** Optional properties from `k` to the packet's end `e` (none when `k >= e`), which they must fill exactly. */
+  private tail(d: Uint8Array, k: number, e: number, type: number, props: Properties): void {
+    if (k >= e) props.clear(d, e, e);
+    else if (this.walk(d, k, e, type, props) !== e) this.fail(C.LengthOverrun, `${PacketName[type]} has bytes after its properties`);
+  }
+
+  /**
+   * Walks the property block at `d[k]` (Property Length, then properties) that must end by
+   * `e`, in the packet type or will (`ctx`), into `props`; returns the offset after it.
+   */
+  private walk(d: Uint8Array, k: number, e: number, ctx: number, props: Properties): number {
+    // the Property Length
+    let len = 0;
+    let mul = 1;
+    for (let b = 0x80, i = 0; b & 0x80; i++) {
+      if (i === 4) this.fail(C.MalformedVarint, `${where(ctx)} Property Length has more than four bytes`);
+      if (k >= e) this.fail(C.PropertyOverrun, `${where(ctx)} ends inside its Property Length`);
+      b = d[k++];
+      len += (b & 0x7f) * mul;
+      mul *= 128;
+    }
+    const end = k + len;
+    if (end > e) this.fail(C.PropertyOverrun, `${where(ctx)} Property Length ${len} runs past the end of the packet`);
+    props.clear(d, k, end);
+    while (k < end) {
+      const id = d[k++];
+      const idx = id < 64 ? PROP_INDEX[id] : 0;
+      if (idx === 0) this.fail(C.UnknownProperty, `${where(ctx)} has an unknown property 0x${hex2(id)}`);
+      if (((PROP_CONTEXTS[id] >> ctx) & 1) === 0) this.fail(C.PropertyNotAllowed, `${propertyName(id)} (0x${hex2(id)}) is not allowed in ${where(ctx)}`);
+      const bit = 1 << idx;
+      if (props.present & bit) {
+        if (PROP_REPEATS[id] === 0 && !(id === 0x0b && ctx === T.PUBLISH)) this.fail(C.DuplicateProperty, `${propertyName(id)} appears twice in ${where(ctx)}`);
+      } else {
+        props.present |= bit;
+        props.at[idx - 1] = k;
+      }
+      const at = k;
+      switch (PROP_TYPE[id]) {
+        case PropType.Byte:
+          if (k + 1 > end) this.overrun(id, ctx);
+          if (d[k] > 1) this.fail(C.InvalidPropertyValue, `${propertyName(id)} must be 0 or 1, not ${d[k]}`);
+          k += 1;
+          break;
+        case PropType.U16: {
+          if (k + 2 > end) this.overrun(id, ctx);
+          const v = (d[k] << 8) | d[k + 1];
+          k += 2;
+          if (id === 0x23) {
+            if (v === 0 || v > this.topicAliasMaximum)
+              this.fail(C.InvalidTopicAlias, v === 0 ? "Topic Alias 0 (§3.3.2.3.4)" : `Topic Alias ${v} is above the maximum of ${this.topicAliasMaximum}`);
+            props.topicAlias = v;
+          } else if (v === 0 && id === 0x21) this.fail(C.InvalidPropertyValue, "Receive Maximum 0 (§3.1.2.11.3)");
+          break;
+        }
+        case PropType.U32:
+          if (k + 4 > end) this.overrun(id, ctx);
+          if (id === 0x27 && d[k] === 0 && d[k + 1] === 0 && d[k + 2] === 0 && d[k + 3] === 0) this.fail(C.InvalidPropertyValue, "Maximum Packet Size 0 (§3.1.2.11.4)");
+          k += 4;
+          break;
+        case PropType.Varint: {
+          let v = 0;
+          let m = 1;
+          for (let b = 0x80, i = 0; b & 0x80; i++) {
+            if (i === 4) this.fail(C.MalformedVarint, "Subscription Identifier has more than four bytes");
+            if (k >= end) this.overrun(id, ctx);
+            b = d[k++];
+            v += (b & 0x7f) * m;
+            m *= 128;
+          }
+          if (v === 0) this.fail(C.InvalidSubscriptionId, "Subscription Identifier 0 (§3.8.2.1.2)");
+          if (props.subscriptionIdentifierCount++ === 0) props.subscriptionIdentifier = v;
+          break;
+        }
+        case PropType.Pair:
+          k = this.text(d, this.text(d, k, end, id, ctx), end, id, ctx);
+          props.userPropertyCount++;
+          break;
+        case PropType.Utf8:
+          k = this.text(d, k, end, id, ctx);
+          // §3.3.2.3.5: a Response Topic is a topic name
+          if (id === 0x08 && (k === at + 2 || scanUtf8(d, at + 2, k) !== 0)) this.fail(C.InvalidPropertyValue, "Response Topic is empty or contains a wildcard");
+          break;
+        default:
+          if (k + 2 > end || k + 2 + this.u16(d, k) > end) this.overrun(id, ctx);
+          k += 2 + this.u16(d, k);
+      }
+    }
+    return end;
+  }
+
+  /** A length-prefixed UTF-8 string of property `id` at `k`, inside the block ending at `end`; returns the offset after it. */
+  private text(d: Uint8Array, k: number, end: number, id: number, ctx: number): number {
+    if (k + 2 > end) this.overrun(id, ctx);
+    const n = this.u16(d, k);
+    k += 2;
+    if (k + n > end) this.overrun(id, ctx);
+    if (scanUtf8(d, k, k + n) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, `${propertyName(id)} is not well-formed UTF-8`);
+    return k + n;
+  }
+
+  private overrun(id: number, ctx: number): never {
+    this.fail(C.PropertyOverrun, `${propertyName(id)} runs past the end of the properties of ${where(ctx)}`);
   }
 
   /** Packet id then a non-empty list: sets payloadStart/End. */
@@ -356,12 +607,18 @@ export class Decoder {
     p.packetId = 0;
     if (n < 2) this.fail(C.LengthOverrun, "PUBLISH too short for its topic length");
     const tl = (d[s] << 8) | d[s + 1];
-    const head = 2 + tl + (qos > 0 ? 2 : 0);
+    let head = 2 + tl + (qos > 0 ? 2 : 0);
     if (head > n) this.fail(C.LengthOverrun, "PUBLISH topic or packet id runs past the end of the packet");
     const t = s + 2;
     p.topicStart = t;
     p.topicLength = tl;
-    // a topic in the cache was checked when it went in
+    p.payloadLength = n - head;
+    p.data = d;
+    if (this.v5) {
+      head = this.publishProperties(d, s, n, head);
+      if (tl === 0) return head;
+    }
+    // (inline, not a call: this is the receive hot path) a topic in the cache was checked when it went in
     const cache = this.topics;
     let slot = cache === null ? -1 : cache.find(d, t, tl);
     if (slot < 0) {
@@ -372,10 +629,25 @@ export class Decoder {
       if (cache !== null) slot = cache.add(d, t, tl);
     }
     p.topicSlot = slot;
-    if (qos > 0) this.id(d, t + tl, T.PUBLISH);
-    p.payloadLength = n - head;
-    p.data = d;
+    // 3.1.1 checks the topic before the id, 5.0 (above) the id and properties before the topic
+    if (qos > 0 && !this.v5) this.id(d, t + tl, T.PUBLISH);
     return head;
+  }
+
+  /**
+   * 5.0: the packet id and the properties after a PUBLISH topic, the head so far being
+   * `head` bytes; returns the whole head's length. An empty topic needs a Topic Alias (§3.3.2.3.4).
+   */
+  private publishProperties(d: Uint8Array, s: number, n: number, head: number): number {
+    const p = this.packet;
+    if (p.qos > 0) this.id(d, s + head - 2, T.PUBLISH);
+    const k = this.walk(d, s + head, s + n, T.PUBLISH, p.properties!);
+    p.payloadLength = s + n - k;
+    if (p.topicLength === 0) {
+      if (p.properties!.topicAlias === 0) this.fail(C.InvalidTopic, "PUBLISH topic is empty and has no Topic Alias");
+      p.topicSlot = -1;
+    }
+    return k - s;
   }
 
   /** CONNECT (§3.1): protocol, flags, keepalive, then the payload fields in order; into the CONNECT record. */
@@ -389,24 +661,30 @@ export class Decoder {
     if (e - s < 10) this.fail(C.LengthOverrun, "CONNECT variable header is shorter than 10 bytes");
     if (this.u16(d, s) !== 4 || d[s + 2] !== 0x4d || d[s + 3] !== 0x51 || d[s + 4] !== 0x54 || d[s + 5] !== 0x54)
       this.fail(C.UnsupportedProtocol, "CONNECT protocol name is not MQTT");
-    if (d[s + 6] !== 4) this.fail(C.UnsupportedProtocol, `CONNECT protocol level ${d[s + 6]} is not 4 (MQTT 3.1.1)`);
+    const level = d[s + 6];
+    if (level !== 4 && level !== 5) this.fail(C.UnsupportedProtocol, `CONNECT protocol level ${level} is not 4 (MQTT 3.1.1) or 5 (MQTT 5.0)`);
+    // the CONNECT sets the connection's version
+    this.setVersion(level);
+    const v5 = level === 5;
     const flags = d[s + 7];
     if (flags & 1) this.fail(C.InvalidFlags, "CONNECT reserved flag is set");
     const will = (flags & 4) !== 0;
     const wq = (flags >> 3) & 3;
     if (wq === 3) this.fail(C.InvalidQoS, "CONNECT will QoS 3");
     if (!will && (wq !== 0 || flags & 0x20)) this.fail(C.InvalidFlags, "CONNECT will QoS or retain set without a will");
-    if (flags & 0x40 && !(flags & 0x80)) this.fail(C.InvalidFlags, "CONNECT password without a user name");
-    p.protocolLevel = 4;
+    if (!v5 && flags & 0x40 && !(flags & 0x80)) this.fail(C.InvalidFlags, "CONNECT password without a user name");
+    p.protocolLevel = level;
     p.connectFlags = flags;
     p.keepalive = this.u16(d, s + 8);
     // each field: its bytes start 2 after where it starts (at), and end where the next starts (k)
     let at = s + 10;
+    if (v5) at = this.walk(d, at, e, T.CONNECT, (p.properties ??= new Properties()));
     let k = this.field(d, at, e, true, "client id");
     p.clientIdStart = at + 2;
     p.clientIdLength = k - at - 2;
     p.willTopicLength = p.willPayloadLength = p.usernameLength = p.passwordLength = -1;
     if (will) {
+      if (v5) k = this.walk(d, k, e, WILL, (p.willProperties ??= new Properties()));
       k = this.field(d, (at = k), e, true, "will topic");
       if (k - at === 2 || scanUtf8(d, at + 2, k) !== 0) this.fail(C.InvalidTopic, "CONNECT will topic is empty or contains a wildcard");
       p.willTopicStart = at + 2;
@@ -441,6 +719,11 @@ export class Decoder {
     if (utf8 && scanUtf8(d, k, k + n) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, `CONNECT ${what} is not well-formed UTF-8`);
     return k + n;
   }
+}
+
+/** The packet type or will a property block belongs to, for messages. */
+function where(ctx: number): string {
+  return ctx === WILL ? "the will properties" : PacketName[ctx].toUpperCase();
 }
 
 function hex2(b: number): string {

@@ -1,5 +1,5 @@
 /**
- * MQTT 3.1.1 encoders: each `encodeX(buf, offset, fields)` writes one whole packet into
+ * MQTT 3.1.1 encoders (5.0's are in encode5.ts, which shares the helpers exported here): each `encodeX(buf, offset, fields)` writes one whole packet into
  * the caller's buffer at `offset` and returns the number of bytes written; `sizeOfX`
  * beside it returns that number without writing. Nothing is allocated. A packet that
  * does not fit throws {@link MqttError} `BufferTooSmall` before any byte is written.
@@ -81,14 +81,14 @@ export const MAX_REMAINING_LENGTH = 268435455;
 
 const te = (msg: string) => new MqttError(ErrorCode.InvalidString, msg);
 
-function stringLength(s: string, what: string): number {
+export function stringLength(s: string, what: string): number {
   const n = utf8Length(s);
   if (n < 0) throw te(`${what} is not sendable UTF-8 (lone surrogate or U+0000)`);
   if (n > 65535) throw new MqttError(ErrorCode.InvalidArgument, `${what} is longer than 65535 bytes`);
   return n;
 }
 
-function bytesLength(b: Bytes, what: string): number {
+export function bytesLength(b: Bytes, what: string): number {
   return typeof b === "string" ? stringLength(b, what) : b.length;
 }
 
@@ -97,13 +97,13 @@ export function varintSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
 }
 
-function packetSize(remaining: number): number {
+export function packetSize(remaining: number): number {
   if (remaining > MAX_REMAINING_LENGTH)
     throw new MqttError(ErrorCode.PacketTooLarge, `remaining length ${remaining} exceeds MQTT's ${MAX_REMAINING_LENGTH}`);
   return 1 + varintSize(remaining) + remaining;
 }
 
-function room(buf: Uint8Array, offset: number, size: number): void {
+export function room(buf: Uint8Array, offset: number, size: number): void {
   if (offset < 0 || offset + size > buf.length)
     throw new MqttError(ErrorCode.BufferTooSmall, `packet of ${size} bytes does not fit at offset ${offset} of a ${buf.length}-byte buffer`);
 }
@@ -120,21 +120,21 @@ export function header(buf: Uint8Array, o: number, first: number, remaining: num
   return o;
 }
 
-function u16(buf: Uint8Array, o: number, v: number): number {
+export function u16(buf: Uint8Array, o: number, v: number): number {
   buf[o] = v >> 8;
   buf[o + 1] = v & 0xff;
   return o + 2;
 }
 
 /** Writes a length-prefixed string; the prefix is filled in after the bytes, so the string is walked once. */
-function str(buf: Uint8Array, o: number, s: string): number {
+export function str(buf: Uint8Array, o: number, s: string): number {
   const end = writeUtf8(buf, o + 2, s);
   u16(buf, o, end - o - 2);
   return end;
 }
 
 /** Writes binary data or a string's UTF-8, with a two-byte length prefix when `prefixed`. */
-function bin(buf: Uint8Array, o: number, b: Bytes, prefixed: boolean): number {
+export function bin(buf: Uint8Array, o: number, b: Bytes, prefixed: boolean): number {
   const start = prefixed ? o + 2 : o;
   let end: number;
   if (typeof b === "string") end = writeUtf8(buf, start, b);
@@ -146,11 +146,11 @@ function bin(buf: Uint8Array, o: number, b: Bytes, prefixed: boolean): number {
   return end;
 }
 
-function checkQoS(qos: number, what: string): void {
+export function checkQoS(qos: number, what: string): void {
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `${what} QoS must be 0, 1 or 2, not ${qos}`);
 }
 
-function checkId(id: number): void {
+export function checkId(id: number): void {
   if (!(id >= 1 && id <= 65535 && (id | 0) === id))
     throw new MqttError(ErrorCode.InvalidArgument, id === 0 ? "a packet id (1-65535) is required" : `packet id must be 1-65535, not ${id}`);
 }
@@ -380,7 +380,7 @@ function subscribeRemaining(f: SubscribeFields): number {
   return n;
 }
 
-function filterLength(filter: string): number {
+export function filterLength(filter: string): number {
   const n = stringLength(filter, "topic filter");
   if (n === 0) throw new MqttError(ErrorCode.InvalidTopicFilter, "topic filter is empty");
   return n;

@@ -7,8 +7,8 @@
  */
 
 /**
- * Codes of {@link ProtocolError}: the peer sent bytes that MQTT 3.1.1 forbids, or a
- * packet this decoder cannot hold. Each names the rule broken.
+ * Codes of {@link ProtocolError}: the peer sent bytes that MQTT 3.1.1 (or 5.0, on a v5
+ * connection) forbids, or a packet this decoder cannot hold. Each names the rule broken.
  */
 export const ProtocolCode = Object.freeze({
   /** Remaining length uses more than four bytes (MQTT 3.1.1 §2.2.3). */
@@ -35,12 +35,30 @@ export const ProtocolCode = Object.freeze({
   InvalidTopicFilter: "InvalidTopicFilter",
   /** SUBSCRIBE, SUBACK or UNSUBSCRIBE without a single entry (§3.8.3, §3.10.3). */
   EmptyPayload: "EmptyPayload",
-  /** CONNECT protocol name/level is not MQTT 3.1.1 ("MQTT", 4; §3.1.2.1-2). */
+  /** CONNECT protocol name/level is not MQTT 3.1.1 or 5.0 ("MQTT", 4 or 5; §3.1.2.1-2). */
   UnsupportedProtocol: "UnsupportedProtocol",
   /** A packet other than PUBLISH, or a PUBLISH's topic, is larger than the receive buffer. */
   PacketTooLarge: "PacketTooLarge",
   /** A packet type this side of the connection must never receive. */
   UnexpectedPacket: "UnexpectedPacket",
+  /** MQTT 5: a variable-byte integer in a property (its length, a Subscription Identifier) is longer than four bytes (§1.5.5). */
+  MalformedVarint: "MalformedVarint",
+  /** MQTT 5: the Property Length, or a property's value, runs past the end of the packet or of the property block. */
+  PropertyOverrun: "PropertyOverrun",
+  /** MQTT 5: an identifier that names no property (§2.2.2.2). */
+  UnknownProperty: "UnknownProperty",
+  /** MQTT 5: a property not allowed in this packet (§2.2.2.2). */
+  PropertyNotAllowed: "PropertyNotAllowed",
+  /** MQTT 5: a property that may appear once appears twice (§3.x.2.2). */
+  DuplicateProperty: "DuplicateProperty",
+  /** MQTT 5: a property value outside its range (a 0/1 flag of 2, Receive Maximum 0, ...). */
+  InvalidPropertyValue: "InvalidPropertyValue",
+  /** MQTT 5: Topic Alias 0, or above the Topic Alias Maximum this side announced (§3.3.2.3.4). */
+  InvalidTopicAlias: "InvalidTopicAlias",
+  /** MQTT 5: a Subscription Identifier of 0 (§3.8.2.1.2). */
+  InvalidSubscriptionId: "InvalidSubscriptionId",
+  /** MQTT 5: a reason code this packet may not carry (§2.4). */
+  InvalidReasonCode: "InvalidReasonCode",
 } as const);
 export type ProtocolCode = (typeof ProtocolCode)[keyof typeof ProtocolCode];
 

@@ -1,6 +1,6 @@
 /**
- * MQTT 3.1.1 control packet types (§2.2.1) and the decoded-packet record the decoder
- * fills in place.
+ * MQTT control packet types (3.1.1 and 5.0, §2.2.1) and the decoded-packet record the
+ * decoder fills in place.
  */
 
 /** Control packet types, the high nibble of the first byte (§2.2.1). */
@@ -19,15 +19,18 @@ export const PacketType = Object.freeze({
   PINGREQ: 12,
   PINGRESP: 13,
   DISCONNECT: 14,
+  /** MQTT 5.0 only (§3.15). */
+  AUTH: 15,
 } as const);
 
 /**
  * The first byte of each packet type as this side writes it: the type in the high nibble
  * and the flags §2.2.2 requires in the low one (PUBREL, SUBSCRIBE and UNSUBSCRIBE 0b0010).
- * PUBLISH's entry is its base, DUP, QoS and RETAIN 0; types 0 and 15 are reserved (0).
+ * PUBLISH's entry is its base, DUP, QoS and RETAIN 0; type 0 is reserved, and 15 (AUTH) is
+ * MQTT 5.0's only (the 3.1.1 decoder refuses it).
  * The encoder, the decoder's flag checks and the client's publish header all read this.
  */
-export const FIRST_BYTE: readonly number[] = Object.freeze([0, 0x10, 0x20, 0x30, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xa2, 0xb0, 0xc0, 0xd0, 0xe0, 0]);
+export const FIRST_BYTE: readonly number[] = Object.freeze([0, 0x10, 0x20, 0x30, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xa2, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0]);
 
 /** PUBLISH first-byte flags (§3.3.1): plain constants, as the hot paths read them. */
 export const PUBLISH_RETAIN = 0x01;
@@ -52,8 +55,10 @@ export const PacketName: readonly string[] = Object.freeze([
   "pingreq",
   "pingresp",
   "disconnect",
-  "reserved",
+  "auth",
 ]);
+
+import type { Properties } from "./properties.js";
 
 const EMPTY = new Uint8Array(0);
 
@@ -101,9 +106,26 @@ export class Packet {
 
   // CONNACK
   sessionPresent = false;
-  returnCode = 0;
 
-  // SUBSCRIBE, SUBACK and UNSUBSCRIBE keep their entry lists in data[payloadStart, payloadEnd).
+  /**
+   * CONNACK's return code (3.1.1), and 5.0's reason code of CONNACK, PUBACK, PUBREC,
+   * PUBREL, PUBCOMP, DISCONNECT and AUTH (0 where the short form leaves it out).
+   */
+  reasonCode = 0;
+
+  // MQTT 5.0
+  /**
+   * MQTT 5.0: the packet's properties, walked in place (for CONNECT, those of the
+   * connection; the will's are in `willProperties`). Null on a 3.1.1 decoder, which makes it.
+   */
+  properties: Properties | null = null;
+
+  /** CONNACK's return code under its 3.1.1 name: `reasonCode`. */
+  get returnCode(): number {
+    return this.reasonCode;
+  }
+
+  // SUBSCRIBE, SUBACK, UNSUBSCRIBE and (5.0) UNSUBACK keep their entry lists in data[payloadStart, payloadEnd).
 }
 
 /**
@@ -125,4 +147,6 @@ export class ConnectPacket extends Packet {
   usernameLength = -1;
   passwordStart = 0;
   passwordLength = -1;
+  /** MQTT 5.0: the will's properties, when there is a will. */
+  willProperties: Properties | null = null;
 }
