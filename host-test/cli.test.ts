@@ -410,6 +410,70 @@ describe("xsmqtt command", function () {
     });
   });
 
+  describe("MQTT 5.0 in decode and encode", () => {
+    /** 5.0 packets of every type as mqtt-packet generates them, with properties. */
+    const V5: Record<string, unknown>[] = [
+      { cmd: "connect", protocolId: "MQTT", protocolVersion: 5, clean: true, keepalive: 30, clientId: "c5", properties: { sessionExpiryInterval: 60, receiveMaximum: 8, userProperties: { a: "b" } } },
+      { cmd: "connack", sessionPresent: false, reasonCode: 0, properties: { topicAliasMaximum: 10, assignedClientIdentifier: "x" } },
+      { cmd: "publish", topic: "t/1", payload: Buffer.from("hi"), qos: 1, messageId: 3, retain: false, dup: false, properties: { topicAlias: 2, contentType: "text/plain", correlationData: Buffer.from([1, 2]) } },
+      { cmd: "puback", messageId: 3, reasonCode: 0x10, properties: { reasonString: "nobody" } },
+      { cmd: "subscribe", messageId: 4, subscriptions: [{ topic: "a/#", qos: 2, nl: true, rap: false, rh: 1 }], properties: { subscriptionIdentifier: 7 } },
+      { cmd: "suback", messageId: 4, granted: [2] },
+      { cmd: "disconnect", reasonCode: 0x8e },
+      { cmd: "auth", reasonCode: 0x18, properties: { authenticationMethod: "m" } },
+    ];
+    const hex5 = V5.map((o) => mqttPacket.generate(o as unknown as mqttPacket.Packet, { protocolVersion: 5 }).toString("hex"));
+
+    it("decode takes the version from a capture's CONNECT, for the lines after it", async () => {
+      const r = await xsmqtt(["decode"], hex5.join("\n"));
+      assert.equal(r.stderr, "");
+      const out = objects(r.stdout);
+      assert.equal(out.length, V5.length);
+      assert.deepEqual(out[3], { cmd: "puback", messageId: 3, reasonCode: 16, properties: { reasonString: "nobody" } });
+      assert.deepEqual(out[2].properties, { topicAlias: 2, contentType: "text/plain", correlationData: "0102" });
+      assert.deepEqual(out[4].subscriptions, [{ topic: "a/#", qos: 2, nl: true, rap: false, rh: 1 }]);
+      assert.deepEqual(out[7], { cmd: "auth", reasonCode: 24, properties: { authenticationMethod: "m" } });
+    });
+
+    it("decode -V 5 reads 5.0 without a CONNECT; without it the same bytes are 3.1.1 and refused", async () => {
+      const v5 = await xsmqtt(["decode", "-V", "mqttv5"], hex5[3]);
+      assert.deepEqual(objects(v5.stdout), [{ cmd: "puback", messageId: 3, reasonCode: 16, properties: { reasonString: "nobody" } }]);
+      const v4 = await xsmqtt(["decode"], hex5[3]);
+      assert.equal(v4.status, 1);
+      assert.match(v4.stderr, /InvalidLength/);
+      const bad = await xsmqtt(["decode", "-V", "mqttv31", "c000"]);
+      assert.equal(bad.status, 2);
+    });
+
+    it("encode writes what mqtt-packet decodes back to the same packets, and reads back what decode prints", async () => {
+      const decoded = await xsmqtt(["decode"], hex5.join("\n"));
+      const encoded = await xsmqtt(["encode"], decoded.stdout);
+      assert.equal(encoded.stderr, "");
+      const parser = mqttPacket.parser({ protocolVersion: 5 });
+      const seen: Record<string, unknown>[] = [];
+      parser.on("packet", (p) => seen.push(p as unknown as Record<string, unknown>));
+      for (const h of encoded.stdout.trimEnd().split("\n")) parser.parse(Buffer.from(h, "hex"));
+      assert.equal(seen.length, V5.length);
+      seen.forEach((p, i) => {
+        assert.equal(p.cmd, V5[i].cmd);
+        // JSON: mqtt-packet's userProperties object has no prototype, and binary values are Buffers
+        assert.deepEqual(JSON.parse(JSON.stringify(p.properties ?? {})), JSON.parse(JSON.stringify(V5[i].properties ?? {})), `${p.cmd} properties`);
+        if ("reasonCode" in V5[i]) assert.equal(p.reasonCode, V5[i].reasonCode);
+      });
+    });
+
+    it("encode refuses 5.0 fields in 3.1.1 and properties a packet may not carry, naming them", async () => {
+      const r = await xsmqtt(["encode"], ['{"cmd":"puback","messageId":1,"reasonCode":16}', '{"cmd":"auth"}'].join("\n"));
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^line 1: InvalidArgument: .*needs MQTT 5/m);
+      assert.match(r.stderr, /^line 2: InvalidArgument: /m);
+      const p = await xsmqtt(["encode", "-V", "5", '{"cmd":"puback","messageId":1,"properties":{"topicAlias":1}}', '{"cmd":"publish","topic":"a","properties":{"topicAlais":1}}']);
+      assert.equal(p.status, 1);
+      assert.match(p.stderr, /^line 1: InvalidArgument: topicAlias is not allowed in PUBACK$/m);
+      assert.match(p.stderr, /^line 2: InvalidArgument: unknown property "topicAlais"$/m);
+    });
+  });
+
   describe("dispatch", () => {
     it("help documents both commands with examples", async () => {
       const r = await xsmqtt(["help"]);

@@ -13,11 +13,17 @@ import { PacketName } from "../../src/mqtt/packet.js";
 import { parseOptions, UsageError, type CommandIo } from "./command.js";
 
 /** Printed by `xsmqtt help decode`. */
-export const usage = `usage: xsmqtt decode [--pretty] [--text] [-f FILE | HEX...]
+export const usage = `usage: xsmqtt decode [-V 5|311] [--pretty] [--text] [-f FILE | HEX...]
 
-Decodes MQTT 3.1.1 packets given as hex and prints each as one JSON object per line,
-with the field names of MQTT.js's mqtt-packet (cmd, messageId, qos, dup, retain, topic,
-payload, ...) and binary fields (payload, password, will.payload) as lowercase hex.
+Decodes MQTT 3.1.1 and 5.0 packets given as hex and prints each as one JSON object per
+line, with the field names of MQTT.js's mqtt-packet (cmd, messageId, qos, dup, retain,
+topic, payload, ..., and for 5.0 reasonCode and properties: sessionExpiryInterval,
+topicAlias, userProperties, ...) and binary fields (payload, password, will.payload,
+correlationData, authenticationData) as lowercase hex.
+
+The protocol version comes from the capture: a CONNECT of protocol level 5 makes it 5.0
+from that packet on, for the rest of the input, and one of level 4 makes it 3.1.1. Until
+a CONNECT says otherwise it is 3.1.1, or the version -V names.
 
 Input is standard input, the file FILE, or the HEX arguments (taken together as one
 line). Each line is one byte stream and may hold several packets. Bytes may be written
@@ -30,6 +36,8 @@ failing part in [brackets]; packets before it on the line are still printed, and
 decoding goes on with the next line. The exit status is 1 if any line failed.
 
 options:
+  -V, --protocol-version mqttv5|mqttv311|5|311
+                   decode as MQTT 5.0 or 3.1.1 until a CONNECT says otherwise
   -f, --file FILE  read hex lines from FILE
   --pretty         indent the JSON
   --text           add "payloadText" (and will.payloadText): the payload as text,
@@ -42,6 +50,8 @@ examples:
   echo "0x40, 0x02, 0x00, 0x0A, 0xC0, 0x00" | xsmqtt decode
     {"cmd":"puback","messageId":10}
     {"cmd":"pingreq"}
+  xsmqtt decode -V 5 3009 000174 05 0b01 0bac02
+    {"cmd":"publish","retain":false,"qos":0,"dup":false,"length":9,"topic":"t","payload":"","properties":{"subscriptionIdentifier":[1,300]}}
   xsmqtt decode --text -f capture.txt
   echo "c000 4002 0000" | xsmqtt decode
     {"cmd":"pingreq"}
@@ -121,6 +131,15 @@ function excerpt(d: Uint8Array, from: number, to: number, ms: number, me: number
 interface Options {
   pretty: boolean;
   text: boolean;
+  /** The protocol version the next line starts in: -V's, then the last CONNECT's. */
+  version: number;
+}
+
+/** The protocol version a -V argument names, as mosquitto's clients spell it (and 5, 311). */
+export function protocolVersion(v: string): number {
+  if (v === "mqttv5" || v === "5") return 5;
+  if (v === "mqttv311" || v === "311") return 4;
+  throw new UsageError(`protocol version '${v}' is not supported; use mqttv5 (5) or mqttv311 (311)`);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -159,15 +178,24 @@ function withText(o: PacketObject): object {
 /** Decodes one line's bytes, printing packets and at most one error; false on an error. */
 function decodeLine(d: Uint8Array, line: number, opts: Options, io: CommandIo): boolean {
   const asm = new PayloadAssembler();
-  const decoder = new Decoder(Math.max(8, d.length), {
-    onPacket(p) {
-      const o = asm.add(p);
-      if (o) io.out(JSON.stringify(opts.text ? withText(o) : o, null, opts.pretty ? 2 : undefined) + "\n");
+  const decoder: Decoder = new Decoder(
+    Math.max(8, d.length),
+    {
+      onPacket(p) {
+        const o = asm.add(p, decoder.version);
+        if (o) io.out(JSON.stringify(opts.text ? withText(o) : o, null, opts.pretty ? 2 : undefined) + "\n");
+      },
     },
-  });
+    // a capture's aliases are whatever its CONNECT announced; the decoder checks only that they are not 0
+    { protocolVersion: opts.version, topicAliasMaximum: 65535 },
+  );
+  const done = (ok: boolean) => {
+    opts.version = decoder.version;
+    return ok;
+  };
   const fail = (at: number, what: string, shown: string) => {
     io.err(`line ${line}, byte ${at}: ${what}\n${shown}\n`);
-    return false;
+    return done(false);
   };
   for (let at = 0; at < d.length; ) {
     const f = frame(d, at);
@@ -195,7 +223,7 @@ function decodeLine(d: Uint8Array, line: number, opts: Options, io: CommandIo): 
     }
     at = f.end;
   }
-  return true;
+  return done(true);
 }
 
 /** Decodes every input line; resolves to 1 if any line failed, else 0. Throws {@link UsageError}. */
@@ -204,9 +232,11 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     file: { type: "string", short: "f" },
     pretty: { type: "boolean" },
     text: { type: "boolean" },
+    "protocol-version": { type: "string", short: "V" },
   });
   if (values.file !== undefined && positionals.length > 0) throw new UsageError("give hex either as arguments or with -f, not both");
-  const opts: Options = { pretty: !!values.pretty, text: !!values.text };
+  const pv = values["protocol-version"];
+  const opts: Options = { pretty: !!values.pretty, text: !!values.text, version: pv === undefined ? 4 : protocolVersion(pv) };
   const source = positionals.length > 0 ? { inline: [positionals.join(" ")] } : { file: values.file };
   let failed = false;
   let line = 0;

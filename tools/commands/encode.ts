@@ -9,15 +9,23 @@ import { ErrorCode, MqttError } from "../../src/mqtt/errors.js";
 import { encodeObject, fromHex, toHex, type PacketObject } from "../inspect.js";
 import { validateTopicFilter } from "../../src/mqtt/topic.js";
 import { parseOptions, UsageError, type CommandIo } from "./command.js";
+import { protocolVersion } from "./decode.js";
 
 /** Printed by `xsmqtt help encode`. */
-export const usage = `usage: xsmqtt encode [--text-payload] [-f FILE | JSON...]
+export const usage = `usage: xsmqtt encode [-V 5|311] [--text-payload] [-f FILE | JSON...]
 
-Encodes MQTT 3.1.1 packets given as JSON objects, one per line, and prints each
+Encodes MQTT 3.1.1 and 5.0 packets given as JSON objects, one per line, and prints each
 packet's bytes as lowercase hex on a line of its own. Objects use the field names of
 MQTT.js's mqtt-packet, the same that "xsmqtt decode" prints, so its output can be fed
-back; binary fields (payload, password, will.payload) are hex. Fields a packet does not
-use are ignored, and null counts as absent.
+back; binary fields (payload, password, will.payload, and 5.0's correlationData and
+authenticationData) are hex. Fields a packet does not use are ignored, and null counts
+as absent.
+
+The protocol version is 3.1.1, or the one -V names, until a CONNECT's protocolVersion
+(4 or 5) sets it for that packet and the lines after it, as in a capture. 5.0 packets
+take "reasonCode" and "properties" (mqtt-packet's names: sessionExpiryInterval,
+topicAlias, userProperties, subscriptionIdentifier, ...; every property is checked for
+the packet it is in), and subscriptions take "nl", "rap" and "rh".
 
 Input is standard input, the file FILE, or the JSON arguments (one object each).
 Blank lines and lines starting with "#" are ignored. A line that cannot be encoded is
@@ -26,6 +34,8 @@ MqttError code such as InvalidArgument, InvalidTopic, InvalidQoS); the other lin
 still encoded, and the exit status is 1.
 
 options:
+  -V, --protocol-version mqttv5|mqttv311|5|311
+                   encode as MQTT 5.0 or 3.1.1 until a CONNECT says otherwise
   -f, --file FILE  read JSON lines from FILE
   --text-payload   payload and will.payload are UTF-8 text, not hex
 
@@ -39,6 +49,8 @@ examples:
   printf '%s\\n' '{"cmd":"connect","clientId":"esp32","keepalive":60}' '{"cmd":"pingreq"}' | xsmqtt encode
     10110004 4d515454 0402003c 00056573703332
     c000
+  xsmqtt encode -V 5 '{"cmd":"puback","messageId":10,"reasonCode":16}'
+    4003 000a 10
   xsmqtt decode -f capture.txt | xsmqtt encode    (prints the packets again)
 `;
 
@@ -62,10 +74,13 @@ const FIELDS: Record<string, Kind> = {
   username: "string",
   password: "string",
   returnCode: "integer",
+  reasonCode: "integer",
   sessionPresent: "boolean",
 };
 
 const WILL_FIELDS: Record<string, Kind> = { topic: "string", payload: "string", qos: "integer", retain: "boolean" };
+/** 5.0's subscription options. */
+const OPTION_FIELDS: Record<string, Kind> = { nl: "boolean", rap: "boolean", rh: "integer" };
 
 const invalid = (message: string) => new MqttError(ErrorCode.InvalidArgument, message);
 
@@ -94,12 +109,17 @@ function packetObject(o: unknown): PacketObject {
       if (!isObject(value)) throw invalid(`"will" must be an object, not ${describe(value)}`);
       if (value.topic === undefined) throw invalid(`"will" needs "topic"`);
       for (const [k, kind] of Object.entries(WILL_FIELDS)) if (value[k] != null) check(value[k], kind, `will.${k}`);
+      if (value.properties != null && !isObject(value.properties)) throw invalid(`"will.properties" must be an object, not ${describe(value.properties)}`);
+    } else if (key === "properties") {
+      // each property's type and range is the encoder's to check: it knows where each may go
+      if (!isObject(value)) throw invalid(`"properties" must be an object, not ${describe(value)}`);
     } else if (key === "subscriptions") {
       if (!Array.isArray(value)) throw invalid(`"subscriptions" must be an array, not ${describe(value)}`);
       value.forEach((s: unknown, i) => {
         if (!isObject(s)) throw invalid(`subscriptions[${i}] must be an object like {"topic":"a/#","qos":0}, not ${describe(s)}`);
         check(s.topic, "string", `subscriptions[${i}].topic`);
         check(s.qos, "integer", `subscriptions[${i}].qos`);
+        for (const [k, kind] of Object.entries(OPTION_FIELDS)) if (s[k] != null) check(s[k], kind, `subscriptions[${i}].${k}`);
       });
     } else if (key === "unsubscriptions") {
       if (!Array.isArray(value)) throw invalid(`"unsubscriptions" must be an array, not ${describe(value)}`);
@@ -139,8 +159,8 @@ function textToHex(text: string, name: string): string {
   return Buffer.from(text, "utf8").toString("hex");
 }
 
-/** The packet's hex. Throws MqttError; a buffer too small is retried larger. */
-function encodeLine(text: string, textPayload: boolean): string {
+/** The packet's hex, as MQTT `state.version` (which a CONNECT sets). Throws MqttError; a buffer too small is retried larger. */
+function encodeLine(text: string, textPayload: boolean, state: { version: number }): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -148,6 +168,10 @@ function encodeLine(text: string, textPayload: boolean): string {
     throw new MqttError("InvalidJson", (e as Error).message);
   }
   const o = packetObject(parsed);
+  if (o.cmd === "connect" && o.protocolVersion !== undefined) {
+    if (o.protocolVersion !== 4 && o.protocolVersion !== 5) throw invalid(`protocolVersion ${o.protocolVersion} is not supported (MQTT 3.1.1 is 4, 5.0 is 5)`);
+    state.version = o.protocolVersion;
+  }
   if (textPayload) {
     if (o.payload !== undefined) o.payload = textToHex(o.payload, "payload");
     if (o.will?.payload != null) o.will = { ...o.will, payload: textToHex(o.will.payload, "will.payload") };
@@ -159,7 +183,7 @@ function encodeLine(text: string, textPayload: boolean): string {
   for (let size = 3 * text.length + 64; ; size *= 2) {
     const buf = new Uint8Array(size);
     try {
-      return toHex(buf, 0, encodeObject(buf, 0, o));
+      return toHex(buf, 0, encodeObject(buf, 0, o, state.version));
     } catch (e) {
       if (!(e instanceof MqttError && e.code === ErrorCode.BufferTooSmall)) throw e;
     }
@@ -171,7 +195,10 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseOptions(args, {
     file: { type: "string", short: "f" },
     "text-payload": { type: "boolean" },
+    "protocol-version": { type: "string", short: "V" },
   });
+  const pv = values["protocol-version"];
+  const state = { version: pv === undefined ? 4 : protocolVersion(pv) };
   if (values.file !== undefined && positionals.length > 0) throw new UsageError("give JSON either as arguments or with -f, not both");
   const source = positionals.length > 0 ? { inline: positionals } : { file: values.file };
   const textPayload = !!values["text-payload"];
@@ -182,7 +209,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     const trimmed = text.trim();
     if (trimmed === "" || trimmed[0] === "#") continue;
     try {
-      io.out(encodeLine(trimmed, textPayload) + "\n");
+      io.out(encodeLine(trimmed, textPayload, state) + "\n");
     } catch (e) {
       if (!(e instanceof MqttError)) throw e;
       io.err(`line ${line}: ${e.code}: ${e.message}\n`);
