@@ -4,13 +4,13 @@
  * returns that size without writing, and a packet that does not fit throws `BufferTooSmall`
  * before a byte is written. Properties are given with mqtt-packet's names
  * ({@link PropertiesFields}); each is checked for the packet it goes in (§2.2.2.2) and its
- * range, and they are written in identifier order. PINGREQ and PINGRESP are 3.1.1's.
+ * range, and they are written in the order of the object's keys (any order is valid). PINGREQ and PINGRESP are 3.1.1's.
  */
 import { ErrorCode, MqttError } from "./errors.js";
 import * as E from "./encode.js";
 import type { Bytes, ConnectFields, PublishFields, WillFields } from "./encode.js";
 import { FIRST_BYTE, PacketName, PacketType as T, PUBLISH_DUP, PUBLISH_RETAIN } from "./packet.js";
-import { PROPERTIES, PropType, WILL } from "./properties.js";
+import { PROP_CONTEXTS, PROP_TYPE, PROPERTIES, PropType, WILL } from "./properties.js";
 import { reasonAllowed } from "./reasons.js";
 import { writeUtf8 } from "./utf8.js";
 
@@ -121,7 +121,7 @@ const bad = (msg: string) => new MqttError(ErrorCode.InvalidArgument, msg);
 
 /** Property names, for refusing a misspelt one. */
 const KNOWN: Record<string, number> = Object.create(null);
-for (const [id, name] of PROPERTIES) KNOWN[name] = id;
+for (let i = 0; i < PROPERTIES.length; i++) KNOWN[PROPERTIES[i][1]] = PROPERTIES[i][0];
 
 function where(ctx: number): string {
   return ctx === WILL ? "the will properties" : PacketName[ctx].toUpperCase();
@@ -155,7 +155,7 @@ function propertySize(id: number, name: string, type: number, v: unknown, ctx: n
       if (typeof v === "number") return 1 + E.varintSize(integer(v, 1, 268435455, name));
       if (!Array.isArray(v) || ctx !== T.PUBLISH || v.length === 0) throw bad(`${name} in ${where(ctx)} must be a number 1-268435455`);
       let n = 0;
-      for (const x of v) n += 1 + E.varintSize(integer(x, 1, 268435455, name));
+      for (let i = 0; i < v.length; i++) n += 1 + E.varintSize(integer(v[i], 1, 268435455, name));
       return n;
     }
     case PropType.Utf8:
@@ -172,7 +172,11 @@ function propertySize(id: number, name: string, type: number, v: unknown, ctx: n
         const kn = 5 + E.stringLength(key, "user property name");
         const value = u[key];
         if (typeof value === "string") n += kn + E.stringLength(value, "user property value");
-        else if (Array.isArray(value)) for (const x of value) n += kn + E.stringLength(typeof x === "string" ? x : String(x), "user property value");
+        else if (Array.isArray(value))
+          for (let i = 0; i < value.length; i++) {
+            if (typeof value[i] !== "string") throw bad(`user property ${key} must be a string or strings`);
+            n += kn + E.stringLength(value[i], "user property value");
+          }
         else throw bad(`user property ${key} must be a string or strings`);
       }
       return n;
@@ -188,13 +192,15 @@ function propertySize(id: number, name: string, type: number, v: unknown, ctx: n
 export function propertiesLength(p: PropertiesFields | null | undefined, ctx: number): number {
   if (p == null) return 0;
   const all = p as Record<string, unknown>;
-  for (const key in all) if (KNOWN[key] === undefined && all[key] !== undefined) throw bad(`unknown property "${key}"`);
   let n = 0;
-  for (const [id, name, type, contexts] of PROPERTIES) {
+  // one pass over the object's own keys (the order they are written in), not over the table
+  for (const name in all) {
     const v = all[name];
     if (v === undefined || v === null) continue;
-    if (((contexts >> ctx) & 1) === 0) throw bad(`${name} is not allowed in ${where(ctx)}`);
-    n += propertySize(id, name, type, v, ctx);
+    const id = KNOWN[name];
+    if (id === undefined) throw bad(`unknown property "${name}"`);
+    if (((PROP_CONTEXTS[id] >> ctx) & 1) === 0) throw bad(`${name} is not allowed in ${where(ctx)}`);
+    n += propertySize(id, name, PROP_TYPE[id], v, ctx);
   }
   return n;
 }
@@ -222,10 +228,11 @@ export function writeProperties(buf: Uint8Array, o: number, p: PropertiesFields 
   o = varint(buf, o, length);
   if (p == null) return o;
   const all = p as Record<string, unknown>;
-  for (const [id, name, type] of PROPERTIES) {
+  for (const name in all) {
     const v = all[name];
     if (v === undefined || v === null) continue;
-    switch (type) {
+    const id = KNOWN[name];
+    switch (PROP_TYPE[id]) {
       case PropType.Byte:
         buf[o++] = id;
         buf[o++] = v === true ? 1 : v === false ? 0 : (v as number);
@@ -239,10 +246,14 @@ export function writeProperties(buf: Uint8Array, o: number, p: PropertiesFields 
         o = u32(buf, o, v as number);
         break;
       case PropType.Varint:
-        for (const x of typeof v === "number" ? [v] : (v as number[])) {
+        if (typeof v === "number") {
           buf[o++] = id;
-          o = varint(buf, o, x);
-        }
+          o = varint(buf, o, v);
+        } else
+          for (let j = 0; j < (v as number[]).length; j++) {
+            buf[o++] = id;
+            o = varint(buf, o, (v as number[])[j]);
+          }
         break;
       case PropType.Utf8:
         buf[o++] = id;
@@ -256,16 +267,19 @@ export function writeProperties(buf: Uint8Array, o: number, p: PropertiesFields 
         const u = v as UserProperties;
         for (const key in u) {
           const value = u[key];
-          for (const x of typeof value === "string" ? [value] : value) {
-            buf[o++] = id;
-            o = E.str(buf, o, key);
-            o = E.str(buf, o, typeof x === "string" ? x : String(x));
-          }
+          if (typeof value === "string") o = pair(buf, o, key, value);
+          else for (let j = 0; j < value.length; j++) o = pair(buf, o, key, value[j]);
         }
       }
     }
   }
   return o;
+}
+
+/** One User Property: its identifier, name and value. */
+function pair(buf: Uint8Array, o: number, key: string, value: string): number {
+  buf[o++] = 0x26;
+  return E.str(buf, E.str(buf, o, key), value);
 }
 
 /** A property block's whole size: the Property Length and the properties. */

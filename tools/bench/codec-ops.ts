@@ -6,7 +6,8 @@
  */
 import { Decoder } from "../../src/mqtt/decode.js";
 import { encodePingreq, encodePuback, encodePublish, type PublishFields } from "../../src/mqtt/encode.js";
-import type { Packet } from "../../src/mqtt/packet.js";
+import { encodeAck5, encodeConnack5, encodePublish5, type Ack5Fields, type Connack5Fields, type Publish5Fields } from "../../src/mqtt/encode5.js";
+import { PacketType, type Packet } from "../../src/mqtt/packet.js";
 import { encodeTopic } from "../../src/mqtt/topic.js";
 
 export const TOPICS = ["sensors/esp32-01/temperature", "sensors/esp32-01/humidity", "sensors/esp32-02/pressure", "sensors/esp32-03/co2"];
@@ -115,5 +116,77 @@ export function decodeMany(n: number): number {
   const m = MIX.length;
   const before = delivered;
   for (let i = 0; i < n; i++) decodeOne(i % m);
+  return delivered - before + (checksum & 0);
+}
+
+// ---- the MQTT 5.0 mix ----
+
+/** One 5.0 entry: a PUBLISH with a Topic Alias and a User Property, a PUBACK with a reason code, or a CONNACK with properties. */
+export interface Mix5Entry {
+  cmd: "publish" | "puback" | "connack";
+  publish?: Publish5Fields;
+  ack?: Ack5Fields;
+  connack?: Connack5Fields;
+}
+
+/** 8 publishes (the 3.1.1 mix's topics, sizes and QoS, each topic under its alias 1-4, with a User Property), a PUBACK 0x10, a CONNACK with properties. */
+export const MIX5: Mix5Entry[] = [];
+for (let i = 0; i < 8; i++) {
+  const e = MIX[i];
+  MIX5.push({
+    cmd: "publish",
+    publish: { topic: e.topic!, topicBytes: e.topicBytes, payload: e.payload!, qos: e.qos!, retain: false, dup: false, packetId: e.id!, properties: { topicAlias: (i % TOPICS.length) + 1, userProperties: { unit: "C" } } },
+  });
+}
+MIX5.push({ cmd: "puback", ack: { packetId: 7, reasonCode: 0x10 } });
+MIX5.push({ cmd: "connack", connack: { sessionPresent: false, reasonCode: 0, properties: { assignedClientIdentifier: "auto-7", receiveMaximum: 20, topicAliasMaximum: 10, maximumPacketSize: 65536 } } });
+
+/** Encodes 5.0 mix entry `k` into the shared buffer; returns the byte count. */
+export function encodeOne5(k: number): number {
+  const e = MIX5[k];
+  if (e.cmd === "publish") return encodePublish5(out, 0, e.publish!);
+  if (e.cmd === "puback") return encodeAck5(out, 0, PacketType.PUBACK, e.ack!);
+  return encodeConnack5(out, 0, e.connack!);
+}
+
+/** The 5.0 mix encoded back to back, with each packet's offset. */
+export const stream5 = new Uint8Array(4096);
+export const offsets5: number[] = [0];
+{
+  let o = 0;
+  for (let k = 0; k < MIX5.length; k++) {
+    const n = encodeOne5(k);
+    stream5.set(out.subarray(0, n), o);
+    o += n;
+    offsets5.push(o);
+  }
+}
+
+const decoder5 = new Decoder(
+  1024,
+  {
+    onPacket(p: Packet) {
+      delivered++;
+      checksum += p.type + p.payloadEnd - p.payloadStart + (p.properties ? p.properties.topicAlias + p.properties.userPropertyCount : 0);
+    },
+  },
+  { protocolVersion: 5, topicAliasMaximum: 10 },
+);
+
+/** Runs `n` 5.0 encodes (cycling through the mix) after a collection. */
+export function encodeMany5(n: number): number {
+  if (typeof gc === "function") gc();
+  let bytes = 0;
+  const m = MIX5.length;
+  for (let i = 0; i < n; i++) bytes += encodeOne5(i % m);
+  return bytes;
+}
+
+/** Runs `n` 5.0 decodes (cycling through the mix) after a collection. */
+export function decodeMany5(n: number): number {
+  if (typeof gc === "function") gc();
+  const m = MIX5.length;
+  const before = delivered;
+  for (let i = 0; i < n; i++) decoder5.push(stream5, offsets5[i % m], offsets5[(i % m) + 1]);
   return delivered - before + (checksum & 0);
 }
