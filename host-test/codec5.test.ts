@@ -169,7 +169,14 @@ const MALFORMED: [string, string, string][] = [
   ["SUBACK with reason code 0x03 (§3.9.3)", "9004 0001 00 03", "InvalidReasonCode"],
   ["UNSUBACK with reason code 0x01 (§3.11.3)", "b004 0001 00 01", "InvalidReasonCode"],
   ["DISCONNECT with reason code 0x05 (§3.14.2.1)", "e001 05", "InvalidReasonCode"],
-  ["AUTH with reason code 0x01 (§3.15.2.1)", "f001 01", "InvalidReasonCode"],
+  ["AUTH with reason code 0x01 (§3.15.2.1)", "f002 01 00", "InvalidReasonCode"],
+  ["AUTH with a reason code and no Property Length (§3.15.2.1)", "f001 18", "InvalidLength"],
+  ["AUTH without an Authentication Method (§3.15.2.2.2)", "f002 18 00", "MissingProperty"],
+  ["CONNACK Authentication Data without a Method (§3.2.2.3.18)", "2006 00 00 03 160000", "MissingProperty"],
+  ["CONNECT Authentication Data without a Method (§3.1.2.11.10)", "1010 0004 4d515454 05 02 003c 03 160000 0000", "MissingProperty"],
+  ["a Property Length not in its shortest form (§1.5.5)", "4005 0001 00 8000", "MalformedVarint"],
+  ["a Subscription Identifier not in its shortest form (§1.5.5)", "820a 0001 03 0b8100 000161 00", "MalformedVarint"],
+  ["a 5.0 CONNACK without a Property Length that is not a 3.1.1 refusal", "2002 00 00", "InvalidLength"],
   ["Maximum QoS 2 (§3.2.2.3.4)", "2005 00 00 02 2402", "InvalidPropertyValue"],
   ["Receive Maximum 0 (§3.2.2.3.3)", "2006 00 00 03 210000", "InvalidPropertyValue"],
   ["Maximum Packet Size 0 (§3.2.2.3.6)", "2008 00 00 05 2700000000", "InvalidPropertyValue"],
@@ -241,7 +248,11 @@ function propertyValue(pid: number, type: number, ctx: number): fc.Arbitrary<unk
 function propertiesArb(ctx: number): fc.Arbitrary<PropertiesObject | undefined> {
   const model: Record<string, fc.Arbitrary<unknown>> = {};
   for (const [pid, name, type, contexts] of PROPERTIES) if ((contexts >> ctx) & 1) model[name] = propertyValue(pid, type, ctx);
-  return fc.record(model, { requiredKeys: [] }).map((r) => (Object.keys(r).length ? (r as PropertiesObject) : undefined));
+  return fc.record(model, { requiredKeys: [] }).map((r) => {
+    // Authentication Data comes with its Method (§3.1.2.11.10)
+    if (r.authenticationData !== undefined && r.authenticationMethod === undefined) r.authenticationMethod = "SCRAM";
+    return Object.keys(r).length ? (r as PropertiesObject) : undefined;
+  });
 }
 
 const withProps = (o: PacketObject, p: PropertiesObject | undefined): PacketObject => (p ? { ...o, properties: p } : o);
@@ -310,7 +321,11 @@ const packet5: fc.Arbitrary<PacketObject> = fc.oneof(
     .record({ messageId: id, topics: fc.array(topicFilter, { minLength: 1, maxLength: 3 }), props: propertiesArb(10) })
     .map((r) => withProps({ cmd: "unsubscribe", messageId: r.messageId, unsubscriptions: r.topics }, r.props)),
   fc.constantFrom("disconnect", "auth").chain((cmd) =>
-    fc.record({ reasonCode: fc.constantFrom(...REASONS[cmd]), props: propertiesArb(TYPE[cmd]) }).map((r) => withProps({ cmd, reasonCode: r.reasonCode }, r.props)),
+    fc.record({ reasonCode: fc.constantFrom(...REASONS[cmd]), props: propertiesArb(TYPE[cmd]) }).map((r) => {
+      // an AUTH that says anything names its method (§3.15.2.2.2)
+      if (cmd === "auth" && (r.reasonCode !== 0 || r.props) && r.props?.authenticationMethod === undefined) r.props = { ...r.props, authenticationMethod: "SCRAM" };
+      return withProps({ cmd, reasonCode: r.reasonCode }, r.props);
+    }),
   ),
   fc.constantFrom<PacketObject>({ cmd: "pingreq" }, { cmd: "pingresp" }),
 );
@@ -452,6 +467,20 @@ for (const engineName of ENGINES) {
         assert.equal(r4.error?.code, "InvalidLength", "a 3.1.1 PUBACK has no reason code");
       });
 
+      it("a reset() decoder is back at the version it was given, whatever a CONNECT set", async () => {
+        const v5 = strip(VECTORS[0][2]);
+        assert.deepEqual(await engine.call("versionAcrossReset", v5, 4), { afterConnect: 5, afterReset: 4 });
+        assert.deepEqual(await engine.call("versionAcrossReset", "100d00044d51545404020000000161", 5), { afterConnect: 4, afterReset: 5 });
+        // an invalid CONNECT does not change the version
+        assert.deepEqual(await engine.call("versionAcrossReset", "100d00044d51545405030000000161", 4), { afterConnect: 4, afterReset: 4 });
+      });
+
+      it("a 5.0 client reads a 3.1.1 broker's refusal (CONNACK 0x01 without properties) in 3.1.1's words", async () => {
+        const r = await engine.call<Outcome>("decodeHex", "20020001", 256, [], 5);
+        assert.equal(r.error, undefined, r.error?.message);
+        assert.deepEqual(withoutLength(r.packets), [{ cmd: "connack", sessionPresent: false, returnCode: 1 }]);
+      });
+
       it("3.1.1 refuses what only 5.0 has: AUTH, a reason code on PUBACK", async () => {
         for (const [hex, code] of [
           ["f000", "UnknownPacketType"],
@@ -552,11 +581,19 @@ for (const engineName of ENGINES) {
         ["an empty topic without a Topic Alias", { cmd: "publish", topic: "", payload: "" }],
         ["a Response Topic with a wildcard", { cmd: "publish", topic: "a", payload: "", properties: { responseTopic: "r/#" } }],
         ["a Maximum QoS of 2", { cmd: "connack", reasonCode: 0, properties: { maximumQoS: 2 } }],
+        ["Session Present with a failure", { cmd: "connack", sessionPresent: true, reasonCode: 0x87 }],
+        ["Correlation Data of 65,536 bytes", { cmd: "publish", topic: "a", payload: "", properties: { correlationData: "00".repeat(65536) } }],
+        ["a will payload of 65,536 bytes", { cmd: "connect", clientId: "c", protocolVersion: 5, will: { topic: "w", payload: "00".repeat(65536) } }],
+        ["Authentication Data without a Method", { cmd: "connect", clientId: "c", protocolVersion: 5, properties: { authenticationData: "00" } }],
+        ["an AUTH with a reason code and no Method", { cmd: "auth", reasonCode: 0x18 }],
+        ["an AUTH with properties and no Method", { cmd: "auth", reasonCode: 0, properties: { reasonString: "x" } }],
       ] as [string, PacketObject][]) {
         it(`refuses ${name}`, async () => {
-          const r = await engine.call<{ error?: { code: string; message: string } }>("encodeHex", obj, 4096, 5);
+          const r = await engine.call<{ error?: { code: string; message: string } }>("encodeHex", obj, 1 << 18, 5);
           assert.ok(r.error, "encoded");
           assert.match(r.error.code, /^(InvalidArgument|InvalidTopic)$/, r.error.message);
+          const z = await engine.call<{ error?: { code: string; message: string } }>("sizeOfHex", obj, 5);
+          assert.equal(z.error?.code, r.error.code, "sizeOfX refuses it too");
         });
       }
     });

@@ -242,7 +242,8 @@ function packetToObject5(p: ConnectPacket): PacketObject {
       break;
     }
     case T.CONNACK:
-      o = { cmd, sessionPresent: p.sessionPresent, reasonCode: p.reasonCode };
+      // no Property Length: a 3.1.1 broker's refusal of a 5.0 CONNECT, in 3.1.1's words
+      o = p.remainingLength === 2 ? { cmd, sessionPresent: false, returnCode: p.reasonCode } : { cmd, sessionPresent: p.sessionPresent, reasonCode: p.reasonCode };
       break;
     case T.PUBLISH:
       o = packetToObject4(p);
@@ -317,19 +318,30 @@ function binary(hex: string | undefined): Uint8Array {
   return hex == null ? new Uint8Array(0) : fromHex(hex);
 }
 
+function typeOf(o: PacketObject): number {
+  const type = TYPES[o.cmd];
+  if (type === undefined) throw new MqttError(ErrorCode.InvalidArgument, `unknown cmd "${o.cmd}"`);
+  return type;
+}
+
+/** The version an object is written in (a CONNECT's own `protocolVersion` decides); refuses 5.0 fields under 3.1.1. */
+function versionOf(o: PacketObject, type: number, version: number): number {
+  if (type === T.CONNECT && o.protocolVersion !== undefined) version = o.protocolVersion;
+  if (version === 5) return 5;
+  if (version !== 4) throw new MqttError(ErrorCode.InvalidArgument, `protocolVersion ${version} is not supported (MQTT 3.1.1 is 4, 5.0 is 5)`);
+  if (o.properties !== undefined || o.reasonCode !== undefined || type === T.AUTH)
+    throw new MqttError(ErrorCode.InvalidArgument, `${o.cmd} with properties, a reason code or AUTH needs MQTT 5 (protocolVersion 5)`);
+  return 4;
+}
+
 /**
  * Writes the packet an object describes, as MQTT `version` (4 or 5; a CONNECT's own
  * `protocolVersion` decides for it); returns the byte count. Throws {@link MqttError} for
  * missing or invalid fields.
  */
 export function encodeObject(buf: Uint8Array, offset: number, o: PacketObject, version = 4): number {
-  const type = TYPES[o.cmd];
-  if (type === undefined) throw new MqttError(ErrorCode.InvalidArgument, `unknown cmd "${o.cmd}"`);
-  if (type === T.CONNECT && o.protocolVersion !== undefined) version = o.protocolVersion;
-  if (version === 5) return encodeObject5(buf, offset, o, type);
-  if (version !== 4) throw new MqttError(ErrorCode.InvalidArgument, `protocolVersion ${version} is not supported (MQTT 3.1.1 is 4, 5.0 is 5)`);
-  if (o.properties !== undefined || o.reasonCode !== undefined || type === T.AUTH)
-    throw new MqttError(ErrorCode.InvalidArgument, `${o.cmd} with properties, a reason code or AUTH needs MQTT 5 (protocolVersion 5)`);
+  const type = typeOf(o);
+  if (versionOf(o, type, version) === 5) return encodeObject5(buf, offset, o, type);
   const id = { packetId: o.messageId ?? 0 };
   switch (type) {
     case T.CONNECT:
@@ -432,9 +444,8 @@ function encodeObject5(buf: Uint8Array, offset: number, o: PacketObject, type: n
 
 /** The size {@link encodeObject} would write, from the sizeOfX functions. */
 export function sizeOfObject(o: PacketObject, version = 4): number {
-  const type = TYPES[o.cmd];
-  if (type === T.CONNECT && o.protocolVersion !== undefined) version = o.protocolVersion;
-  if (version !== 5) return sizeOfObject4(o, type);
+  const type = typeOf(o);
+  if (versionOf(o, type, version) !== 5) return sizeOfObject4(o, type);
   const properties = propertiesFromObject(o.properties);
   const packetId = o.messageId ?? 0;
   switch (type) {
@@ -449,7 +460,7 @@ export function sizeOfObject(o: PacketObject, version = 4): number {
         properties,
       });
     case T.CONNACK:
-      return E5.sizeOfConnack5({ sessionPresent: !!o.sessionPresent, reasonCode: o.reasonCode ?? 0, properties });
+      return E5.sizeOfConnack5({ sessionPresent: !!o.sessionPresent, reasonCode: o.reasonCode ?? o.returnCode ?? 0, properties });
     case T.PUBLISH:
       return E5.sizeOfPublish5({ topic: o.topic ?? "", payload: binary(o.payload), qos: o.qos ?? 0, retain: !!o.retain, dup: !!o.dup, packetId, properties });
     case T.PUBACK:

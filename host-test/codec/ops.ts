@@ -247,6 +247,31 @@ export function encodeTooSmall(o: PacketObject, size: number, version = 4): { er
   }
 }
 
+/** sizeOfX's verdict on an object: its size, or the error it raises. */
+export function sizeOfHex(o: PacketObject, version = 4): { size?: number; error?: Failure } {
+  try {
+    return { size: sizeOfObjectOf(o, version) };
+  } catch (e) {
+    return { error: failure(e) };
+  }
+}
+
+/**
+ * The version a `version` decoder has after the CONNECT `hex`, and after reset(): a CONNECT
+ * sets the connection's version, a new connection starts from the one given.
+ */
+export function versionAcrossReset(hex: string, version: number): { afterConnect: number; afterReset: number } {
+  const d = new Decoder(new Uint8Array(256), { onPacket() {} }, { protocolVersion: version });
+  try {
+    d.push(fromHex(hex), 0, hex.length / 2);
+  } catch (e) {
+    if (!(e instanceof MqttError)) throw e;
+  }
+  const afterConnect = d.version;
+  d.reset();
+  return { afterConnect, afterReset: d.version };
+}
+
 // ---- bounded fuzz ----
 
 /** mulberry32: a small seeded PRNG, the same sequence on every engine. */

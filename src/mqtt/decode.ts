@@ -9,7 +9,8 @@
  * Steady-state decoding allocates nothing.
  *
  * The protocol version is the connection's: 3.1.1 unless `protocolVersion: 5` is given or
- * set with {@link Decoder.setVersion}; a decoded CONNECT sets it from its protocol level.
+ * set with {@link Decoder.setVersion}; a valid CONNECT sets it from its protocol level (only
+ * a broker or a tool receives CONNECT), and {@link Decoder.reset} restores the one given.
  * Under 5.0 each property block is walked once where it lies (see properties.ts): checked
  * for what the packet may carry, repeats and ranges, and recorded as offsets.
  */
@@ -107,8 +108,12 @@ export class Decoder {
     const slots = options.topicCache ?? 0;
     this.topics = slots > 0 ? new TopicCache(slots, options.topicCacheLength ?? 128, this.buffer) : null;
     this.topicAliasMaximum = options.topicAliasMaximum ?? 0;
-    this.setVersion(options.protocolVersion ?? 4);
+    this.initialVersion = options.protocolVersion ?? 4;
+    this.setVersion(this.initialVersion);
   }
+
+  /** The version given at construction, which {@link reset} restores. */
+  private readonly initialVersion: number;
 
   /** The protocol version packets are decoded as: 4 (3.1.1) or 5. */
   get version(): number {
@@ -130,12 +135,13 @@ export class Decoder {
     return this.failure;
   }
 
-  /** Forgets any partial packet and a past error; call on a new connection. */
+  /** Forgets any partial packet and a past error, and a version a CONNECT set; call on a new connection. */
   reset(): void {
     this.state = S_HEADER;
     this.failure = null;
     this.fill = 0;
     this.headLength = 0;
+    if (this.version !== this.initialVersion) this.setVersion(this.initialVersion);
   }
 
   /**
@@ -435,10 +441,19 @@ export class Decoder {
         const f = d[s];
         if (f & 0xfe) this.fail(C.InvalidFlags, `CONNACK acknowledge flags must be 0 or 1, not ${f}`);
         rc = d[s + 1];
+        if (n === 2) {
+          // no Property Length: only the 3.1.1 refusal a broker that does not speak 5.0
+          // answers a 5.0 CONNECT with (return code 1, unacceptable protocol version, or 2-5)
+          if (f !== 0 || rc < 1 || rc > 5) this.fail(C.InvalidLength, "CONNACK without a Property Length (§3.2.2.3.1)");
+          p.sessionPresent = false;
+          props.clear(d, e, e);
+          break;
+        }
         this.reason(type, rc);
         if (rc !== 0 && f === 1) this.fail(C.InvalidFlags, "CONNACK with Session Present and a failure reason code (§3.2.2.1.1)");
         p.sessionPresent = f === 1;
         this.tail(d, s + 2, e, type, props);
+        this.authentication(props, type);
         break;
       }
       case T.PUBACK:
@@ -452,8 +467,12 @@ export class Decoder {
         break;
       case T.DISCONNECT:
       case T.AUTH:
+        // §3.15.2.1: AUTH leaves out its reason code only together with its properties
+        if (type === T.AUTH && n === 1) this.fail(C.InvalidLength, "AUTH with a reason code but no Property Length (§3.15.2.1)");
         if (n > 0) this.reason(type, (rc = d[s]));
         this.tail(d, s + 1, e, type, props);
+        if (type === T.AUTH && n > 0 && !props.has(0x15)) this.fail(C.MissingProperty, "AUTH without an Authentication Method (§3.15.2.2.2)");
+        this.authentication(props, type);
         break;
       case T.SUBSCRIBE:
       case T.UNSUBSCRIBE:
@@ -469,9 +488,16 @@ export class Decoder {
         else for (let j = k; j < e; j++) this.reason(type, d[j]);
         break;
       }
-      // PINGREQ, PINGRESP: length checked already
+      default:
+        // PINGREQ, PINGRESP: length checked already
+        props.clear(d, e, e);
     }
     p.reasonCode = rc;
+  }
+
+  /** Authentication Data needs its Authentication Method (§3.1.2.11.10, §3.2.2.3.18). */
+  private authentication(props: Properties, type: number): void {
+    if (props.has(0x16) && !props.has(0x15)) this.fail(C.MissingProperty, `${PacketName[type].toUpperCase()} Authentication Data without an Authentication Method`);
   }
 
   private reason(type: number, rc: number): void {
@@ -496,6 +522,8 @@ export class Decoder {
       if (i === 4) this.fail(C.MalformedVarint, `${where(ctx)} Property Length has more than four bytes`);
       if (k >= e) this.fail(C.PropertyOverrun, `${where(ctx)} ends inside its Property Length`);
       b = d[k++];
+      // §1.5.5: the fewest bytes; a last byte of 0 after others adds nothing
+      if (b === 0 && i > 0) this.fail(C.MalformedVarint, `${where(ctx)} Property Length is not in its shortest form`);
       len += (b & 0x7f) * mul;
       mul *= 128;
     }
@@ -544,6 +572,7 @@ export class Decoder {
             if (i === 4) this.fail(C.MalformedVarint, "Subscription Identifier has more than four bytes");
             if (k >= end) this.overrun(id, ctx);
             b = d[k++];
+            if (b === 0 && i > 0) this.fail(C.MalformedVarint, "Subscription Identifier is not in its shortest form (§1.5.5)");
             v += (b & 0x7f) * m;
             m *= 128;
           }
@@ -663,8 +692,6 @@ export class Decoder {
       this.fail(C.UnsupportedProtocol, "CONNECT protocol name is not MQTT");
     const level = d[s + 6];
     if (level !== 4 && level !== 5) this.fail(C.UnsupportedProtocol, `CONNECT protocol level ${level} is not 4 (MQTT 3.1.1) or 5 (MQTT 5.0)`);
-    // the CONNECT sets the connection's version
-    this.setVersion(level);
     const v5 = level === 5;
     const flags = d[s + 7];
     if (flags & 1) this.fail(C.InvalidFlags, "CONNECT reserved flag is set");
@@ -704,6 +731,11 @@ export class Decoder {
       p.passwordLength = k - at - 2;
     }
     if (k !== e) this.fail(C.LengthOverrun, `CONNECT has ${e - k} bytes after its last field`);
+    if (v5) this.authentication(p.properties!, T.CONNECT);
+    else if (p.willProperties !== null) p.willProperties.clear(d, e, e);
+    if (v5 && !will && p.willProperties !== null) p.willProperties.clear(d, e, e);
+    // a valid CONNECT sets the connection's version
+    this.setVersion(level);
     return p;
   }
 

@@ -89,7 +89,9 @@ export function stringLength(s: string, what: string): number {
 }
 
 export function bytesLength(b: Bytes, what: string): number {
-  return typeof b === "string" ? stringLength(b, what) : b.length;
+  if (typeof b === "string") return stringLength(b, what);
+  if (b.length > 65535) throw new MqttError(ErrorCode.InvalidArgument, `${what} is longer than 65535 bytes`);
+  return b.length;
 }
 
 /** Bytes of the remaining-length varint for `n`. */
@@ -273,7 +275,7 @@ function measureChecked(f: PublishFields, into: PublishSize): number {
 }
 
 /** A payload string has no 65535 limit, only the UTF-8 rule. */
-function stringLengthAny(s: string): number {
+export function stringLengthAny(s: string): number {
   const n = utf8Length(s);
   if (n < 0) throw te("payload string is not sendable UTF-8 (lone surrogate or U+0000)");
   return n;
@@ -299,9 +301,11 @@ const FIRST_BYTE_PUBLISH = FIRST_BYTE[PacketType.PUBLISH];
 
 /**
  * Writes a PUBLISH whose remaining length the caller measured ({@link measurePublish}) and
- * made room for: no checks, so the client's hot path walks the fields once.
+ * made room for: no checks, so the client's hot path walks the fields once. `v5` writes an
+ * MQTT 5 PUBLISH with no properties: a Property Length of 0 after the packet id (the
+ * caller measured the payload one byte longer for it).
  */
-export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, remaining: number): number {
+export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, remaining: number, v5 = false): number {
   // flat on purpose (header() inlined): each call costs XS dozens of compute units, and this is the hot path
   let o = offset;
   buf[o++] = FIRST_BYTE_PUBLISH | (f.dup ? PUBLISH_DUP : 0) | (f.qos << 1) | (f.retain ? PUBLISH_RETAIN : 0);
@@ -323,6 +327,7 @@ export function writePublish(buf: Uint8Array, offset: number, f: PublishFields, 
     buf[o++] = f.packetId >> 8;
     buf[o++] = f.packetId & 0xff;
   }
+  if (v5) buf[o++] = 0; // MQTT 5: an empty property block (its Property Length, counted in `remaining`)
   const p = f.payload;
   if (typeof p === "string") o = writeUtf8(buf, o, p);
   else {

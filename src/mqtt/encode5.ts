@@ -202,6 +202,8 @@ export function propertiesLength(p: PropertiesFields | null | undefined, ctx: nu
     if (((PROP_CONTEXTS[id] >> ctx) & 1) === 0) throw bad(`${name} is not allowed in ${where(ctx)}`);
     n += propertySize(id, name, PROP_TYPE[id], v, ctx);
   }
+  if (all.authenticationData != null && all.authenticationMethod == null)
+    throw bad("Authentication Data without an Authentication Method (§3.1.2.11.10)");
   return n;
 }
 
@@ -359,6 +361,7 @@ export function encodeConnect5(buf: Uint8Array, offset: number, f: Connect5Field
 
 export function sizeOfConnack5(f: Connack5Fields): number {
   checkReason(T.CONNACK, f.reasonCode);
+  if (f.sessionPresent && f.reasonCode !== 0) throw bad("CONNACK with a failure reason code has Session Present 0 (§3.2.2.1.1)");
   return E.packetSize(2 + block(propertiesLength(f.properties, T.CONNACK)));
 }
 
@@ -390,7 +393,7 @@ function publishRemaining(f: Publish5Fields): number {
   // a Topic Alias lets the topic be empty (§3.3.2.3.4)
   const topic = t ? t.length : alias && f.topic === "" ? 0 : E.topicNameLength(f.topic, "PUBLISH");
   const p = f.payload;
-  const payload = typeof p === "string" ? E.bytesLength(p, "payload") : p.length;
+  const payload = typeof p === "string" ? E.stringLengthAny(p) : p.length;
   publishSizes.props = props;
   publishSizes.topic = topic;
   // the property block goes between the packet id and the payload: measured as part of the latter
@@ -469,9 +472,17 @@ function reasonType(type: number): void {
   if (type !== T.DISCONNECT && type !== T.AUTH) throw bad(`not DISCONNECT or AUTH: ${type}`);
 }
 
+/** The remaining length of a DISCONNECT or AUTH; an AUTH that says anything names its method (§3.15.2.2.2). */
+function reasonRemaining(type: number, f: Reason5Fields, code: number, props: number): number {
+  if (type === T.AUTH && (code !== 0 || props > 0) && f.properties?.authenticationMethod == null)
+    throw bad("AUTH without an Authentication Method (§3.15.2.2.2)");
+  return reasonTail(0, code, props);
+}
+
 export function sizeOfReason5(type: number, f: Reason5Fields): number {
   reasonType(type);
-  return E.packetSize(reasonTail(0, checkReason(type, f.reasonCode ?? 0), propertiesLength(f.properties, type)));
+  const code = checkReason(type, f.reasonCode ?? 0);
+  return E.packetSize(reasonRemaining(type, f, code, propertiesLength(f.properties, type)));
 }
 
 /** Writes a 5.0 DISCONNECT or AUTH (`type`; §3.14, §3.15). */
@@ -479,7 +490,7 @@ export function encodeReason5(buf: Uint8Array, offset: number, type: number, f: 
   reasonType(type);
   const code = checkReason(type, f.reasonCode ?? 0);
   const props = propertiesLength(f.properties, type);
-  const remaining = reasonTail(0, code, props);
+  const remaining = reasonRemaining(type, f, code, props);
   E.room(buf, offset, E.packetSize(remaining));
   const o = E.header(buf, offset, FIRST_BYTE[type], remaining);
   return writeReasonTail(buf, o, code, f.properties, props) - offset;

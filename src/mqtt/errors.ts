@@ -57,6 +57,8 @@ export const ProtocolCode = Object.freeze({
   InvalidTopicAlias: "InvalidTopicAlias",
   /** MQTT 5: a Subscription Identifier of 0 (§3.8.2.1.2). */
   InvalidSubscriptionId: "InvalidSubscriptionId",
+  /** MQTT 5: a property the packet needs is absent (AUTH's Authentication Method; Authentication Data without it). */
+  MissingProperty: "MissingProperty",
   /** MQTT 5: a reason code this packet may not carry (§2.4). */
   InvalidReasonCode: "InvalidReasonCode",
 } as const);
@@ -104,6 +106,12 @@ export const ErrorCode = Object.freeze({
    * reconnects so a broker keeping the session sends it again.
    */
   InboundQos2Full: "InboundQos2Full",
+  /** MQTT 5: the broker refused a message (PUBACK or PUBREC reason code 0x80 or above); see `reasonCode`. Not retried. */
+  PublishRefused: "PublishRefused",
+  /** MQTT 5: the broker ended the connection with a DISCONNECT; see `reasonCode` and `reasonString`. */
+  ServerDisconnect: "ServerDisconnect",
+  /** MQTT 5: the broker does not take it: a QoS above its Maximum QoS, or a retained message where Retain Available is 0. */
+  NotSupported: "NotSupported",
 } as const);
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -146,12 +154,45 @@ export const ConnackReason: readonly string[] = Object.freeze([
   "not authorized",
 ]);
 
-/** The broker refused the connection with a CONNACK return code 1-5. */
+/** Reason codes with which a broker refuses a connection the same way whatever the retry (§3.2.2.2): these back off longest. */
+export function refusalIsPermanent(reasonCode: number): boolean {
+  // bad user name or password, not authorized, banned, bad authentication method,
+  // client identifier not valid, unsupported protocol version
+  return reasonCode === 0x86 || reasonCode === 0x87 || reasonCode === 0x8a || reasonCode === 0x8c || reasonCode === 0x85 || reasonCode === 0x84;
+}
+
+/**
+ * The broker refused the connection: a 3.1.1 CONNACK return code 1-5 (`returnCode`), or a
+ * 5.0 CONNACK reason code of 0x80 or above (`reasonCode`, its name in the message, and the
+ * broker's Reason String when it sent one). `returnCode` is the byte either way.
+ */
 export class ConnectionRefusedError extends MqttError {
   override name = "ConnectionRefusedError";
   readonly returnCode: number;
-  constructor(returnCode: number) {
-    super(ErrorCode.ConnectionRefused, `connection refused: ${ConnackReason[returnCode] ?? "unknown"} (${returnCode})`);
+  /** The 5.0 reason code; -1 for a 3.1.1 return code. */
+  readonly reasonCode: number;
+  readonly reasonString: string | null;
+  constructor(returnCode: number, reasonName: string | null = null, reasonString: string | null = null) {
+    super(
+      ErrorCode.ConnectionRefused,
+      reasonName === null
+        ? `connection refused: ${ConnackReason[returnCode] ?? "unknown"} (${returnCode})`
+        : `connection refused: ${reasonName} (0x${returnCode.toString(16)})${reasonString ? `: ${reasonString}` : ""}`,
+    );
     this.returnCode = returnCode;
+    this.reasonCode = reasonName === null ? -1 : returnCode;
+    this.reasonString = reasonString;
+  }
+}
+
+/** An MQTT 5 failure the broker named with a reason code (and perhaps a Reason String): a refused message, a server DISCONNECT. */
+export class ReasonCodeError extends MqttError {
+  override name = "ReasonCodeError";
+  readonly reasonCode: number;
+  readonly reasonString: string | null;
+  constructor(code: string, what: string, reasonCode: number, reasonName: string, reasonString: string | null) {
+    super(code, `${what}: ${reasonName} (0x${reasonCode.toString(16)})${reasonString ? `: ${reasonString}` : ""}`);
+    this.reasonCode = reasonCode;
+    this.reasonString = reasonString;
   }
 }
