@@ -22,6 +22,8 @@ export const seq = () => ++sequence;
 export interface FakeConn {
   id: number;
   socket: net.Socket;
+  /** The protocol level of the connection's CONNECT (4 until it comes): what `send` writes. */
+  version: number;
   send(packet: object): void;
   sendRaw(bytes: Uint8Array): void;
 }
@@ -29,12 +31,14 @@ export interface FakeConn {
 export class FakeBroker {
   readonly received: Received[] = [];
   readonly conns: FakeConn[] = [];
-  /** Answers CONNECT with this CONNACK return code (0 accepts). */
-  connack: (conn: FakeConn, connect: any) => { returnCode: number; sessionPresent?: boolean } | null = () => ({ returnCode: 0 });
+  /** Answers CONNECT with this CONNACK return code (0 accepts); under MQTT 5 with `properties` too (the code is the reason code). */
+  connack: (conn: FakeConn, connect: any) => { returnCode: number; sessionPresent?: boolean; properties?: object } | null = () => ({ returnCode: 0 });
   /** Answer PINGREQ. */
   answerPings = true;
   /** Answer SUBSCRIBE with these codes (default: the requested QoS). */
   suback: ((packet: any) => number[]) | null = null;
+  /** MQTT 5: answer UNSUBSCRIBE with these reason codes (default: 0 for each filter). */
+  unsuback: ((packet: any) => number[]) | null = null;
   /** Acknowledge QoS 1 publishes. */
   ackPublishes = true;
   onPacket: (conn: FakeConn, packet: any) => void = () => {};
@@ -57,12 +61,14 @@ export class FakeBroker {
     const conn: FakeConn = {
       id: this.conns.length + 1,
       socket,
-      send: (p) => socket.writable && socket.write(mqttPacket.generate(p as mqttPacket.Packet)),
+      version: 4,
+      send: (p) => socket.writable && socket.write(mqttPacket.generate(p as mqttPacket.Packet, { protocolVersion: conn.version } as never)),
       sendRaw: (b) => socket.writable && socket.write(b),
     };
     this.conns.push(conn);
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     parser.on("packet", (packet: any) => {
+      if (packet.cmd === "connect") conn.version = packet.protocolVersion;
       this.received.push({ conn: conn.id, packet, seq: seq(), at: Date.now() });
       this.auto(conn, packet);
       this.onPacket(conn, packet);
@@ -76,7 +82,12 @@ export class FakeBroker {
     switch (p.cmd) {
       case "connect": {
         const a = this.connack(conn, p);
-        if (a) conn.send({ cmd: "connack", returnCode: a.returnCode, sessionPresent: !!a.sessionPresent });
+        if (a)
+          conn.send(
+            conn.version === 5
+              ? { cmd: "connack", reasonCode: a.returnCode, sessionPresent: !!a.sessionPresent, properties: a.properties }
+              : { cmd: "connack", returnCode: a.returnCode, sessionPresent: !!a.sessionPresent },
+          );
         break;
       }
       case "pingreq":
@@ -86,7 +97,11 @@ export class FakeBroker {
         conn.send({ cmd: "suback", messageId: p.messageId, granted: this.suback ? this.suback(p) : p.subscriptions.map((s: any) => s.qos) });
         break;
       case "unsubscribe":
-        conn.send({ cmd: "unsuback", messageId: p.messageId });
+        conn.send(
+          conn.version === 5
+            ? { cmd: "unsuback", messageId: p.messageId, granted: this.unsuback ? this.unsuback(p) : p.unsubscriptions.map(() => 0) }
+            : { cmd: "unsuback", messageId: p.messageId },
+        );
         break;
       case "publish":
         if (p.qos === 1 && this.ackPublishes) conn.send({ cmd: "puback", messageId: p.messageId });

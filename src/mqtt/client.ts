@@ -1,5 +1,5 @@
 /**
- * The MQTT 3.1.1 client: QoS 0, 1 and 2 out and in, a fixed in-flight window, DUP
+ * The MQTT client, 3.1.1 or (`protocolVersion: 5`) 5.0: QoS 0, 1 and 2 out and in, a fixed in-flight window, DUP
  * resend after reconnect, keepalive with a PINGRESP deadline, reconnect with backoff and
  * jitter across a list of brokers, a bounded offline queue, and wildcard dispatch.
  *
@@ -13,6 +13,12 @@
  * control send buffer, the outbox ring and its window slots. Publishing and receiving
  * allocate nothing in steady state. The client reaches the world only through a
  * {@link Platform}; nothing here names Node or Moddable.
+ *
+ * Under MQTT 5 the same paths carry a Property Length of 0 in each PUBLISH; the CONNACK's
+ * limits (Receive Maximum, Maximum QoS, Retain Available, Maximum Packet Size, Server Keep
+ * Alive, Assigned Client Identifier) bind each connection; a failure reason code on an ack
+ * ends that message or filter (reported, counted, not retried); a server DISCONNECT is
+ * surfaced with its reason. AUTH is not supported: one from the broker is a protocol error.
  */
 import { backoffDelay, Brokers, ConnState as S } from "./connection.js";
 import { Deadlines, Due } from "./deadlines.js";
@@ -30,15 +36,17 @@ import {
   sizeOfUnsubscribe,
   writePublish,
   type Bytes,
-  type ConnectFields,
   type PublishFields,
   type PublishSize,
 } from "./encode.js";
-import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError } from "./errors.js";
+import { encodeConnect5, encodeList5, type Subscription5, encodePublish5, encodeReason5, sizeOfConnect5, sizeOfList5, sizeOfPublish5, type Connect5Fields, type PropertiesFields } from "./encode5.js";
+import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError, ReasonCodeError, refusalIsPermanent } from "./errors.js";
 import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable, routeTableBytes } from "./inbound.js";
 import { Message } from "./message.js";
-import { DEFAULTS, resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type SubscribeOptions } from "./options.js";
+import { DEFAULTS, resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type ServerLimits, type SubscribeOptions } from "./options.js";
 import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NONE, Outbox, UNKNOWN_ID, WRONG_QOS } from "./outbox.js";
+import { Prop } from "./properties.js";
+import { Reason, reasonAllowed, reasonName } from "./reasons.js";
 import { FIRST_BYTE, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_RETAIN, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
 import { Subscriptions, type UnsubscribeDone } from "./subscriptions.js";
@@ -46,7 +54,7 @@ import { validateTopicFilter } from "./topic.js";
 import { headFor, type TopicHead } from "./topic-head.js";
 import { utf8Length } from "./utf8.js";
 
-export type { ClientOptions, ClientStats, DropReason, MessageHandler, PublishOptions, QueuePolicy, SubscribeOptions } from "./options.js";
+export type { ClientOptions, ClientStats, DropReason, MessageHandler, PublishOptions, QueuePolicy, ServerLimits, SubscribeOptions } from "./options.js";
 
 /** `stats.published`: the client's token count, so a publish counts once. */
 function published(this: { owner: MqttClient }): number {
@@ -73,6 +81,7 @@ class Counters {
   protocolErrors = 0;
   handlerErrors = 0;
   releasedWithoutSession = 0;
+  refusedByBroker = 0;
   constructor(owner: MqttClient) {
     Object.defineProperty(this, "owner", { value: owner });
     Object.defineProperty(this, "published", { get: published, enumerable: true });
@@ -141,7 +150,8 @@ export class MqttClient {
   private readonly routes: Int32Array;
   /** The decoder's topic cache keys: a slot's key changes whenever it takes another topic. */
   private readonly topicKeys: Uint32Array;
-  private readonly maxPacket: number;
+  /** Largest PUBLISH sent: ours (maxPacketSize, the outbox), or an MQTT 5 broker's Maximum Packet Size when smaller. */
+  private maxPacket: number;
   /** Sizes of the PUBLISH being measured. */
   private readonly size: PublishSize = { remaining: 0, total: 0 };
   private readonly message = new Message();
@@ -163,6 +173,21 @@ export class MqttClient {
   private readonly backoffMin: number;
   private readonly backoffMax: number;
   private readonly jitter: number;
+  /** MQTT 5. */
+  private readonly v5: boolean;
+  /** Our own PUBLISH size limit, before a broker's. */
+  private readonly ownMaxPacket: number;
+  private readonly window: number;
+  private readonly keepaliveS: number;
+  private readonly pingTimeoutMs: number;
+  /** The MQTT 5 broker's limits from the last CONNACK (null before one, and under 3.1.1). */
+  private limits: ServerLimits | null = null;
+  /** The limits forbid something an outbox entry may hold: pump checks each entry it sends. */
+  private checkLimits = false;
+  private maxQoS = 2;
+  private retainOk = true;
+  /** An MQTT 5 broker's Assigned Client Identifier, sent in later CONNECTs. */
+  private assignedId: string | null = null;
 
   /** Throws `InvalidArgument` (options out of range, no brokers) and what `sizeOfConnect` throws for the CONNECT fields. */
   constructor(options: ClientOptions, platform: Platform) {
@@ -174,12 +199,22 @@ export class MqttClient {
     this.backoffMin = s.backoffMin;
     this.backoffMax = s.backoffMax;
     this.jitter = s.jitter;
-    const connectSize = sizeOfConnect(this.connectFields()); // validates the options
+    this.v5 = s.protocolVersion === 5;
+    this.window = s.inflightWindow;
+    this.keepaliveS = s.keepalive;
+    this.pingTimeoutMs = s.pingTimeoutMs;
+    if (!this.v5 && (options.sessionExpiry !== undefined || options.maxInboundPacketSize !== undefined || options.requestProblemInformation !== undefined || options.will?.properties))
+      throw new MqttError(ErrorCode.InvalidArgument, "sessionExpiry, maxInboundPacketSize, requestProblemInformation and will properties need protocolVersion 5");
+    const cf = this.connectFields();
+    const connectSize = this.v5 ? sizeOfConnect5(cf) : sizeOfConnect(cf); // validates the options
     this.ctl = new Uint8Array(Math.max(s.sendBufferSize, connectSize, 64));
     this.decoder = new Decoder(s.receiveBufferSize, this as PacketHandler, {
       packet: this.message,
       topicCache: s.inboundTopics,
       topicCacheLength: s.inboundTopicLength,
+      protocolVersion: s.protocolVersion,
+      // no inbound Topic Aliases announced: a broker that sends one breaks the protocol (0x94)
+      topicAliasMaximum: 0,
     });
     this.topicKeys = this.decoder.topics === null ? new Uint32Array(0) : this.decoder.topics.keys;
     // the route table and the inbound QoS 2 ids share one buffer
@@ -188,22 +223,35 @@ export class MqttClient {
     this.routes = routeTable(inbound, 0, s.inboundTopics);
     this.inboundQos2 = new InboundQos2(inbound, routeBytes, s.inboundQos2);
     this.outbox = new Outbox(s.outboxBytes, s.inflightWindow);
-    this.maxPacket = Math.min(options.maxPacketSize ?? s.outboxBytes, s.outboxBytes - ENTRY_HEADER);
+    this.maxPacket = this.ownMaxPacket = Math.min(options.maxPacketSize ?? s.outboxBytes, s.outboxBytes - ENTRY_HEADER);
     this.topicLimit = s.topicCache;
     this.timer = platform.timer(() => this.tick(this.platform.now()));
   }
 
   /** The CONNECT fields; made per connection attempt, so the client holds no copy at rest. */
-  private connectFields(): ConnectFields {
+  private connectFields(): Connect5Fields {
     const o = this.o;
-    return {
-      clientId: o.clientId,
+    const f: Connect5Fields = {
+      clientId: o.clientId === "" && this.assignedId !== null ? this.assignedId : o.clientId,
       clean: o.clean ?? DEFAULTS.clean,
-      keepalive: o.keepalive ?? this.deadlines.keepaliveMs / 1000,
+      keepalive: this.keepaliveS,
       will: o.will ?? null,
       username: o.username ?? null,
       password: o.password ?? null,
     };
+    if (this.v5) {
+      const p: PropertiesFields = { receiveMaximum: o.inboundQos2 ?? DEFAULTS.inboundQos2 };
+      if (o.sessionExpiry) p.sessionExpiryInterval = o.sessionExpiry;
+      if (o.maxInboundPacketSize !== undefined) p.maximumPacketSize = o.maxInboundPacketSize;
+      if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
+      f.properties = p;
+    }
+    return f;
+  }
+
+  /** The MQTT 5 broker's limits from the last CONNACK; null under 3.1.1 and before the first. */
+  get server(): ServerLimits | null {
+    return this.limits;
   }
 
   /** Connected and past CONNACK. */
@@ -249,11 +297,14 @@ export class MqttClient {
       let first = PUBLISH0;
       if (options !== Q0) {
         const qos = options.qos;
-        if (qos !== 0 && qos !== undefined) return this.enqueue(topic, payload, options);
-        if (options.retain === true) first = PUBLISH0 | PUBLISH_RETAIN;
+        if ((qos !== 0 && qos !== undefined) || options.properties != null) return this.enqueue(topic, payload, options);
+        if (options.retain === true) {
+          if (!this.retainOk) return this.enqueue(topic, payload, options); // refused there
+          first = PUBLISH0 | PUBLISH_RETAIN;
+        }
       }
       let th = this.topics.get(topic);
-      if (th === undefined) th = headFor(this.topics, topic, this.topicLimit); // throws InvalidTopic
+      if (th === undefined) th = headFor(this.topics, topic, this.topicLimit, this.v5); // throws InvalidTopic
       const n = (payload as Uint8Array).length;
       if (n === th.payload || th.prepare(n, this.maxPacket, this.size)) {
         const head = th.head;
@@ -276,15 +327,30 @@ export class MqttClient {
     if (this.state === S.Closed) throw new MqttError(ErrorCode.Closed, "client is closed");
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0, 1 or 2, not ${qos}`);
-    const th = headFor(this.topics, topic, this.topicLimit); // throws InvalidTopic (before anything is queued)
+    const th = headFor(this.topics, topic, this.topicLimit, this.v5); // throws InvalidTopic (before anything is queued)
     const topicBytes = th.bytes;
+    const retain = options.retain === true;
+    const props = options.properties ?? null;
+    if (this.v5) {
+      if (qos > this.maxQoS || (retain && !this.retainOk)) {
+        this.stats.refused++;
+        throw new MqttError(
+          ErrorCode.NotSupported,
+          qos > this.maxQoS ? `the broker's Maximum QoS is ${this.maxQoS}; a QoS ${qos} publish is refused` : "the broker does not support retained messages (Retain Available 0)",
+        );
+      }
+    } else if (props !== null) throw new MqttError(ErrorCode.InvalidArgument, "publish properties need protocolVersion 5");
     let payloadLength: number;
     if (payload instanceof Uint8Array) payloadLength = payload.length;
     else if (typeof payload === "string") {
       payloadLength = utf8Length(payload);
       if (payloadLength < 0) throw new MqttError(ErrorCode.InvalidString, "payload string is not sendable UTF-8 (lone surrogate or U+0000)");
     } else throw new MqttError(ErrorCode.InvalidArgument, "payload must be a Uint8Array or a string");
-    const size = measurePublish(this.size, topicBytes.length, qos, payloadLength);
+    // MQTT 5: the property block goes before the payload (1 byte when empty); sizeOfPublish5 checks given properties
+    const size =
+      props === null
+        ? measurePublish(this.size, topicBytes.length, qos, this.v5 ? payloadLength + 1 : payloadLength)
+        : sizeOfPublish5({ topic, topicBytes, payload, qos, retain, dup: false, packetId: 1, properties: props });
     const c = this.stats;
     if (size > this.maxPacket) {
       c.refused++;
@@ -294,7 +360,7 @@ export class MqttClient {
     f.topicBytes = topicBytes;
     f.payload = payload;
     f.qos = qos;
-    f.retain = options.retain === true;
+    f.retain = retain;
     const box = this.outbox;
     let at = box.reserve(size);
     while (at === NONE) {
@@ -309,7 +375,8 @@ export class MqttClient {
       at = box.reserve(size);
     }
     const ring = box.ring;
-    writePublish(ring, at, f, this.size.remaining);
+    if (props === null) writePublish(ring, at, f, this.size.remaining, this.v5);
+    else encodePublish5(ring, at, { topic, topicBytes, payload, qos, retain, dup: false, packetId: 1, properties: props });
     const token = ++this.issued >>> 0;
     if (qos === 0 && this.direct) {
       // nothing ahead of it (a string payload, or one writePacket refused): write it from
@@ -342,8 +409,10 @@ export class MqttClient {
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `subscription QoS must be 0, 1 or 2, not ${qos}`);
     validateTopicFilter(filter);
-    this.fitsSendBuffer(sizeOfSubscribe({ packetId: 1, subscriptions: [{ topic: filter, qos }] }), "SUBSCRIBE");
-    this.subs.add(filter, qos, options.handler ?? null, options.done ?? null, options.known === true);
+    const sub = { topic: filter, qos, nl: options.nl === true, rap: options.rap === true, rh: options.rh ?? 0 };
+    if (!this.v5 && (sub.nl || sub.rap || sub.rh !== 0)) throw new MqttError(ErrorCode.InvalidArgument, "subscription options nl, rap and rh need protocolVersion 5");
+    this.fitsSendBuffer(this.sizeOfSubscribe([sub]), "SUBSCRIBE"); // checks the options too
+    this.subs.add(filter, qos, options.handler ?? null, options.done ?? null, options.known === true, sub);
     if (this.state === S.Connected) this.sendSubscriptions();
   }
 
@@ -354,7 +423,7 @@ export class MqttClient {
   unsubscribe(filter: string, done?: UnsubscribeDone): void {
     if (this.state === S.Closed) throw new MqttError(ErrorCode.Closed, "client is closed");
     validateTopicFilter(filter);
-    this.fitsSendBuffer(sizeOfUnsubscribe({ packetId: 1, topics: [filter] }), "UNSUBSCRIBE");
+    this.fitsSendBuffer(this.v5 ? sizeOfList5(T.UNSUBSCRIBE, { packetId: 1, topics: [filter] }) : sizeOfUnsubscribe({ packetId: 1, topics: [filter] }), "UNSUBSCRIBE");
     const connected = this.state === S.Connected;
     this.subs.remove(filter, connected, done ?? null);
     if (connected) this.sendUnsubscribe([filter], done ?? null);
@@ -364,12 +433,18 @@ export class MqttClient {
    * Closes; no reconnect follows. When connected it first writes what it owes the broker:
    * the rest of a packet being written and the acks queued (PUBACK, PUBREC, PUBCOMP,
    * PUBREL), then DISCONNECT. Messages still queued are kept in {@link queued}.
+   *
+   * `reasonCode` is the DISCONNECT's (MQTT 5): 0 (normal, the default), 0x04 (the broker
+   * publishes the will), or another code DISCONNECT may carry. Under 3.1.1, 0x04 closes
+   * without a DISCONNECT, which has the broker publish the will too.
    */
-  close(): void {
+  close(reasonCode = 0): void {
+    if (!reasonAllowed(T.DISCONNECT, reasonCode)) throw new MqttError(ErrorCode.InvalidArgument, `DISCONNECT may not carry reason code ${reasonCode}`);
     if (this.state === S.Closed) return;
     const t = this.transport;
-    if (this.state === S.Connected && t && this.control(2)) {
-      this.ctlEnd += encodeDisconnect(this.ctl, this.ctlEnd);
+    const send = this.v5 || reasonCode !== Reason.DisconnectWithWill;
+    if (this.state === S.Connected && t && send && this.control(this.v5 ? 3 : 2)) {
+      this.ctlEnd += this.v5 ? encodeReason5(this.ctl, this.ctlEnd, T.DISCONNECT, { reasonCode }) : encodeDisconnect(this.ctl, this.ctlEnd);
       this.state = S.Closed; // pump() writes the packet under way and the control bytes, and takes no new PUBLISH
       this.pump();
       // called from inside pump() (an onDelivered callback): the control bytes go now, between packets
@@ -450,7 +525,8 @@ export class MqttClient {
   /** @internal The transport opened. */
   sinkConnect(): void {
     if (this.state !== S.Opening) return;
-    const n = encodeConnect(this.ctl, 0, this.connectFields());
+    const f = this.connectFields();
+    const n = this.v5 ? encodeConnect5(this.ctl, 0, f) : encodeConnect(this.ctl, 0, f);
     this.ctlStart = 0;
     this.ctlEnd = n;
     this.state = S.Connack;
@@ -472,12 +548,18 @@ export class MqttClient {
   private onConnack(p: Packet): void {
     if (this.state !== S.Connack) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, "CONNACK outside the connect handshake"));
     const now = this.platform.now();
-    if (p.returnCode !== 0) {
-      const err = new ConnectionRefusedError(p.returnCode);
+    const rc = p.reasonCode;
+    if (rc !== 0) {
+      // a 5.0 CONNACK of two bytes is a 3.1.1 broker's refusal (return code 1: not our version), in 3.1.1's words
+      const v5 = this.v5 && p.remainingLength > 2;
+      const err = v5 ? new ConnectionRefusedError(rc, reasonName(rc, T.CONNACK), p.properties!.text(Prop.ReasonString) ?? null) : new ConnectionRefusedError(rc);
       this.closeTransport();
       this.failed(err, now);
+      // the same answer whatever the retry (credentials, authorization, a ban): the longest backoff
+      if (v5 && refusalIsPermanent(rc)) this.backoffLongest(now);
       return;
     }
+    if (this.v5) this.connackLimits(p);
     this.state = S.Connected;
     this.brokers.connected();
     this.stats.connects++;
@@ -503,6 +585,50 @@ export class MqttClient {
     this.sendSubscriptions();
     this.pump();
     this.arm(now);
+  }
+
+  /** The retry already scheduled waits the longest backoff instead. */
+  private backoffLongest(now: number): void {
+    if (this.state === S.Closed) return;
+    this.brokers.attempt = 30;
+    this.deadlines.retry(now, backoffDelay(30, this.backoffMin, this.backoffMax, this.jitter, this.platform.random ? this.platform.random() : Math.random()));
+    this.arm(now);
+  }
+
+  /** An MQTT 5 CONNACK's limits (§3.2.2.3) bind this connection; the defaults where it is silent. */
+  private connackLimits(p: Packet): void {
+    const q = p.properties!;
+    const text = (id: number) => q.text(id) ?? null;
+    const l: ServerLimits = {
+      protocolVersion: 5,
+      receiveMaximum: q.number(Prop.ReceiveMaximum, 65535),
+      maximumQoS: q.number(Prop.MaximumQoS, 2),
+      retainAvailable: q.number(Prop.RetainAvailable, 1) === 1,
+      maximumPacketSize: q.number(Prop.MaximumPacketSize, 0),
+      topicAliasMaximum: q.number(Prop.TopicAliasMaximum, 0),
+      wildcardSubscriptionAvailable: q.number(Prop.WildcardSubscriptionAvailable, 1) === 1,
+      subscriptionIdentifiersAvailable: q.number(Prop.SubscriptionIdentifiersAvailable, 1) === 1,
+      sharedSubscriptionAvailable: q.number(Prop.SharedSubscriptionAvailable, 1) === 1,
+      serverKeepAlive: q.number(Prop.ServerKeepAlive, -1),
+      assignedClientIdentifier: text(Prop.AssignedClientIdentifier),
+      sessionExpiryInterval: q.number(Prop.SessionExpiryInterval, -1),
+      responseInformation: text(Prop.ResponseInformation),
+      serverReference: text(Prop.ServerReference),
+      reasonString: text(Prop.ReasonString),
+    };
+    this.limits = l;
+    // §4.9: QoS 1 and 2 in flight at most its Receive Maximum; never more than our window
+    this.outbox.limit = Math.min(this.window, l.receiveMaximum);
+    this.maxQoS = l.maximumQoS;
+    this.retainOk = l.retainAvailable;
+    this.maxPacket = l.maximumPacketSize > 0 ? Math.min(this.ownMaxPacket, l.maximumPacketSize) : this.ownMaxPacket;
+    // a message queued before these limits were known may be beyond them: pump looks at each
+    this.checkLimits = l.maximumQoS < 2 || !l.retainAvailable || this.maxPacket < this.ownMaxPacket;
+    if (this.maxPacket < this.ownMaxPacket) for (const th of this.topics.values()) th.payload = -1; // heads are made again under the new limit
+    // §3.2.2.3.14: the broker's keepalive replaces ours for this connection
+    const ka = l.serverKeepAlive >= 0 ? l.serverKeepAlive * 1000 : this.keepaliveS * 1000;
+    this.deadlines.keepalive(ka, l.serverKeepAlive >= 0 ? (this.o.pingTimeout ?? ka * DEFAULTS.pingTimeoutShare) : this.pingTimeoutMs);
+    if (l.assignedClientIdentifier !== null) this.assignedId = l.assignedClientIdentifier;
   }
 
   /** A connection attempt failed: report it, move to the next broker, back off. */
@@ -545,6 +671,7 @@ export class MqttClient {
 
   private protocolFailure(error: ProtocolError): void {
     this.stats.protocolErrors++;
+    if (this.v5) this.disconnectWith(disconnectReason(error.code));
     const now = this.platform.now();
     if (this.state !== S.Connected) {
       // a failed attempt: failed() reports it, once
@@ -553,6 +680,18 @@ export class MqttClient {
     }
     this.o.onError?.(error);
     this.lost(new MqttError(ErrorCode.ProtocolError, error.message), now);
+  }
+
+  /** MQTT 5: a DISCONNECT with `reasonCode` goes out ahead of a close the client decides on (§4.13). */
+  private disconnectWith(reasonCode: number): void {
+    const t = this.transport;
+    if (!t || this.state < S.Connack) return;
+    this.pump(); // what is owed first
+    if (this.entry !== NONE) return; // a packet half written: the DISCONNECT cannot follow it
+    if (this.ctlEnd > this.ctlStart) t.write(this.ctl, this.ctlStart, this.ctlEnd);
+    const n = encodeReason5(this.ctl, 0, T.DISCONNECT, { reasonCode });
+    this.ctlStart = this.ctlEnd = 0;
+    t.write(this.ctl, 0, n);
   }
 
   // ---- time ----
@@ -631,6 +770,7 @@ export class MqttClient {
       if (this.state !== S.Connected) break;
       const at = box.next();
       if (at === NONE) break;
+      if (this.checkLimits && this.beyondLimits(at)) continue;
       if (box.isResend(at)) {
         ring[at] |= PUBLISH_DUP; // §3.3.1.1
         this.stats.resent++;
@@ -649,6 +789,26 @@ export class MqttClient {
     this.direct = this.state === S.Connected && this.entry === NONE && this.ctlEnd === this.ctlStart && box.idle();
   }
 
+  /**
+   * MQTT 5: the outbox entry at `at`, queued before this broker's limits were known, is
+   * beyond them (Maximum QoS, Retain Available, Maximum Packet Size): taken out unsent,
+   * counted, reported. Returns whether it was.
+   */
+  private beyondLimits(at: number): boolean {
+    const box = this.outbox;
+    const ring = box.ring;
+    const qos = box.qosAt(at);
+    const size = box.sizeAt(at);
+    const retain = (ring[at] & PUBLISH_RETAIN) !== 0;
+    if (qos <= this.maxQoS && (!retain || this.retainOk) && size <= this.maxPacket) return false;
+    const token = box.discard(at);
+    this.stats.refusedByBroker++;
+    const why = qos > this.maxQoS ? `QoS ${qos} above the broker's Maximum QoS ${this.maxQoS}` : retain && !this.retainOk ? "retained, and the broker has no retain" : `${size} bytes, above the broker's Maximum Packet Size ${this.maxPacket}`;
+    this.o.onError?.(new MqttError(ErrorCode.NotSupported, `queued message not sent: ${why}`));
+    this.o.onDrop?.("unsupported", token);
+    return true;
+  }
+
   private delivered(token: number): void {
     this.stats.delivered++;
     this.o.onDelivered?.(token);
@@ -662,15 +822,20 @@ export class MqttClient {
     }
   }
 
+  private sizeOfSubscribe(subscriptions: Subscription5[]): number {
+    const f = { packetId: 1, subscriptions };
+    return this.v5 ? sizeOfList5(T.SUBSCRIBE, f) : sizeOfSubscribe(f);
+  }
+
   /** Sends the subscriptions not yet sent on this connection, one SUBSCRIBE per batch that fits half the send buffer. */
   private sendSubscriptions(): void {
     const half = this.ctl.length / 2;
-    const batches = this.subs.toSend((batch) => sizeOfSubscribe({ packetId: 1, subscriptions: batch }) <= half);
+    const batches = this.subs.toSend((batch) => this.sizeOfSubscribe(batch) <= half);
     if (batches.length === 0) return;
     for (const subscriptions of batches) {
       const f = { packetId: this.nextId(), subscriptions };
-      if (!this.control(sizeOfSubscribe(f))) return;
-      this.ctlEnd += encodeSubscribe(this.ctl, this.ctlEnd, f);
+      if (!this.control(this.sizeOfSubscribe(subscriptions))) return;
+      this.ctlEnd += this.v5 ? encodeList5(this.ctl, this.ctlEnd, T.SUBSCRIBE, f) : encodeSubscribe(this.ctl, this.ctlEnd, f);
       this.subs.subscribed(f.packetId, subscriptions);
     }
     this.pump();
@@ -678,8 +843,8 @@ export class MqttClient {
 
   private sendUnsubscribe(filters: string[], done: UnsubscribeDone | null): void {
     const f = { packetId: this.nextId(), topics: filters };
-    if (!this.control(sizeOfUnsubscribe(f))) return;
-    this.ctlEnd += encodeUnsubscribe(this.ctl, this.ctlEnd, f);
+    if (!this.control(this.v5 ? sizeOfList5(T.UNSUBSCRIBE, f) : sizeOfUnsubscribe(f))) return;
+    this.ctlEnd += this.v5 ? encodeList5(this.ctl, this.ctlEnd, T.UNSUBSCRIBE, f) : encodeUnsubscribe(this.ctl, this.ctlEnd, f);
     this.subs.unsubscribed(f.packetId, filters, done);
     this.pump();
   }
@@ -709,6 +874,7 @@ export class MqttClient {
       case T.PUBLISH:
         return this.onPublish(this.message); // p is the message: the decoder fills it
       case T.PUBACK: {
+        if (p.reasonCode >= 0x80) return this.refusedByBroker(p, this.outbox.ack(p.packetId));
         const token = this.outbox.ack(p.packetId);
         if (token >= 0) this.delivered(token);
         else if (token === WRONG_QOS) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `PUBACK for QoS 2 message ${p.packetId}`));
@@ -724,6 +890,8 @@ export class MqttClient {
       case T.PUBREC: {
         // §4.3.3: the PUBLISH is acknowledged, its PUBREL due; for an unknown id the PUBREL
         // is sent anyway (counted), so a broker's session never stalls on it
+        // MQTT 5: a failure reason code ends the flow here, with no PUBREL (§4.3.3)
+        if (p.reasonCode >= 0x80) return this.refusedByBroker(p, this.outbox.refuse(p.packetId));
         const r = this.outbox.pubrec(p.packetId);
         if (r === WRONG_QOS) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `PUBREC for QoS 1 message ${p.packetId}`));
         if (r === UNKNOWN_ID) this.stats.unknownAcks++;
@@ -737,6 +905,8 @@ export class MqttClient {
       }
       case T.PUBCOMP: {
         const token = this.outbox.pubcomp(p.packetId);
+        // MQTT 5: 0x92, the broker had lost the id; its PUBREC already took the message, so it is done, and reported
+        if (p.reasonCode >= 0x80) this.reportReason(ErrorCode.PublishRefused, `PUBCOMP for message ${p.packetId}`, p);
         if (token >= 0) this.delivered(token);
         else if (token === UNKNOWN_ID) this.stats.unknownAcks++;
         this.pump(); // a window slot came free
@@ -746,9 +916,48 @@ export class MqttClient {
       case T.UNSUBACK:
         if (!this.subs.acked(p.type, p.packetId, p.data, p.payloadStart, p.payloadEnd, this.o)) this.stats.unknownAcks++;
         return;
+      case T.DISCONNECT:
+        if (this.v5) return this.serverDisconnect(p);
+        return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, "a broker does not send disconnect"));
+      case T.AUTH:
+        return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, "AUTH: enhanced authentication is not supported"));
       default:
         return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `a broker does not send ${PacketName[p.type]}`));
     }
+  }
+
+  /** The broker's error for packet `p`, as a typed error to onError; returned. */
+  private reportReason(code: string, what: string, p: Packet): ReasonCodeError {
+    const rc = p.reasonCode;
+    const e = new ReasonCodeError(code, what, rc, reasonName(rc, p.type), p.properties?.text(Prop.ReasonString) ?? null);
+    this.o.onError?.(e);
+    return e;
+  }
+
+  /**
+   * MQTT 5: a PUBACK or PUBREC with a failure reason code (`token` what the outbox made of
+   * it): the message is done without being delivered, its id and quota free; counted,
+   * reported with the reason, never retried (§4.4).
+   */
+  private refusedByBroker(p: Packet, token: number): void {
+    if (token === UNKNOWN_ID) this.stats.unknownAcks++;
+    else {
+      this.stats.refusedByBroker++;
+      this.reportReason(ErrorCode.PublishRefused, `the broker refused message ${p.packetId}`, p);
+      if (token >= 0) this.o.onDrop?.("refused", token);
+    }
+    this.pump(); // a window slot came free
+  }
+
+  /** MQTT 5: the broker ends the connection with a reason (§3.14); the client reconnects, after the longest backoff when told to go away. */
+  private serverDisconnect(p: Packet): void {
+    const rc = p.reasonCode;
+    const reason = p.properties!.text(Prop.ReasonString) ?? null;
+    this.o.onServerDisconnect?.(rc, reason);
+    const now = this.platform.now();
+    this.lost(new ReasonCodeError(ErrorCode.ServerDisconnect, "the broker disconnected", rc, reasonName(rc, T.DISCONNECT), reason), now);
+    // not authorized, banned, session taken over, administrative action, use another server, moved
+    if (rc === 0x87 || rc === 0x8a || rc === 0x8e || rc === 0x98 || rc === 0x9c || rc === 0x9d) this.backoffLongest(now);
   }
 
   private onPublish(m: Message): void {
@@ -830,6 +1039,8 @@ export class MqttClient {
     const e = new MqttError(ErrorCode.InboundQos2Full, `inbound QoS 2 message ${id} dropped: ${cap} already await PUBREL (option inboundQos2); reconnecting so the broker sends it again`);
     this.o.onError?.(e);
     this.pump(); // the acks owed for the messages before it (PUBRECs among them) go out first
+    // MQTT 5: we announced the table's size as Receive Maximum, so the broker broke it
+    if (this.v5) this.disconnectWith(Reason.ReceiveMaximumExceeded);
     this.lost(e, this.platform.now());
   }
 
@@ -837,6 +1048,23 @@ export class MqttClient {
   private handlerFailed(e: unknown): void {
     this.stats.handlerErrors++;
     this.o.onError?.(new MqttError(ErrorCode.HandlerError, `message handler threw: ${(e as Error)?.message ?? e}`));
+  }
+}
+
+/** The DISCONNECT reason code for a protocol error the decoder or the client found (§4.13). */
+function disconnectReason(code: string): number {
+  switch (code) {
+    case ProtocolCode.InvalidTopicAlias:
+      return Reason.TopicAliasInvalid;
+    case ProtocolCode.UnexpectedPacket:
+    case ProtocolCode.DuplicateProperty:
+    case ProtocolCode.PropertyNotAllowed:
+    case ProtocolCode.InvalidReasonCode:
+    case ProtocolCode.MissingProperty:
+    case ProtocolCode.InvalidSubscriptionId:
+      return Reason.ProtocolError;
+    default:
+      return Reason.MalformedPacket;
   }
 }
 

@@ -43,8 +43,9 @@ export function until(now: number, deadline: number): number {
 }
 
 export class Deadlines {
-  readonly keepaliveMs: number;
-  readonly pingTimeoutMs: number;
+  /** Set per connection when an MQTT 5 broker imposes its Server Keep Alive ({@link keepalive}). */
+  keepaliveMs: number;
+  pingTimeoutMs: number;
   readonly connectTimeoutMs: number;
   private reconnectAt = 0;
   /** A reconnect is scheduled at `reconnectAt`. */
@@ -63,6 +64,12 @@ export class Deadlines {
     this.keepaliveMs = keepaliveMs;
     this.pingTimeoutMs = pingTimeoutMs;
     this.connectTimeoutMs = connectTimeoutMs;
+  }
+
+  /** The keepalive of this connection (an MQTT 5 broker's Server Keep Alive, §3.2.2.3.14), and its PINGRESP wait. */
+  keepalive(keepaliveMs: number, pingTimeoutMs: number): void {
+    this.keepaliveMs = keepaliveMs;
+    this.pingTimeoutMs = pingTimeoutMs;
   }
 
   /** A connection attempt starts: CONNACK is due `connectTimeoutMs` from now. */

@@ -2,7 +2,8 @@
  * The client's options, their defaults (one table), and the settings resolved from them
  * once at construction. Nothing here runs per message.
  */
-import type { Bytes, WillFields } from "./encode.js";
+import type { Bytes } from "./encode.js";
+import type { PropertiesFields, Will5Fields } from "./encode5.js";
 import { ErrorCode, MqttError } from "./errors.js";
 import type { Message } from "./message.js";
 import type { BrokerAddress } from "./platform.js";
@@ -11,7 +12,32 @@ import type { BrokerAddress } from "./platform.js";
 export type QueuePolicy = "refuse" | "drop-oldest";
 
 /** Why a message was dropped (see {@link ClientOptions.onDrop}). */
-export type DropReason = "queue-full" | "oversize" | "qos2-overflow";
+export type DropReason = "queue-full" | "oversize" | "qos2-overflow" | "refused" | "unsupported";
+
+/** What the broker announced in its CONNACK (MQTT 5, §3.2.2.3), with the protocol's defaults for what it left out. */
+export interface ServerLimits {
+  /** 4 (3.1.1) or 5. */
+  protocolVersion: number;
+  /** QoS 1 and 2 messages it takes at once (65535 when not announced). */
+  receiveMaximum: number;
+  maximumQoS: number;
+  retainAvailable: boolean;
+  /** Its largest packet, 0 for no limit. */
+  maximumPacketSize: number;
+  topicAliasMaximum: number;
+  wildcardSubscriptionAvailable: boolean;
+  subscriptionIdentifiersAvailable: boolean;
+  sharedSubscriptionAvailable: boolean;
+  /** Keepalive it imposes in seconds, -1 when it left ours. */
+  serverKeepAlive: number;
+  /** The client id it assigned (we sent an empty one), or null. */
+  assignedClientIdentifier: string | null;
+  /** Session Expiry Interval it imposes, -1 when it left ours. */
+  sessionExpiryInterval: number;
+  responseInformation: string | null;
+  serverReference: string | null;
+  reasonString: string | null;
+}
 
 export interface ClientOptions {
   clientId: string;
@@ -21,7 +47,16 @@ export interface ClientOptions {
   clean?: boolean;
   /** Seconds; 0 turns keepalive off. Default 60. */
   keepalive?: number;
-  will?: WillFields | null;
+  /** 4: MQTT 3.1.1 (the default); 5: MQTT 5.0. */
+  protocolVersion?: 4 | 5;
+  /** MQTT 5: Session Expiry Interval in seconds (0xFFFFFFFF: never). Default 0: the session ends with the connection. */
+  sessionExpiry?: number;
+  /** MQTT 5: Request Problem Information (§3.1.2.11.7); default true (the broker's default). */
+  requestProblemInformation?: boolean;
+  /** MQTT 5: the largest packet we accept, announced as Maximum Packet Size; default none (we take any size, in fragments). */
+  maxInboundPacketSize?: number;
+  /** The will; under MQTT 5 with its properties (willDelayInterval, messageExpiryInterval, contentType, ...). */
+  will?: Will5Fields | null;
   username?: string | null;
   password?: Bytes | null;
   /** Largest inbound packet held whole, and the fragment size above it. Default 1024. */
@@ -74,9 +109,16 @@ export interface ClientOptions {
    * - "oversize": inbound, larger than the receive buffer under oversize "drop" (`token` is its packet id);
    * - "qos2-overflow": inbound QoS 2 with the {@link ClientOptions.inboundQos2} table full: not
    *   delivered nor acknowledged (`token` is its packet id); the client reconnects, so a
-   *   broker keeping the session sends it again, and `onError` gets `InboundQos2Full`.
+   *   broker keeping the session sends it again, and `onError` gets `InboundQos2Full`;
+   * - "refused": outgoing, MQTT 5: the broker answered it with a failure reason code
+   *   (`onError` gets a `PublishRefused` error naming it); not retried (§4.4);
+   * - "unsupported": outgoing, MQTT 5: queued before the broker's limits were known and
+   *   beyond them (QoS above Maximum QoS, retain where Retain Available is 0, larger than
+   *   its Maximum Packet Size); not sent.
    */
   onDrop?(reason: DropReason, token: number): void;
+  /** MQTT 5: the broker's DISCONNECT, before the connection closes: its reason code and Reason String. */
+  onServerDisconnect?(reasonCode: number, reasonString: string | null): void;
   /** An inbound QoS 2 message's flow is complete: its PUBREL came and the PUBCOMP is queued. */
   onReleased?(packetId: number): void;
   /** Something failed that the application may want to know: refusals, protocol errors, timeouts, handlers that threw. */
@@ -87,6 +129,10 @@ export type MessageHandler = (message: Message) => void;
 
 export interface SubscribeOptions {
   qos?: number;
+  /** MQTT 5 (§3.8.3.1): No Local (not our own messages back), Retain As Published, Retain Handling (0 send retained, 1 only if new, 2 never). */
+  nl?: boolean;
+  rap?: boolean;
+  rh?: number;
   /** Called for messages whose topic matches this filter. */
   handler?: MessageHandler | null;
   /** The broker answered: granted QoS, or an error (SUBACK 0x80). */
@@ -102,6 +148,12 @@ export interface SubscribeOptions {
 export interface PublishOptions {
   qos?: number;
   retain?: boolean;
+  /**
+   * MQTT 5: the PUBLISH properties (payloadFormatIndicator, messageExpiryInterval,
+   * contentType, responseTopic, correlationData, userProperties), written into the outbox
+   * entry with the message. Refused under 3.1.1.
+   */
+  properties?: PropertiesFields | null;
 }
 
 /** Counters; each drop or refusal is counted here and reported through a callback. */
@@ -132,6 +184,8 @@ export interface ClientStats {
    * onDelivered, and counted here.
    */
   releasedWithoutSession: number;
+  /** MQTT 5: messages the broker refused with a failure reason code, and those not sent because beyond its announced limits. */
+  refusedByBroker: number;
 }
 
 /** Every default, in one place. */
@@ -173,12 +227,18 @@ export interface Settings {
   readonly topicCache: number;
   readonly inboundTopics: number;
   readonly inboundTopicLength: number;
+  readonly protocolVersion: number;
 }
 
 function count(value: number | undefined, fallback: number, min: number, what: string): number {
   const v = value ?? fallback;
   if (!(Number.isInteger(v) && v >= min)) throw new MqttError(ErrorCode.InvalidArgument, `${what} must be an integer of at least ${min}, not ${v}`);
   return v;
+}
+
+function version(v: number | undefined): number {
+  if (v === undefined || v === 4 || v === 5) return v ?? 4;
+  throw new MqttError(ErrorCode.InvalidArgument, `protocolVersion must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not ${v}`);
 }
 
 /** Applies the defaults to `o`; throws `InvalidArgument` for a value out of range. */
@@ -203,5 +263,6 @@ export function resolveOptions(o: ClientOptions): Settings {
     topicCache: count(o.topicCache, DEFAULTS.topicCache, 1, "topicCache"),
     inboundTopics: count(o.inboundTopics, DEFAULTS.inboundTopics, 0, "inboundTopics"),
     inboundTopicLength: count(o.inboundTopicLength, DEFAULTS.inboundTopicLength, 1, "inboundTopicLength"),
+    protocolVersion: version(o.protocolVersion),
   };
 }

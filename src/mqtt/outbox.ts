@@ -74,8 +74,14 @@ export class Outbox {
   /** Messages still held: queued or awaiting PUBACK. */
   private live = 0;
   private bytes = 0;
+  /**
+   * QoS 1 and 2 messages sent at once: the window, or less when the broker announces a
+   * smaller Receive Maximum (MQTT 5, §4.9). Ids already in flight keep their slots.
+   */
+  limit: number;
 
   constructor(capacity: number, window: number) {
+    this.limit = window;
     this.ring = new Uint8Array(capacity);
     this.view = new DataView(this.ring.buffer);
     // both slot tables as views of one buffer (fewer XS heap slots than two buffers)
@@ -167,7 +173,7 @@ export class Outbox {
     while (at !== this.tail) {
       const state = this.ring[at];
       // SENT here means a resend after a rewind: it keeps its slot and packet id
-      if (state === SENT || (state === QUEUED && (this.ring[at + 1] === 0 || this.inflight < this.slotId.length))) {
+      if (state === SENT || (state === QUEUED && (this.ring[at + 1] === 0 || this.inflight < this.limit))) {
         this.cursor = at;
         return at + ENTRY_HEADER;
       }
@@ -270,6 +276,46 @@ export class Outbox {
     }
     if (this.ring[at + 1] !== 1) return WRONG_QOS;
     this.release(k);
+    const token = this.view.getUint32(at + 8);
+    this.live--;
+    this.finish(at);
+    return token;
+  }
+
+  /**
+   * A PUBACK or PUBREC with a failure reason code (MQTT 5, §4.3.2, §4.3.3) for `id`: the
+   * message is done, not delivered, and not retried. Returns its token,
+   * {@link ACKED_AFTER_DROP} for one dropped while in flight, or {@link UNKNOWN_ID} for an id
+   * not in flight (or a QoS 2 message already past its PUBREC).
+   */
+  refuse(id: number): number {
+    const k = this.slotOf(id);
+    if (k < 0) return UNKNOWN_ID;
+    const at = this.slots[k * SLOT];
+    if (at === DROPPED) {
+      this.release(k);
+      return ACKED_AFTER_DROP;
+    }
+    if (at < 0) return UNKNOWN_ID;
+    this.release(k);
+    const token = this.view.getUint32(at + 8);
+    this.live--;
+    this.finish(at);
+    return token;
+  }
+
+  /**
+   * Takes the entry at `offset` (from {@link next}, not yet written) out unsent, because the
+   * connection's limits forbid it (the broker's Maximum QoS, Retain Available, Maximum Packet
+   * Size); a resend gives up its slot. Returns its token.
+   */
+  discard(offset: number): number {
+    const at = offset - ENTRY_HEADER;
+    this.cursor = this.after(at);
+    if (this.ring[at] === SENT) {
+      const k = this.slotOf((this.ring[at + 2] << 8) | this.ring[at + 3]);
+      if (k >= 0) this.release(k);
+    }
     const token = this.view.getUint32(at + 8);
     this.live--;
     this.finish(at);

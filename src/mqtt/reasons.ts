@@ -50,6 +50,16 @@ export const REASON_NAMES: Readonly<Record<number, string>> = Object.freeze({
   0xa2: "Wildcard Subscriptions not supported",
 });
 
+/** The reason codes the client itself sends or acts on, by name. */
+export const Reason = Object.freeze({
+  Success: 0x00,
+  DisconnectWithWill: 0x04,
+  MalformedPacket: 0x81,
+  ProtocolError: 0x82,
+  ReceiveMaximumExceeded: 0x93,
+  TopicAliasInvalid: 0x94,
+} as const);
+
 /** The name of a reason code in the packet it came in (`type`), e.g. "Normal disconnection" for DISCONNECT 0. */
 export function reasonName(code: number, type = 0): string {
   if (code === 0) return type === T.DISCONNECT ? "Normal disconnection" : type === T.SUBACK ? "Granted QoS 0" : "Success";

@@ -5,9 +5,11 @@
  * tells it what came back.
  */
 import type { Subscription } from "./encode.js";
-import { ErrorCode, MqttError } from "./errors.js";
+import type { Subscription5 } from "./encode5.js";
+import { ErrorCode, MqttError, ReasonCodeError } from "./errors.js";
 import type { MessageHandler } from "./options.js";
 import { PacketType } from "./packet.js";
+import { reasonName } from "./reasons.js";
 import { SubscriptionTable } from "./topic.js";
 
 /** Where a filter stands with the broker. */
@@ -28,6 +30,17 @@ export interface SubRow {
   state: SubState;
   handler: MessageHandler | null;
   done: SubscribeDone | null;
+  /** MQTT 5 subscription options (§3.8.3.1): No Local, Retain As Published, Retain Handling. */
+  nl: boolean;
+  rap: boolean;
+  rh: number;
+}
+
+/** MQTT 5 subscription options, as SUBSCRIBE carries them. */
+export interface SubOptions {
+  nl?: boolean;
+  rap?: boolean;
+  rh?: number;
 }
 
 /** A SUBSCRIBE or UNSUBSCRIBE awaiting its ack. */
@@ -50,10 +63,10 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
    * Adds or replaces `filter` (validated by the caller) as to be sent, or, when `known`, as
    * one the broker's session already has (sent only after a connection without a session).
    */
-  add(filter: string, qos: number, handler: MessageHandler | null, done: SubscribeDone | null, known = false): void {
+  add(filter: string, qos: number, handler: MessageHandler | null, done: SubscribeDone | null, known = false, o: SubOptions | null = null): void {
     const d = this.deferred?.indexOf(filter) ?? -1;
     if (d >= 0) this.deferred!.splice(d, 1);
-    this.set(filter, qos, { state: known ? SubState.Acked : SubState.ToSend, handler, done });
+    this.set(filter, qos, { state: known ? SubState.Acked : SubState.ToSend, handler, done, nl: o?.nl === true, rap: o?.rap === true, rh: o?.rh ?? 0 });
     if (this.later)
       for (const r of this.later) {
         const k = r.filters.indexOf(filter);
@@ -103,14 +116,15 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
   }
 
   /** The filters not yet sent on this connection, in batches of SUBSCRIBE entries that `fits` accepts. */
-  toSend(fits: (batch: Subscription[]) => boolean): Subscription[][] {
-    const batches: Subscription[][] = [];
-    let batch: Subscription[] = [];
+  toSend(fits: (batch: Subscription5[]) => boolean): Subscription5[][] {
+    const batches: Subscription5[][] = [];
+    let batch: Subscription5[] = [];
     const t = this;
     for (let i = 0; i < t.size; i++) {
       const row = t.at(i);
-      if (row.value.state !== SubState.ToSend) continue;
-      const s = { topic: row.filter, qos: row.qos };
+      const v = row.value;
+      if (v.state !== SubState.ToSend) continue;
+      const s = { topic: row.filter, qos: row.qos, nl: v.nl, rap: v.rap, rh: v.rh };
       if (batch.length > 0 && !fits([...batch, s])) {
         batches.push(batch);
         batch = [];
@@ -134,19 +148,29 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
   }
 
   /**
-   * SUBACK or UNSUBACK (`type`) for `id`, its return codes in `codes[start, end)`. A
-   * refused filter (0x80) is removed and reported to `report.onError` and to its own callback.
-   * Returns false for an id that no request holds.
+   * SUBACK or UNSUBACK (`type`) for `id`, its return (reason) codes in `codes[start, end)`.
+   * A refused filter (0x80 or above; in MQTT 5 each code names why) is removed and reported
+   * to `report.onError` and to its own callback; an UNSUBACK failure (MQTT 5) goes to the
+   * UNSUBSCRIBE's callback. Returns false for an id that no request holds.
    */
   acked(type: number, id: number, codes: Uint8Array, start: number, end: number, report: { onError?(e: MqttError): void }): boolean {
     const req = this.requests.get(id);
     if (!req || req.type !== (type === PacketType.SUBACK ? PacketType.SUBSCRIBE : PacketType.UNSUBSCRIBE)) return false;
     this.requests.delete(id);
+    const n = end - start;
     if (type === PacketType.UNSUBACK) {
-      req.done?.(null);
+      // 3.1.1's UNSUBACK has no codes; 5.0's has one per filter (0x11: there was none, not a failure)
+      let err: MqttError | null = null;
+      for (let i = 0; i < n && i < req.filters.length; i++) {
+        const code = codes[start + i];
+        if (code >= 0x80 && err === null) {
+          err = new ReasonCodeError(ErrorCode.SubscriptionRefused, `broker refused to unsubscribe ${req.filters[i]}`, code, reasonName(code, type), null);
+          report.onError?.(err);
+        }
+      }
+      req.done?.(err);
       return true;
     }
-    const n = end - start;
     for (let i = 0; i < req.filters.length; i++) {
       const filter = req.filters[i];
       const code = i < n ? codes[start + i] : 0x80;
@@ -155,11 +179,14 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
       const row = entry.value;
       const done = row.done;
       row.done = null;
-      if (code === 0x80) {
+      if (code >= 0x80) {
         this.delete(filter);
-        const err = new MqttError(ErrorCode.SubscriptionRefused, `broker refused the subscription to ${filter}`);
+        const err =
+          code === 0x80
+            ? new MqttError(ErrorCode.SubscriptionRefused, `broker refused the subscription to ${filter}`)
+            : new ReasonCodeError(ErrorCode.SubscriptionRefused, `broker refused the subscription to ${filter}`, code, reasonName(code, type), null);
         report.onError?.(err);
-        done?.(err, 0x80);
+        done?.(err, code);
       } else {
         row.state = SubState.Acked;
         done?.(null, code);

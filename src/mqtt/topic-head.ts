@@ -1,6 +1,7 @@
 /**
  * Publish topics, validated and encoded once: each keeps its UTF-8 and the start of a QoS 0
- * PUBLISH (fixed header, remaining length, topic) made for one payload length, so that a
+ * PUBLISH (fixed header, remaining length, topic, and under MQTT 5 an empty property block)
+ * made for one payload length, so that a
  * repeated publish writes that header as it is and only the payload follows.
  */
 import { header, measurePublish, topicNameLength, type PublishSize } from "./encode.js";
@@ -19,14 +20,18 @@ export class TopicHead {
   /** The payload length `head` is made for; -1 before the first. */
   payload = -1;
 
-  /** Throws `InvalidTopic` unless `topic` is a valid topic name. */
-  constructor(topic: string) {
+  /** 1 under MQTT 5: the head ends with an empty property block (a Property Length of 0). */
+  private readonly tail: number;
+
+  /** Throws `InvalidTopic` unless `topic` is a valid topic name. `v5`: heads of MQTT 5 PUBLISHes without properties. */
+  constructor(topic: string, v5 = false) {
     const n = topicNameLength(topic, "topic name:");
-    const b = (this.buf = new Uint8Array(7 + n));
+    const tail = (this.tail = v5 ? 1 : 0);
+    const b = (this.buf = new Uint8Array(7 + n + tail)); // a v5 head's last byte stays 0
     b[5] = n >> 8;
     b[6] = n & 0xff;
     writeUtf8(b, 7, topic);
-    this.bytes = b.subarray(7);
+    this.bytes = b.subarray(7, 7 + n);
     this.head = b;
   }
 
@@ -35,7 +40,7 @@ export class TopicHead {
    * it was) when the packet would be larger than `limit`. `size` is scratch for the sizes.
    */
   prepare(payload: number, limit: number, size: PublishSize): boolean {
-    const total = measurePublish(size, this.bytes.length, 0, payload);
+    const total = measurePublish(size, this.bytes.length, 0, payload + this.tail);
     if (total > limit) return false;
     const remaining = size.remaining;
     const v = total - remaining - 1; // the remaining length's varint
@@ -52,10 +57,10 @@ export class TopicHead {
  * The head of `topic` from `heads`, or validated, encoded and added to it; `heads` is
  * emptied first when it already holds `limit` topics. Throws `InvalidTopic`.
  */
-export function headFor(heads: Map<string, TopicHead>, topic: string, limit: number): TopicHead {
+export function headFor(heads: Map<string, TopicHead>, topic: string, limit: number, v5 = false): TopicHead {
   let th = heads.get(topic);
   if (th === undefined) {
-    th = new TopicHead(topic); // throws InvalidTopic
+    th = new TopicHead(topic, v5); // throws InvalidTopic
     if (heads.size >= limit) heads.clear();
     heads.set(topic, th);
   }

@@ -11,6 +11,7 @@
 import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/mqtt/client.js";
 import type { Message } from "../../src/mqtt/message.js";
 import { encodePublish, type PublishFields } from "../../src/mqtt/encode.js";
+import { encodePublish5 } from "../../src/mqtt/encode5.js";
 import type { Platform, Transport, TransportSink } from "../../src/mqtt/platform.js";
 import { FILTER, PAYLOAD as payload, TOPIC } from "./workload.js";
 
@@ -256,6 +257,148 @@ export function counters(): Record<string, number> {
     unknownAcks: client.stats.unknownAcks,
     protocolErrors: client.stats.protocolErrors,
     connectionLosses: client.stats.connectionLosses,
+  };
+}
+
+// ---- MQTT 5.0: a second client, over its own stub transport ----
+
+let sink5: TransportSink | null = null;
+let bytesWritten5 = 0;
+let last5: Uint8Array = payload;
+let last5Start = 0;
+let received5 = 0;
+let handled5 = 0;
+let userProps5 = 0;
+let errors5 = 0;
+
+const transport5: Transport = {
+  write(data: Uint8Array, start: number, end: number): number {
+    bytesWritten5 += end - start;
+    last5 = data;
+    last5Start = start;
+    return end - start;
+  },
+  writePacket(head: Uint8Array, body: Uint8Array): boolean {
+    bytesWritten5 += head.length + body.length;
+    return true;
+  },
+  close() {
+    sink5 = null;
+  },
+};
+const platform5: Platform = { ...platform, connect: (_broker, s) => ((sink5 = s), transport5) };
+
+function onTopic5(m: Message): void {
+  handled5++;
+  // the application reads a property: a walk over offsets in the receive buffer, no object
+  userProps5 += m.properties!.userPropertyCount;
+}
+
+const client5 = new MqttClient(
+  {
+    clientId: "bench-xs-5",
+    brokers: [{ host: "stub", port: 1883 }],
+    protocolVersion: 5,
+    outboxBytes: 8192,
+    inflightWindow: 16,
+    onMessage() {
+      received5++;
+    },
+    onError() {
+      errors5++;
+    },
+  },
+  platform5,
+);
+
+function inject5(data: Uint8Array, start = 0, end = data.length): void {
+  if (!sink5) throw new Error("no 5.0 transport open");
+  sink5.onData(data, start, end);
+}
+
+/** A 5.0 CONNACK with properties (as mosquitto sends: Receive Maximum, Topic Alias Maximum), SUBACK, PUBACK with reason code 0 and an empty property block. */
+const CONNACK5 = new Uint8Array([0x20, 9, 0, 0, 6, 0x21, 0, 20, 0x22, 0, 10]);
+const SUBACK5 = new Uint8Array([0x90, 4, 0, 0, 0, 1]);
+const PUBACK5 = new Uint8Array([0x40, 4, 0, 0, 0, 0]);
+client5.connect();
+if (!sink5) throw new Error("the 5.0 client did not open a transport");
+(sink5 as TransportSink).onConnect();
+inject5(CONNACK5);
+if (!client5.connected) throw new Error("the 5.0 client did not accept the CONNACK");
+client5.subscribe(FILTER, { qos: 1, handler: onTopic5 });
+SUBACK5[2] = last5[last5Start + 2];
+SUBACK5[3] = last5[last5Start + 3];
+inject5(SUBACK5);
+
+/** Inbound 5.0 QoS 0 PUBLISH packets with the given properties, back to back. */
+function preEncode5(properties: object): { stream: Uint8Array; offsets: number[] } {
+  const stream = new Uint8Array(IDS * 160);
+  const offsets = [0];
+  let o = 0;
+  for (let k = 0; k < IDS; k++) {
+    o += encodePublish5(stream, o, { topic: TOPIC, payload, qos: 0, retain: false, dup: false, packetId: 0, properties });
+    offsets.push(o);
+  }
+  return { stream, offsets };
+}
+const in5User = preEncode5({ userProperties: { unit: "C", sensor: "bme280" } });
+const in5SubId = preEncode5({ subscriptionIdentifier: 7 });
+
+/** `n` 5.0 QoS 0 publishes of the 48-byte payload: the direct path, an empty property block in the topic's head. */
+export function publish5Many(n: number): number {
+  if (typeof gc === "function") gc();
+  for (let i = 0; i < n; i++) client5.publish(TOPIC, payload);
+  return n;
+}
+
+/** `n` 5.0 QoS 1 publishes, each answered by a PUBACK carrying reason code 0 and an empty property block. */
+export function publish5Qos1Many(n: number): number {
+  if (typeof gc === "function") gc();
+  for (let i = 0; i < n; i++) {
+    client5.publish(TOPIC, payload, Q1);
+    const at = last5Start + 4 + ((last5[last5Start + 2] << 8) | last5[last5Start + 3]);
+    PUBACK5[2] = last5[at];
+    PUBACK5[3] = last5[at + 1];
+    inject5(PUBACK5);
+  }
+  return n;
+}
+
+function receive5(n: number, s: { stream: Uint8Array; offsets: number[] }): number {
+  if (typeof gc === "function") gc();
+  const { stream, offsets } = s;
+  for (let i = 0; i < n; i++) {
+    const k = i % IDS;
+    inject5(stream, offsets[k], offsets[k + 1]);
+  }
+  return n;
+}
+
+/** `n` inbound 5.0 QoS 0 PUBLISH packets with 2 user properties; the handler reads their count. */
+export function receive5UserMany(n: number): number {
+  return receive5(n, in5User);
+}
+
+/** `n` inbound 5.0 QoS 0 PUBLISH packets carrying a Subscription Identifier (decoded; routed by the topic match). */
+export function receive5SubIdMany(n: number): number {
+  return receive5(n, in5SubId);
+}
+
+/** The 5.0 client's counters. */
+export function counters5(): Record<string, number> {
+  return {
+    received: received5,
+    handled: handled5,
+    userProperties: userProps5,
+    errors: errors5,
+    bytesWritten: bytesWritten5,
+    connected: client5.connected ? 1 : 0,
+    queued: client5.queued,
+    inflight: client5.inflight,
+    published: client5.stats.published,
+    delivered: client5.stats.delivered,
+    protocolErrors: client5.stats.protocolErrors,
+    refusedByBroker: client5.stats.refusedByBroker,
   };
 }
 

@@ -12,6 +12,11 @@ serve({
   receiveMany: ops.receiveMany,
   receiveRotatingMany: ops.receiveRotatingMany,
   receiveQos1Many: ops.receiveQos1Many,
+  publish5Many: ops.publish5Many,
+  publish5Qos1Many: ops.publish5Qos1Many,
+  receive5UserMany: ops.receive5UserMany,
+  receive5SubIdMany: ops.receive5SubIdMany,
   counters: ops.counters,
+  counters5: ops.counters5,
   restClient: ops.restClient,
 });

@@ -573,7 +573,12 @@ if (PART !== "node") {
       ["receive QoS 1 (+ PUBACK out)", "receiveQos1Many"],
       ["publish QoS 1 + PUBACK in", "publishQos1Many"],
       ["publish QoS 2 + PUBREC, PUBCOMP in", "publishQos2Many"],
+      ["5.0 publish QoS 0", "publish5Many"],
+      ["5.0 publish QoS 1 + PUBACK rc 0", "publish5Qos1Many"],
+      ["5.0 receive QoS 0, 2 user props", "receive5UserMany"],
+      ["5.0 receive QoS 0, a sub id", "receive5SubIdMany"],
     ] as const;
+    const before5 = (await worker.call<Record<string, number>>("counters5")).result;
     console.log("                                   compute   heap slots   N/2 check");
     for (const [name, op] of rows) {
       const c = (costs[op] = await measure(worker, op, 1000));
@@ -606,6 +611,16 @@ if (PART !== "node") {
     if (d("bytesWritten") !== expectWritten) problems.push(`bytes written ${d("bytesWritten")}, expected ${expectWritten}`);
     for (const k of ["errors", "refused", "unknownAcks", "protocolErrors", "connectionLosses"]) if (after[k] !== 0) problems.push(`${k} ${after[k]}`);
     if (after.connected !== 1 || after.queued !== 0 || after.inflight !== 0) problems.push(`connected ${after.connected}, queued ${after.queued}, inflight ${after.inflight}`);
+    // the 5.0 client: two publishing ops (QoS 0, QoS 1), two receiving ones (2 user properties each in the first)
+    const after5 = (await worker.call<Record<string, number>>("counters5")).result;
+    const d5 = (k: string) => after5[k] - before5[k];
+    if (d5("published") !== 2 * ran || d5("delivered") !== 2 * ran) problems.push(`5.0: published ${d5("published")}, delivered ${d5("delivered")}, expected ${2 * ran}`);
+    if (d5("received") !== 2 * ran || d5("handled") !== 2 * ran) problems.push(`5.0: received ${d5("received")} / handled ${d5("handled")}, expected ${2 * ran}`);
+    if (d5("userProperties") !== 2 * ran) problems.push(`5.0: user properties seen ${d5("userProperties")}, expected ${2 * ran}`);
+    // 5.0 PUBLISH: one byte more than 3.1.1's (the Property Length); PUBACK 6 B in, nothing out for it
+    if (d5("bytesWritten") !== ran * (q0Bytes + 1 + q0Bytes + 3)) problems.push(`5.0: bytes written ${d5("bytesWritten")}, expected ${ran * (2 * q0Bytes + 4)}`);
+    for (const k of ["errors", "protocolErrors", "refusedByBroker"]) if (after5[k] !== 0) problems.push(`5.0: ${k} ${after5[k]}`);
+    if (after5.connected !== 1 || after5.queued !== 0 || after5.inflight !== 0) problems.push(`5.0: connected ${after5.connected}, queued ${after5.queued}, inflight ${after5.inflight}`);
     console.log(`workload check: ${problems.length === 0 ? `every publish written (and acked), every message dispatched to handler and onMessage, ${d("writes")} writes, no errors` : "PROBLEM: " + problems.join("; ")}`);
 
     console.log("");
@@ -619,6 +634,8 @@ if (PART !== "node") {
     for (const [name, op, r] of [
       ["publish QoS 0", "publishMany", ref.publish],
       ["receive QoS 0", "receiveMany", ref.receive],
+      ["5.0 publish QoS 0", "publish5Many", ref.publish],
+      ["5.0 receive, 2 user props", "receive5UserMany", ref.receive],
     ] as const) {
       const c = costs[op];
       const ours = `${c.compute} / ${c.slots}`;

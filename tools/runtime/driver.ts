@@ -10,13 +10,14 @@ import { MqttClient, type ClientOptions, type PublishOptions } from "../../src/m
 import { MqttError } from "../../src/mqtt/errors.js";
 import type { Message } from "../../src/mqtt/message.js";
 import type { Platform } from "../../src/mqtt/platform.js";
+import { propertiesToObject } from "../inspect.js";
 
 /** Reports an event; `bytes` (a received payload) is a view valid during the call only. */
 export type DriverEmit = (event: object, bytes?: Uint8Array) => void;
 
 /** Client options as JSON: binary fields (will payload, password) as hex. */
 export type DriverOptions = Omit<ClientOptions, "will" | "password" | `on${string}`> & {
-  will?: { topic: string; payload: string; qos: number; retain: boolean } | null;
+  will?: { topic: string; payload: string; qos: number; retain: boolean; properties?: Record<string, unknown> } | null;
   password?: string | null;
   /** Report every message event (default) or only count them. */
   quiet?: boolean;
@@ -55,6 +56,12 @@ function errorOf(e: unknown): { code: string; name: string; message: string } {
   throw e;
 }
 
+/** An error event's fields: the code and message, and an MQTT 5 reason code and Reason String where the error has them. */
+function errorFields(e: MqttError): Record<string, unknown> {
+  const x = e as { returnCode?: number; reasonCode?: number; reasonString?: string | null };
+  return { code: e.code, name: e.name, message: e.message, returnCode: x.returnCode, reasonCode: x.reasonCode, reasonString: x.reasonString };
+}
+
 export function makeDriver(platform: Platform, emit: DriverEmit) {
   const clients = new Map<string, MqttClient>();
   const get = (name: string) => {
@@ -77,6 +84,7 @@ export function makeDriver(platform: Platform, emit: DriverEmit) {
         more: m.more,
         offset: m.payloadOffset,
         length: m.payloadLength,
+        properties: m.properties ? propertiesToObject(m.properties) : undefined,
       },
       m.data.subarray(m.payloadStart, m.payloadEnd),
     );
@@ -90,11 +98,12 @@ export function makeDriver(platform: Platform, emit: DriverEmit) {
         will: will ? { ...will, payload: fromHex(will.payload) } : null,
         password: password == null ? null : fromHex(password),
         onConnect: (sessionPresent, broker) => emit({ type: "connect", client: name, sessionPresent, port: broker.port }),
-        onDisconnect: (error) => emit({ type: "disconnect", client: name, code: error?.code ?? null, message: error?.message ?? null }),
+        onDisconnect: (error) => emit({ type: "disconnect", client: name, code: error?.code ?? null, message: error?.message ?? null, reasonCode: (error as { reasonCode?: number } | null)?.reasonCode }),
+        onServerDisconnect: (reasonCode, reasonString) => emit({ type: "serverDisconnect", client: name, reasonCode, reasonString }),
         onDelivered: (token) => emit({ type: "delivered", client: name, token }),
         onDrop: (reason, token) => emit({ type: "drop", client: name, reason, token }),
         onReleased: (packetId) => emit({ type: "released", client: name, packetId }),
-        onError: (error) => emit({ type: "error", client: name, code: error.code, message: error.message, returnCode: (error as { returnCode?: number }).returnCode }),
+        onError: (error) => emit({ type: "error", client: name, ...errorFields(error) }),
         onMessage: quiet ? undefined : (m) => messageEvent("message", name, m),
       };
       clients.set(name, new MqttClient(o, p));
@@ -131,12 +140,13 @@ export function makeDriver(platform: Platform, emit: DriverEmit) {
       }
       return { tokens };
     },
-    subscribe(name: string, filter: string, qos = 0, withHandler = false) {
+    subscribe(name: string, filter: string, qos = 0, withHandler = false, v5?: { nl?: boolean; rap?: boolean; rh?: number }) {
       try {
         get(name).subscribe(filter, {
+          ...v5,
           qos,
           handler: withHandler ? (m) => messageEvent("handler", name, m, filter) : null,
-          done: (error, granted) => emit({ type: "suback", client: name, filter, granted, code: error?.code ?? null }),
+          done: (error, granted) => emit({ type: "suback", client: name, filter, granted, code: error?.code ?? null, message: error?.message ?? null }),
         });
         return { ok: true };
       } catch (e) {
@@ -145,15 +155,19 @@ export function makeDriver(platform: Platform, emit: DriverEmit) {
     },
     unsubscribe(name: string, filter: string) {
       try {
-        get(name).unsubscribe(filter, () => emit({ type: "unsuback", client: name, filter }));
+        get(name).unsubscribe(filter, (error) => emit({ type: "unsuback", client: name, filter, code: error?.code ?? null, message: error?.message ?? null }));
         return { ok: true };
       } catch (e) {
         return { error: errorOf(e) };
       }
     },
-    close(name: string): null {
-      clients.get(name)?.close();
+    close(name: string, reasonCode?: number): null {
+      clients.get(name)?.close(reasonCode);
       return null;
+    },
+    /** What the MQTT 5 broker announced in its last CONNACK (null under 3.1.1). */
+    server(name: string) {
+      return get(name).server;
     },
     stats(name: string) {
       const c = get(name);

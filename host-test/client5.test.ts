@@ -1,0 +1,475 @@
+/**
+ * The client under MQTT 5.0 (`protocolVersion: 5`): against mosquitto 2 (which speaks it)
+ * for what users meet, a mosquitto configured with limits to prove each one is obeyed,
+ * aedes (which refuses 5.0) for the refusal a 3.1.1 broker gives, and the scripted broker
+ * for what no real broker will send on demand: failure reason codes on each ack, a server
+ * DISCONNECT with a reason, a Topic Alias we never announced, an AUTH. Both engines.
+ */
+import assert from "node:assert/strict";
+import { startAedes, startMosquitto, type AedesBroker, type Mosquitto } from "../tools/runtime/brokers.js";
+import { requireMosquitto } from "./needs.js";
+import { openClientEngine, type ClientEngine } from "./client/harness.js";
+import { ENGINES } from "./engines.js";
+import { FakeBroker } from "./fake-broker.js";
+
+const local = (port: number) => ({ host: "127.0.0.1", port });
+const text = (hex: string) => Buffer.from(hex, "hex").toString();
+const hex = (s: string) => Buffer.from(s).toString("hex");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let n = 0;
+const uid = (what: string) => `${what}5-${process.pid}-${++n}`;
+
+for (const engineName of ENGINES) {
+  describe(`client, MQTT 5.0, on ${engineName}`, function () {
+    this.timeout(20000);
+    let engine: ClientEngine;
+    let fake: FakeBroker | null = null;
+
+    beforeEach(async () => {
+      engine = await openClientEngine(engineName);
+    });
+    afterEach(async () => {
+      await engine.close();
+      assert.deepEqual(engine.failures(), []);
+      await fake?.close();
+      fake = null;
+    });
+
+    const connected = (client: string, count = 1) =>
+      engine.log.waitCount((e) => e.type === "connect" && e.client === client, count, 8000, `${client} connect #${count}`);
+    const errors = (client: string) => engine.log.of("error", client);
+
+    describe("against mosquitto", () => {
+      let mosq: Mosquitto;
+      before(async function () {
+        requireMosquitto(this);
+        mosq = await startMosquitto();
+      });
+      after(async () => mosq?.close());
+
+      it("connects as 5.0 and carries QoS 0, 1 and 2 with their properties both ways", async () => {
+        const sub = uid("s");
+        await engine.call("create", sub, { clientId: sub, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("subscribe", sub, "xs5/p/#", 2);
+        await engine.call("connect", sub);
+        const ack = await engine.log.waitFor((e) => e.type === "suback" && e.client === sub, 5000, "SUBACK");
+        assert.equal(ack.granted, 2);
+        const limits = (await engine.call("server", sub)) as any;
+        assert.equal(limits.protocolVersion, 5);
+        assert.equal(limits.maximumQoS, 2);
+
+        const pub = uid("p");
+        await engine.call("create", pub, { clientId: pub, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("connect", pub);
+        await connected(pub);
+        await engine.call("publishMany", pub, "xs5/p/0", "a", 0, 5, { qos: 0 });
+        await engine.call("publishMany", pub, "xs5/p/1", "b", 0, 5, { qos: 1 });
+        await engine.call("publishMany", pub, "xs5/p/2", "c", 0, 5, { qos: 2 });
+        const properties = {
+          payloadFormatIndicator: true,
+          contentType: "application/json",
+          responseTopic: "xs5/reply",
+          correlationData: "req-7",
+          userProperties: { site: "lab", shelf: ["a", "b"] },
+          messageExpiryInterval: 3600,
+        };
+        const r = (await engine.call("publish", pub, "xs5/p/props", { text: '{"t":21.5}' }, { qos: 1, properties })) as any;
+        assert.equal(r.error, undefined, r.error?.message);
+        const msgs = await engine.log.waitCount((e) => e.type === "message" && e.client === sub, 16, 8000, "16 messages");
+        for (const q of [0, 1, 2]) {
+          const got = msgs.filter((m) => m.topic === `xs5/p/${q}`);
+          assert.deepEqual(got.map((m) => text(m.payload)), [0, 1, 2, 3, 4].map((i) => "abc"[q] + i), `QoS ${q} in order, once`);
+          assert.ok(got.every((m) => m.qos === q));
+        }
+        const p = msgs.find((m) => m.topic === "xs5/p/props")!;
+        assert.equal(text(p.payload), '{"t":21.5}');
+        assert.equal(p.properties.contentType, "application/json");
+        assert.equal(p.properties.responseTopic, "xs5/reply");
+        assert.equal(text(p.properties.correlationData), "req-7");
+        assert.equal(p.properties.payloadFormatIndicator, true);
+        assert.deepEqual(p.properties.userProperties, { site: "lab", shelf: ["a", "b"] });
+        assert.ok(p.properties.messageExpiryInterval > 3590 && p.properties.messageExpiryInterval <= 3600, "the broker passes the expiry on, counted down");
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, 16, 5000, "16 delivered");
+        const s = (await engine.call("stats", pub)) as any;
+        assert.equal(s.inflight, 0);
+        assert.equal(s.refusedByBroker, 0);
+      });
+
+      it("keeps the session across a reconnect with Session Expiry > 0, and not with 0", async () => {
+        const id = uid("sess");
+        const opts = (expiry: number) => ({ clientId: id, brokers: [local(mosq.port)], protocolVersion: 5 as const, clean: false, sessionExpiry: expiry });
+        await engine.call("create", id, opts(60));
+        await engine.call("subscribe", id, "xs5/sess", 1);
+        await engine.call("connect", id);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === id, 5000, "SUBACK");
+        await engine.call("close", id);
+        const pub = uid("p");
+        await engine.call("create", pub, { clientId: pub, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("connect", pub);
+        await connected(pub);
+        await engine.call("publishMany", pub, "xs5/sess", "m", 0, 3, { qos: 1 });
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, 3, 5000, "published");
+        const again = id + "-again";
+        await engine.call("create", again, opts(0));
+        await engine.call("connect", again);
+        const [c] = await connected(again);
+        assert.equal(c.sessionPresent, true, "the session outlived the connection");
+        const msgs = await engine.log.waitCount((e) => e.type === "message" && e.client === again, 3, 5000, "queued messages");
+        assert.deepEqual(msgs.map((m) => text(m.payload)), ["m0", "m1", "m2"]);
+        // that CONNECT asked for Session Expiry 0: this session ends with this connection
+        await engine.call("close", again);
+        const third = id + "-third";
+        await engine.call("create", third, opts(0));
+        await engine.call("connect", third);
+        const [c3] = await connected(third);
+        assert.equal(c3.sessionPresent, false, "Session Expiry 0: no session after the connection ended");
+      });
+
+      it("publishes the will on close(0x04), not on close(), and carries the will's properties", async () => {
+        const s = uid("s");
+        await engine.call("create", s, { clientId: s, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("subscribe", s, "xs5/will/#", 1);
+        await engine.call("connect", s);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === s, 5000, "SUBACK");
+        const will = (id: string) => ({ topic: `xs5/will/${id}`, payload: hex("offline"), qos: 1, retain: false, properties: { contentType: "text/plain", userProperties: { why: "gone" } } });
+        const polite = uid("w");
+        await engine.call("create", polite, { clientId: polite, brokers: [local(mosq.port)], protocolVersion: 5, will: will(polite) });
+        await engine.call("connect", polite);
+        await connected(polite);
+        await engine.call("close", polite);
+        const leaving = uid("w");
+        await engine.call("create", leaving, { clientId: leaving, brokers: [local(mosq.port)], protocolVersion: 5, will: will(leaving) });
+        await engine.call("connect", leaving);
+        await connected(leaving);
+        await engine.call("close", leaving, 0x04);
+        const m = await engine.log.waitFor((e) => e.type === "message" && e.client === s, 5000, "the will");
+        assert.equal(m.topic, `xs5/will/${leaving}`);
+        assert.equal(text(m.payload), "offline");
+        assert.equal(m.properties.contentType, "text/plain");
+        assert.deepEqual(m.properties.userProperties, { why: "gone" });
+        await sleep(200);
+        assert.deepEqual(engine.log.of("message", s).map((e) => e.topic), [`xs5/will/${leaving}`], "no will after a normal DISCONNECT");
+      });
+
+      it("subscription options: No Local keeps our own messages away; Retain Handling 2 sends no retained message", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("connect", c);
+        await connected(c);
+        await engine.call("publish", c, "xs5/opt/retained", { text: "kept" }, { qos: 1, retain: true });
+        await engine.log.waitFor((e) => e.type === "delivered" && e.client === c, 5000, "retained stored");
+        await engine.call("subscribe", c, "xs5/opt/own", 1, false, { nl: true });
+        await engine.call("subscribe", c, "xs5/opt/retained", 1, false, { rh: 2 });
+        await engine.call("subscribe", c, "xs5/opt/all", 1);
+        await engine.log.waitCount((e) => e.type === "suback" && e.client === c, 3, 5000, "3 SUBACKs");
+        await engine.call("publish", c, "xs5/opt/own", { text: "mine" }, { qos: 1 });
+        await engine.call("publish", c, "xs5/opt/all", { text: "marker" }, { qos: 1 });
+        await engine.log.waitFor((e) => e.type === "message" && e.client === c && e.topic === "xs5/opt/all", 5000, "the marker");
+        await sleep(100);
+        assert.deepEqual(engine.log.of("message", c).map((e) => e.topic), ["xs5/opt/all"], "neither our own message (nl) nor the retained one (rh 2)");
+        await engine.call("publish", c, "xs5/opt/retained", { text: "" }, { qos: 1, retain: true });
+      });
+    });
+
+    describe("against a mosquitto with v5 limits", () => {
+      let mosq: Mosquitto;
+      before(async function () {
+        requireMosquitto(this);
+        mosq = await startMosquitto({ config: ["max_inflight_messages 2", "max_packet_size 300", "max_keepalive 10"] });
+      });
+      after(async () => mosq?.close());
+
+      it("obeys its Receive Maximum and Maximum Packet Size, and takes its Server Keep Alive", async function () {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(mosq.port)], protocolVersion: 5, keepalive: 60, inflightWindow: 8 });
+        await engine.call("subscribe", c, "xs5/lim", 1);
+        await engine.call("connect", c);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === c, 5000, "SUBACK");
+        const l = (await engine.call("server", c)) as any;
+        assert.equal(l.receiveMaximum, 2);
+        assert.equal(l.maximumPacketSize, 300);
+        assert.equal(l.serverKeepAlive, 10, "mosquitto's max_keepalive (10 s at least) under our 60");
+
+        // Receive Maximum 2: of 20 QoS 1 messages, 2 in flight at once (mosquitto disconnects a client that sends more)
+        await engine.call("publishMany", c, "xs5/lim", "m", 0, 20, { qos: 1 });
+        assert.equal(((await engine.call("stats", c)) as any).inflight, 2);
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === c, 20, 8000, "20 delivered");
+        const msgs = await engine.log.waitCount((e) => e.type === "message" && e.client === c, 20, 8000, "20 back");
+        assert.deepEqual(msgs.map((m) => text(m.payload)), Array.from({ length: 20 }, (_, i) => `m${i}`));
+
+        // Maximum Packet Size 300: a larger PUBLISH is refused before a byte is sent
+        const big = (await engine.call("publish", c, "xs5/lim", { size: 400 }, { qos: 1 })) as any;
+        assert.equal(big.error?.code, "PacketTooLarge");
+        const big0 = (await engine.call("publish", c, "xs5/lim", { size: 400 }, { qos: 0 })) as any;
+        assert.equal(big0.error?.code, "PacketTooLarge", "the direct QoS 0 path too");
+        const ok = (await engine.call("publish", c, "xs5/lim", { size: 200 }, { qos: 1 })) as any;
+        assert.equal(ok.error, undefined);
+        await engine.log.waitCount((e) => e.type === "message" && e.client === c, 21, 5000, "the 200-byte one");
+
+        const s = (await engine.call("stats", c)) as any;
+        assert.equal(s.connectionLosses, 0, "mosquitto never cut the connection (it does past its Receive Maximum or Maximum Packet Size)");
+        assert.equal(engine.log.of("disconnect", c).length, 0);
+      });
+    });
+
+    describe("against aedes (3.1.1 only)", () => {
+      let aedes: AedesBroker;
+      before(async () => {
+        aedes = await startAedes();
+      });
+      after(async () => aedes?.close());
+
+      it("reports the refusal of a 3.1.1 broker as ConnectionRefused, and keeps trying", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(aedes.port)], protocolVersion: 5, reconnect: { min: 200, max: 400, jitter: 0 } });
+        await engine.call("connect", c);
+        const e = await engine.log.waitFor((x) => x.type === "error" && x.client === c, 5000, "the refusal");
+        // aedes answers a level-5 CONNECT with a 3.1.1 CONNACK 0x01, or closes the socket
+        assert.ok(e.code === "ConnectionRefused" || e.code === "TransportError", e.message);
+        if (e.code === "ConnectionRefused") assert.equal(e.returnCode, 1);
+        await engine.log.waitCount((x) => x.type === "error" && x.client === c, 2, 5000, "a retry");
+        assert.equal(engine.log.of("connect", c).length, 0);
+      });
+    });
+
+    describe("against a scripted broker", () => {
+      beforeEach(async () => {
+        fake = await FakeBroker.start();
+      });
+
+      it("sends a 5.0 CONNECT with exactly the properties given", async () => {
+        const c = uid("c");
+        await engine.call("create", c, {
+          clientId: c,
+          brokers: [local(fake!.port)],
+          protocolVersion: 5,
+          clean: false,
+          sessionExpiry: 3600,
+          inboundQos2: 12,
+          maxInboundPacketSize: 4096,
+          requestProblemInformation: false,
+          will: { topic: "xs5/w", payload: hex("bye"), qos: 1, retain: false, properties: { willDelayInterval: 30, messageExpiryInterval: 600 } },
+        });
+        await engine.call("connect", c);
+        const p = (await fake!.waitFor((x) => x.packet.cmd === "connect", 5000, "CONNECT")).packet;
+        assert.equal(p.protocolVersion, 5);
+        assert.equal(p.clean, false);
+        assert.deepEqual(p.properties, { sessionExpiryInterval: 3600, receiveMaximum: 12, maximumPacketSize: 4096, requestProblemInformation: false });
+        assert.deepEqual(p.will.properties, { willDelayInterval: 30, messageExpiryInterval: 600 });
+        const d = uid("d");
+        await engine.call("create", d, { clientId: d, brokers: [local(fake!.port)], protocolVersion: 5 });
+        await engine.call("connect", d);
+        const q = (await fake!.waitFor((x) => x.packet.cmd === "connect" && x.packet.clientId === d, 5000, "second CONNECT")).packet;
+        assert.deepEqual(q.properties, { receiveMaximum: 32 }, "Receive Maximum is always ours to announce; nothing else by default");
+      });
+
+      it("refuses 5.0 options on a 3.1.1 client", async () => {
+        const r = (await engine.call("create", uid("c"), { clientId: "x", brokers: [local(fake!.port)], sessionExpiry: 10 }).catch((e: Error) => ({ failed: e.message }))) as any;
+        assert.match(String(r?.failed), /protocolVersion 5/);
+      });
+
+      for (const [rc, name, permanent] of [
+        [0x86, "Bad User Name or Password", true],
+        [0x8a, "Banned", true],
+        [0x88, "Server unavailable", false],
+      ] as const) {
+        it(`CONNACK 0x${rc.toString(16)}: a typed error naming it, and the ${permanent ? "longest" : "usual"} backoff`, async () => {
+          fake!.connack = () => ({ returnCode: rc, properties: { reasonString: "see the admin" } });
+          const c = uid("c");
+          await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, reconnect: { min: 100, max: 1500, jitter: 0 } });
+          await engine.call("connect", c);
+          await fake!.until(() => fake!.of("connect").length >= 2, 5000, "a retry");
+          const e = errors(c)[0];
+          assert.equal(e.code, "ConnectionRefused");
+          assert.equal(e.reasonCode, rc);
+          assert.equal(e.reasonString, "see the admin");
+          assert.match(e.message, new RegExp(`${name}.*see the admin`));
+          const [a, b] = fake!.of("connect").map((r) => r.at);
+          if (permanent) assert.ok(b - a >= 1400, `retried after ${b - a} ms, not the longest backoff`);
+          else assert.ok(b - a < 1000, `retried after ${b - a} ms`);
+          assert.equal(engine.log.of("connect", c).length, 0);
+        });
+      }
+
+      it("a 3.1.1 CONNACK (return code 1) to a 5.0 CONNECT is a refusal in 3.1.1's words", async () => {
+        fake!.connack = (conn) => (conn.sendRaw(Buffer.from("20020001", "hex")), null);
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });
+        await engine.call("connect", c);
+        const e = await engine.log.waitFor((x) => x.type === "error" && x.client === c, 5000, "the refusal");
+        assert.equal(e.code, "ConnectionRefused");
+        assert.equal(e.returnCode, 1);
+        assert.equal(e.reasonCode, -1);
+        assert.match(e.message, /unacceptable protocol version/);
+      });
+
+      it("binds the connection to the CONNACK's limits and keeps the Assigned Client Identifier", async () => {
+        fake!.connack = () => ({
+          returnCode: 0,
+          properties: { receiveMaximum: 1, maximumQoS: 1, retainAvailable: false, maximumPacketSize: 100, serverKeepAlive: 7, assignedClientIdentifier: "srv-1", topicAliasMaximum: 5 },
+        });
+        fake!.ackPublishes = false;
+        const c = uid("c");
+        await engine.call("create", c, { clientId: "", brokers: [local(fake!.port)], protocolVersion: 5, reconnect: { min: 50, max: 50, jitter: 0 } });
+        // queued before the limits are known: QoS 2, retained, too large; then one that is fine
+        const early = [
+          (await engine.call("publish", c, "xs5/q", { text: "two" }, { qos: 2 })) as any,
+          (await engine.call("publish", c, "xs5/q", { text: "kept" }, { qos: 0, retain: true })) as any,
+          (await engine.call("publish", c, "xs5/q", { size: 150 }, { qos: 1 })) as any,
+          (await engine.call("publish", c, "xs5/q", { text: "fine" }, { qos: 1 })) as any,
+        ];
+        await engine.call("connect", c);
+        await connected(c);
+        await fake!.waitFor((r) => r.packet.cmd === "publish", 5000, "the fine one");
+        const drops = engine.log.of("drop", c);
+        assert.deepEqual(drops.map((d) => [d.reason, d.token]), early.slice(0, 3).map((r) => ["unsupported", r.token]));
+        assert.deepEqual(errors(c).map((e) => e.code), ["NotSupported", "NotSupported", "NotSupported"]);
+        const l = (await engine.call("server", c)) as any;
+        assert.deepEqual(
+          [l.receiveMaximum, l.maximumQoS, l.retainAvailable, l.maximumPacketSize, l.serverKeepAlive, l.assignedClientIdentifier, l.topicAliasMaximum],
+          [1, 1, false, 100, 7, "srv-1", 5],
+        );
+        // and now refused at publish
+        assert.equal(((await engine.call("publish", c, "xs5/q", { text: "x" }, { qos: 2 })) as any).error?.code, "NotSupported");
+        assert.equal(((await engine.call("publish", c, "xs5/q", { text: "x" }, { qos: 0, retain: true })) as any).error?.code, "NotSupported");
+        assert.equal(((await engine.call("publish", c, "xs5/q", { size: 150 }, { qos: 0 })) as any).error?.code, "PacketTooLarge");
+        // Receive Maximum 1: the next QoS 1 message waits for the PUBACK of the first
+        await engine.call("publish", c, "xs5/q", { text: "second" }, { qos: 1 });
+        await sleep(100);
+        const pubs = fake!.of("publish");
+        assert.deepEqual(pubs.map((r) => r.packet.payload.toString()), ["fine"], "one in flight at once");
+        assert.equal(pubs[0].packet.properties, undefined, "an empty property block");
+        const conn = fake!.conns[0];
+        conn.send({ cmd: "puback", messageId: pubs[0].packet.messageId });
+        await fake!.until(() => fake!.of("publish").length === 2, 5000, "the second after the PUBACK");
+        const st = (await engine.call("stats", c)) as any;
+        assert.equal(st.refusedByBroker, 3);
+        // the broker's keepalive in use: the next CONNECT sends ours and the assigned id
+        fake!.dropAll();
+        const again = await fake!.waitFor((r) => r.packet.cmd === "connect" && r.conn === 2, 5000, "a second CONNECT");
+        assert.equal(again.packet.clientId, "srv-1");
+        assert.equal(again.packet.keepalive, 60);
+      });
+
+      it("pings on the broker's Server Keep Alive, not ours", async () => {
+        fake!.connack = () => ({ returnCode: 0, properties: { serverKeepAlive: 1 } });
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, keepalive: 60 });
+        await engine.call("connect", c);
+        await connected(c);
+        const t = Date.now();
+        await fake!.until(() => fake!.of("pingreq").length >= 2, 5000, "two PINGREQs");
+        const [a, b] = fake!.of("pingreq").map((r) => r.at);
+        assert.ok(a - t < 1500 && b - a > 700 && b - a < 1500, `PINGREQs at +${a - t} and +${b - t} ms, for a 1 s Server Keep Alive`);
+        const connect = fake!.of("connect")[0].packet;
+        assert.equal(connect.keepalive, 60, "we asked for ours");
+      });
+
+      it("a PUBACK or PUBREC with a failure reason ends that message: reported, counted, never resent", async () => {
+        fake!.ackPublishes = false;
+        fake!.onPacket = (conn, p) => {
+          if (p.cmd !== "publish" || p.qos === 0) return;
+          const refuse = p.payload.toString() === "no";
+          if (p.qos === 1) conn.send({ cmd: "puback", messageId: p.messageId, reasonCode: refuse ? 0x87 : 0, properties: refuse ? { reasonString: "topic is read-only" } : undefined });
+          else conn.send({ cmd: "pubrec", messageId: p.messageId, reasonCode: refuse ? 0x97 : 0 });
+        };
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, reconnect: { min: 50, max: 50, jitter: 0 } });
+        await engine.call("connect", c);
+        await connected(c);
+        const t1 = ((await engine.call("publish", c, "xs5/a", { text: "no" }, { qos: 1 })) as any).token;
+        const t2 = ((await engine.call("publish", c, "xs5/a", { text: "yes" }, { qos: 1 })) as any).token;
+        const t3 = ((await engine.call("publish", c, "xs5/a", { text: "no" }, { qos: 2 })) as any).token;
+        await engine.log.waitCount((e) => e.type === "drop" && e.client === c, 2, 5000, "two refusals");
+        await engine.log.waitFor((e) => e.type === "delivered" && e.client === c && e.token === t2, 5000, "the accepted one");
+        assert.deepEqual(engine.log.of("drop", c).map((d) => [d.reason, d.token]), [["refused", t1], ["refused", t3]]);
+        const errs = errors(c);
+        assert.deepEqual(errs.map((e) => [e.code, e.reasonCode]), [["PublishRefused", 0x87], ["PublishRefused", 0x97]]);
+        assert.equal(errs[0].reasonString, "topic is read-only");
+        assert.match(errs[0].message, /Not authorized.*topic is read-only/);
+        assert.match(errs[1].message, /Quota exceeded/);
+        await sleep(100);
+        assert.equal(fake!.of("pubrel").length, 0, "no PUBREL after a failed PUBREC (§4.3.3)");
+        const st = (await engine.call("stats", c)) as any;
+        assert.deepEqual([st.refusedByBroker, st.inflight, st.queued, st.connected], [2, 0, 0, true]);
+        // a reconnect resends nothing
+        fake!.dropAll();
+        await connected(c, 2);
+        await sleep(150);
+        assert.equal(fake!.of("publish", 2).length, 0);
+        assert.ok(engine.log.of("delivered", c).every((e) => e.token !== t1 && e.token !== t3));
+      });
+
+      it("reports SUBACK and UNSUBACK reason codes per filter, by name", async () => {
+        fake!.suback = (p) => p.subscriptions.map((s: any) => (s.topic === "xs5/deny" ? 0x87 : s.topic === "xs5/+/wild" ? 0xa2 : 1));
+        fake!.unsuback = () => [0x87];
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });
+        for (const f of ["xs5/ok", "xs5/deny", "xs5/+/wild"]) await engine.call("subscribe", c, f, 1);
+        await engine.call("connect", c);
+        const acks = await engine.log.waitCount((e) => e.type === "suback" && e.client === c, 3, 5000, "3 SUBACK results");
+        const by = Object.fromEntries(acks.map((a) => [a.filter, a]));
+        assert.equal(by["xs5/ok"].granted, 1);
+        assert.equal(by["xs5/ok"].code, null);
+        assert.deepEqual([by["xs5/deny"].granted, by["xs5/deny"].code], [0x87, "SubscriptionRefused"]);
+        assert.match(by["xs5/deny"].message, /Not authorized/);
+        assert.deepEqual([by["xs5/+/wild"].granted, by["xs5/+/wild"].code], [0xa2, "SubscriptionRefused"]);
+        assert.match(by["xs5/+/wild"].message, /Wildcard Subscriptions not supported/);
+        await engine.call("unsubscribe", c, "xs5/ok");
+        const u = await engine.log.waitFor((e) => e.type === "unsuback" && e.client === c, 5000, "UNSUBACK");
+        assert.equal(u.code, "SubscriptionRefused");
+        assert.match(u.message, /Not authorized/);
+      });
+
+      it("surfaces a server DISCONNECT with its reason code and Reason String, then reconnects", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, reconnect: { min: 50, max: 3000, jitter: 0 } });
+        await engine.call("connect", c);
+        await connected(c);
+        fake!.conns[0].send({ cmd: "disconnect", reasonCode: 0x8b, properties: { reasonString: "maintenance" } });
+        const sd = await engine.log.waitFor((e) => e.type === "serverDisconnect" && e.client === c, 5000, "serverDisconnect");
+        assert.deepEqual([sd.reasonCode, sd.reasonString], [0x8b, "maintenance"]);
+        const d = await engine.log.waitFor((e) => e.type === "disconnect" && e.client === c, 5000, "onDisconnect");
+        assert.equal(d.code, "ServerDisconnect");
+        assert.equal(d.reasonCode, 0x8b);
+        assert.match(d.message, /Server shutting down.*maintenance/);
+        await connected(c, 2);
+        // "session taken over": the longest backoff, no tug of war with the other client
+        const t = Date.now();
+        fake!.conns[1].send({ cmd: "disconnect", reasonCode: 0x8e });
+        await connected(c, 3);
+        assert.ok(Date.now() - t >= 2800, `reconnected after ${Date.now() - t} ms`);
+      });
+
+      for (const [what, bytes, reason] of [
+        ["an AUTH (enhanced authentication is not supported)", "f006 18 04 1500 0178", 0x82],
+        ["a Topic Alias we never announced", "3009 0003782f79 03 230001", 0x94],
+        ["a malformed property block", "3008000378 2f79 05 2300", 0x81],
+      ] as const) {
+        it(`answers ${what} with DISCONNECT 0x${reason.toString(16)} and reconnects`, async () => {
+          const c = uid("c");
+          await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, reconnect: { min: 50, max: 50, jitter: 0 } });
+          await engine.call("connect", c);
+          await connected(c);
+          fake!.conns[0].sendRaw(Buffer.from(bytes.replace(/ /g, ""), "hex"));
+          const d = await fake!.waitFor((r) => r.packet.cmd === "disconnect", 5000, "DISCONNECT");
+          assert.equal(d.packet.reasonCode, reason);
+          await connected(c, 2);
+          assert.equal(((await engine.call("stats", c)) as any).protocolErrors, 1);
+        });
+      }
+
+      it("delivers a message's user properties as the broker sent them", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });
+        await engine.call("subscribe", c, "xs5/#", 0);
+        await engine.call("connect", c);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === c, 5000, "SUBACK");
+        fake!.conns[0].send({ cmd: "publish", topic: "xs5/u", payload: Buffer.from("v"), qos: 0, properties: { userProperties: { a: "1", b: ["2", "3"] } } });
+        const m = await engine.log.waitFor((e) => e.type === "message" && e.client === c, 5000, "the message");
+        assert.deepEqual(m.properties, { userProperties: { a: "1", b: ["2", "3"] } });
+      });
+    });
+  });
+}
