@@ -464,6 +464,87 @@ describe("xsmqtt pub/sub against mosquitto", () => {
   });
 });
 
+describe("xsmqtt pub/sub, MQTT 5.0 (-V 5) against mosquitto", () => {
+  let open: Mosquitto;
+  let closed: Mosquitto;
+  before(async function () {
+    requireMosquitto(this);
+    open = await startMosquitto();
+    closed = await startMosquitto({ config: ["allow_anonymous false"] });
+  });
+  after(async () => {
+    await open?.close();
+    await closed?.close();
+  });
+  const haveClients = () => fs.existsSync("/usr/bin/mosquitto_sub") && fs.existsSync("/usr/bin/mosquitto_pub");
+
+  for (const engine of ENGINES) {
+    it(`pub -D publish properties reach mosquitto_sub -V 5 -F, and sub -d prints what mosquitto_pub -D sent (${engine})`, async function () {
+      if (!haveClients()) {
+        if (process.env.CI) throw new Error("mosquitto_sub/mosquitto_pub are not installed (apt-get install mosquitto-clients); CI must run this test");
+        this.skip();
+      }
+      const t = fresh("v5-props");
+      const p = String(open.port);
+      const theirs = spawn("/usr/bin/mosquitto_sub", ["-V", "5", "-p", p, "-t", t, "-C", "1", "-F", "%t|%p|%C|%R|%P|%D", "-d"], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      theirs.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+      const done = new Promise<number | null>((r) => theirs.on("close", r));
+      for (let i = 0; i < 100 && !/Subscribed/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+      const props = ["-D", "publish", "content-type", "text/plain", "-D", "publish", "response-topic", "r/t", "-D", "publish", "user-property", "k", "v1", "-D", "publish", "user-property", "k", "v2", "-D", "publish", "correlation-data", "abc"];
+      await pub(["--engine", engine, "-V", "mqttv5", "-p", p, "-t", t, "-m", "hello", "-q", "1", ...props]);
+      assert.equal(await done, 0);
+      assert.match(out, new RegExp(`^${t}\\|hello\\|text/plain\\|r/t\\|k:v1 k:v2\\|abc$`, "m"));
+
+      const ours = await subscriber(["--engine", engine, "-V", "5", "-p", p, "-t", t, "-C", "1", "-v"]);
+      const sent = spawnSync("/usr/bin/mosquitto_pub", ["-V", "5", "-p", p, "-t", t, "-m", "back", "-D", "publish", "user-property", "a", "b", "-D", "publish", "content-type", "ct"]);
+      assert.equal(sent.status, 0);
+      const r = await ok(ours);
+      assert.equal(r.stdout, `${t} back\n`);
+      assert.match(r.stderr, /received PUBLISH properties \{"contentType":"ct","userProperties":\{"a":"b"\}\}/);
+    });
+
+    it(`a refusal names its reason code and exits with it, as mosquitto_pub -V 5 (${engine})`, async () => {
+      const r = await xsmqtt(["pub", "--engine", engine, "-V", "5", "-p", String(closed.port), "-t", "a", "-m", "x"]);
+      assert.equal(r.stderr, "Connection error: Not authorized\n");
+      assert.equal(r.status, 135);
+      if (haveClients()) {
+        const m = spawnSync("/usr/bin/mosquitto_pub", ["-V", "5", "-p", String(closed.port), "-t", "a", "-m", "x"], { encoding: "utf8" });
+        assert.equal(m.status, 135, "mosquitto_pub's status for the same refusal");
+      }
+    });
+  }
+
+  it("-x and -c keep a session across runs: sub -c -x 60 misses nothing sent while it was away", async () => {
+    const t = fresh("v5-session");
+    const p = String(open.port);
+    const id = `xsmqtt-v5-${process.pid}`;
+    const first = await subscriber(["-V", "5", "-p", p, "-c", "-i", id, "-x", "60", "-q", "1", "-t", t, "-C", "1"]);
+    await pub(["-V", "5", "-p", p, "-t", t, "-q", "1", "-m", "one"]);
+    assert.equal((await ok(first)).stdout, "one\n");
+    await pub(["-V", "5", "-p", p, "-t", t, "-q", "1", "-m", "while away"]);
+    const again = await ok(await new Cli(["sub", "-V", "5", "-p", p, "-c", "-i", id, "-x", "60", "-q", "1", "-t", t, "-C", "1"]));
+    assert.equal(again.stdout, "while away\n");
+  });
+
+  it("-D and -V are read as mosquitto reads them, in its words", async () => {
+    for (const [args, err] of [
+      [["-D", "bogus", "content-type", "t"], "Error: Invalid command given in --property argument."],
+      [["-D", "publish", "bogus", "1"], "Error: Invalid property name given in --property argument."],
+      [["-D", "connect", "content-type", "t"], "Error: content-type property not allowed for connect in --property argument."],
+      [["-D", "publish", "user-property", "k"], "Error: --property argument given but not enough arguments specified."],
+      [["-x", "abc"], "Error: session-expiry-interval not a number."],
+      [["-D", "publish", "message-expiry-interval", "abc"], "Error: Invalid message-expiry-interval value 'abc' in --property argument."],
+      [["-D", "publish", "topic-alias", "1"], 'Error: topic-alias for publish is not supported by xsmqtt (see "xsmqtt help pub").'],
+      [["-V", "31"], "Error: protocol version '31' is not supported; xsmqtt speaks MQTT 3.1.1 (mqttv311, 311) and 5.0 (mqttv5, 5), not 3.1."],
+    ] as [string[], string][]) {
+      const r = await xsmqtt(["pub", "-V", "5", "-t", "a", "-m", "x", ...args]);
+      assert.equal(r.status, 1, args.join(" "));
+      assert.equal(r.stderr.split("\n")[0], err);
+    }
+  });
+});
+
 describe("xsmqtt pub/sub --engine xs (the client inside XS)", () => {
   let broker: AedesBroker;
   let certs: TestCerts | null = null;

@@ -23,7 +23,8 @@ export const usage = `usage: xsmqtt pub {[-h host] [-p port] [-u username [-P pa
                   [--will-topic topic [--will-payload payload] [--will-qos qos] [--will-retain]]
                   [{--cafile file | --capath dir | --tls-use-os-certs}
                    [--cert file --key file] [--insecure]]
-                  [-d] [--quiet] [-V mqttv311] [--engine node|xs]
+                  [-d] [--quiet] [-V mqttv311|mqttv5] [-x session_expiry]
+                  [-D command property value] [--engine node|xs]
        xsmqtt pub --help
 
 Publishes with the xsmqtt client and exits, taking mosquitto_pub's options with the
@@ -76,7 +77,20 @@ lines read meanwhile wait in the outbox.
                       certificate chain is still verified against the CAs
   -d, --debug         log the packets sent and received on standard error
   --quiet             print no error messages (the exit status still tells)
-  -V mqttv311         accepted; MQTT 3.1.1 is the only protocol version
+  -V version          mqttv311 or 311 (MQTT 3.1.1, the default), mqttv5 or 5 (MQTT 5.0)
+  -x seconds          MQTT 5: the Session Expiry Interval (-1 or 4294967295: never);
+                      default 0, or never with -c
+  -D command property value
+                      MQTT 5: a property, named as mosquitto names it. xsmqtt takes
+                      connect: session-expiry-interval, receive-maximum,
+                        maximum-packet-size, request-problem-information;
+                      will: will-delay-interval and the publish ones;
+                      publish: payload-format-indicator, message-expiry-interval,
+                        content-type, response-topic, correlation-data,
+                        user-property name value (repeatable)
+                      (ignored under 3.1.1, as mosquitto does). Refusals under 5.0 give
+                      the reason code's name and the broker's Reason String; the exit
+                      status is the reason code
   --engine node|xs    run the client on Node (default) or inside the XS engine (xsnap),
                       as on the device; the command behaves the same either way
 

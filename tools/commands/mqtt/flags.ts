@@ -4,6 +4,7 @@
  * end with.
  */
 import { MqttError } from "../../../src/mqtt/errors.js";
+import { PROPERTIES, PropType, WILL } from "../../../src/mqtt/properties.js";
 import { validateTopic, validateTopicFilter } from "../../../src/mqtt/topic.js";
 import { isEngineName, ENGINE_NAMES, type EngineName } from "../../runtime/engine.js";
 import type { CommandIo } from "../command.js";
@@ -52,6 +53,12 @@ export interface Options {
   idPrefix: string | null;
   clean: boolean;
   keepalive: number;
+  /** 4 (MQTT 3.1.1, the default) or 5. */
+  protocolVersion: 4 | 5;
+  /** -x: the Session Expiry Interval (MQTT 5); null when not given. */
+  sessionExpiry: number | null;
+  /** -D: MQTT 5 properties per command ("connect", "publish", "will"), as the client takes them. */
+  properties: Record<string, Record<string, unknown>>;
   username: string | null;
   password: string | null;
   will: { topic: string | null; payload: string | null; qos: number | null; retain: boolean };
@@ -92,6 +99,9 @@ function defaults(role: Role): Options {
     idPrefix: null,
     clean: true,
     keepalive: 60,
+    protocolVersion: 4,
+    sessionExpiry: null,
+    properties: {},
     username: null,
     password: null,
     will: { topic: null, payload: null, qos: null, retain: false },
@@ -262,8 +272,22 @@ flag(["-d", "--debug"], { apply: (o) => (o.debug = true) });
 flag(["--quiet"], { apply: (o) => (o.quiet = true) });
 flag(["-V", "--protocol-version"], {
   arg: "version",
-  apply(_, v) {
-    if (v !== "mqttv311" && v !== "311") throw usageError(`protocol version '${v}' is not supported; xsmqtt speaks MQTT 3.1.1 (mqttv311) only.`);
+  apply(o, v) {
+    if (v === "mqttv311" || v === "311") o.protocolVersion = 4;
+    else if (v === "mqttv5" || v === "5") o.protocolVersion = 5;
+    else throw usageError(`protocol version '${v}' is not supported; xsmqtt speaks MQTT 3.1.1 (mqttv311, 311) and 5.0 (mqttv5, 5), not 3.1.`);
+  },
+});
+flag(["-x"], {
+  arg: "session expiry",
+  apply(o, v) {
+    // mosquitto: seconds, or -1, 4294967295 or ∞ for a session that never expires
+    if (v === "-1" || v === "∞" || v === "4294967295") o.sessionExpiry = 0xffffffff;
+    else {
+      const n = integer(v, 0, 4294967294);
+      if (Number.isNaN(n)) throw usageError("session-expiry-interval not a number.");
+      o.sessionExpiry = n;
+    }
   },
 });
 flag(["--will-topic"], {
@@ -313,13 +337,82 @@ flag(["-v", "--verbose"], { role: "sub", apply: (o) => (o.verbose = true) });
 flag(["-N"], { role: "sub", apply: (o) => (o.eol = false) });
 flag(["-R"], { role: "sub", apply: (o) => (o.noRetained = true) });
 
+/**
+ * -D's property names (mosquitto's, kebab-case) by the client's (mqtt-packet's) names;
+ * the two that differ beyond case are "subscription-identifier-available" and "user-property".
+ */
+const PROPERTY_BY_FLAG = new Map<string, { name: string; id: number; type: number; contexts: number }>();
+for (const [id, name, type, contexts] of PROPERTIES) {
+  const kebab =
+    name === "subscriptionIdentifiersAvailable" ? "subscription-identifier-available" : name === "userProperties" ? "user-property" : name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()).replace("-q-o-s", "-qos");
+  PROPERTY_BY_FLAG.set(kebab, { name, id, type, contexts });
+}
+
+/** -D's commands, with the packet type whose properties each sets (0: the will's). */
+const PROPERTY_COMMANDS: Record<string, number> = { connect: 1, publish: 3, puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7, subscribe: 8, unsubscribe: 10, disconnect: 14, auth: 15, will: WILL };
+
+/** What the xsmqtt client lets a command line set, per -D command. */
+const SUPPORTED: Record<string, readonly string[]> = {
+  connect: ["session-expiry-interval", "receive-maximum", "maximum-packet-size", "request-problem-information"],
+  publish: ["payload-format-indicator", "message-expiry-interval", "content-type", "response-topic", "correlation-data", "user-property"],
+  will: ["will-delay-interval", "payload-format-indicator", "message-expiry-interval", "content-type", "response-topic", "correlation-data", "user-property"],
+};
+
+/**
+ * `-D command identifier value` (two values for user-property), read as mosquitto's clients
+ * read it, in its words; returns how many arguments after -D it took. Values are checked
+ * (mosquitto takes "abc" as 0; xsmqtt refuses it).
+ */
+function applyProperty(o: Options, args: string[], i: number): number {
+  if (i + 3 > args.length) throw usageError("--property argument given but not enough arguments specified.");
+  const command = args[i].toLowerCase();
+  const name = args[i + 1].toLowerCase();
+  const ctx = PROPERTY_COMMANDS[command];
+  if (ctx === undefined) throw usageError("Invalid command given in --property argument.");
+  const p = PROPERTY_BY_FLAG.get(name);
+  if (!p) throw usageError("Invalid property name given in --property argument.");
+  if (((p.contexts >> ctx) & 1) === 0) throw usageError(`${name} property not allowed for ${command} in --property argument.`);
+  const pair = p.type === PropType.Pair;
+  if (pair && i + 4 > args.length) throw usageError("--property argument given but not enough arguments specified.");
+  if (!SUPPORTED[command]?.includes(name)) throw usageError(`${name} for ${command} is not supported by xsmqtt (see "xsmqtt help ${o.role}").`);
+  const v = args[i + 2];
+  const props = (o.properties[command] ??= {});
+  const number = (max: number) => {
+    const n = integer(v, 0, max);
+    if (Number.isNaN(n)) throw usageError(`Invalid ${name} value '${v}' in --property argument.`);
+    return n;
+  };
+  switch (p.type) {
+    case PropType.Byte:
+      props[p.name] = number(1) === 1;
+      break;
+    case PropType.U16:
+      props[p.name] = number(65535);
+      break;
+    case PropType.U32:
+    case PropType.Varint:
+      props[p.name] = number(p.type === PropType.U32 ? 4294967295 : 268435455);
+      break;
+    case PropType.Pair: {
+      const users = (props.userProperties ??= {}) as Record<string, string | string[]>;
+      const had = users[v];
+      const value = args[i + 3];
+      users[v] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+      return 4;
+    }
+    default:
+      props[p.name] = v; // a string; binary data (correlation-data) as its UTF-8, as mosquitto sends it
+  }
+  return 3;
+}
+
 /** The checks across options that mosquitto makes once every option is read. */
 function checkTogether(o: Options): void {
   const w = o.will;
   if (w.topic === null && (w.payload !== null || w.qos !== null || w.retain)) throw usageError("Will payload, QoS or retain given, but no will topic given.");
   if ((o.cert === null) !== (o.key === null)) throw usageError("Both certfile and keyfile must be provided if one of them is set.");
   if (!o.clean && o.clientId === null) throw usageError("You must provide a client id if you are using the -c option.");
-  if (o.password !== null && o.username === null) throw usageError("a password needs a username (-u): MQTT 3.1.1 sends a password only with a user name.");
+  if (o.password !== null && o.username === null && o.protocolVersion === 4) throw usageError("a password needs a username (-u): MQTT 3.1.1 sends a password only with a user name.");
   if (o.role === "pub") {
     if (o.topics.length === 0 || o.source === null) throw usageError("Both topic and message must be supplied.");
     if (o.source.kind === "lines" && o.repeat > 1) throw usageError("--repeat applies to -m, -f, -s and -n, not to -l.");
@@ -337,6 +430,10 @@ export function parseCommandLine(args: string[], role: Role): Options {
     const eq = args[i].startsWith("--") ? args[i].indexOf("=") : -1;
     const name = eq > 2 ? args[i].slice(0, eq) : args[i];
     const inline = eq > 2 ? args[i].slice(eq + 1) : undefined;
+    if (name === "-D" || name === "--property") {
+      i += applyProperty(o, args, i + 1);
+      continue;
+    }
     const f = FLAGS.get(name);
     if (!f) throw usageError(`Unknown option '${args[i]}'.`);
     if (f.role && f.role !== role) throw usageError(`Unknown option '${name}' (it is an option of "xsmqtt ${f.role}").`);

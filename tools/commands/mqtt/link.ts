@@ -17,6 +17,8 @@ import type { CommandIo } from "../command.js";
 import { addressOf, brokerOf, withBroker } from "./broker.js";
 import { clientIdOf, Exit, Failure, type Options } from "./flags.js";
 import { tapped } from "./packet-log.js";
+import { PacketType as T } from "../../../src/mqtt/packet.js";
+import { reasonName } from "../../../src/mqtt/reasons.js";
 
 /** mosquitto_connack_string's words for CONNACK return codes 1-5. */
 const CONNACK_TEXT = [
@@ -117,6 +119,8 @@ export class Link {
   async open(prepare?: () => Promise<void>): Promise<void> {
     const o = this.o;
     const broker = brokerOf(o);
+    const v5 = o.protocolVersion === 5;
+    const connect = (v5 && o.properties.connect) || {};
     const options: DriverOptions = {
       clientId: this.clientId,
       // the client gets the address; the TLS material stays here, in the platform that dials it
@@ -126,7 +130,13 @@ export class Link {
       will:
         o.will.topic === null
           ? null
-          : { topic: o.will.topic, payload: Buffer.from(o.will.payload ?? "", "utf8").toString("hex"), qos: o.will.qos ?? 0, retain: o.will.retain },
+          : {
+              topic: o.will.topic,
+              payload: Buffer.from(o.will.payload ?? "", "utf8").toString("hex"),
+              qos: o.will.qos ?? 0,
+              retain: o.will.retain,
+              ...(v5 && o.properties.will ? { properties: o.properties.will } : {}),
+            },
       username: o.username,
       password: o.password === null ? null : Buffer.from(o.password, "utf8").toString("hex"),
       inflightWindow: o.maxInflight,
@@ -137,9 +147,18 @@ export class Link {
       queuePolicy: "refuse",
       reconnect: RECONNECT,
     };
+    if (v5) {
+      options.protocolVersion = 5;
+      // mosquitto's clients: -x, else -D connect session-expiry-interval, else with -c a session that never expires
+      const expiry = o.sessionExpiry ?? (connect.sessionExpiryInterval as number | undefined) ?? (o.clean ? 0 : 0xffffffff);
+      if (expiry > 0) options.sessionExpiry = expiry;
+      if (connect.receiveMaximum !== undefined) options.inboundQos2 = connect.receiveMaximum as number;
+      if (connect.maximumPacketSize !== undefined) options.maxInboundPacketSize = connect.maximumPacketSize as number;
+      if (connect.requestProblemInformation !== undefined) options.requestProblemInformation = connect.requestProblemInformation as boolean;
+    }
     let platform: Platform = withBroker(nodePlatform(), broker);
     // both engines dial with this (tapped, under -d) Node platform, so both log the same bytes
-    if (o.debug && !o.quiet) platform = tapped(platform, this.clientId, (l) => this.io.err(l + "\n"));
+    if (o.debug && !o.quiet) platform = tapped(platform, this.clientId, (l) => this.io.err(l + "\n"), o.protocolVersion);
     try {
       this.engine = await startEngine(o.engine, driverModule, { platform, workerName: `xsmqtt-${o.role}`, onEvent: (e, bytes) => this.event(e, bytes) });
     } catch (e) {
@@ -155,7 +174,8 @@ export class Link {
   async publish(topic: string, payload: Uint8Array, qos: number, retain: boolean, delivered: () => number): Promise<number> {
     for (;;) {
       const before = delivered();
-      const r = await this.call("publishBytes", NAME, topic, { qos, retain }, payload);
+      const properties = this.o.protocolVersion === 5 ? this.o.properties.publish : undefined;
+      const r = await this.call("publishBytes", NAME, topic, properties ? { qos, retain, properties } : { qos, retain }, payload);
       if (r && typeof r.token === "number") return r.token;
       const err = r?.error ?? { code: "?", message: "publish failed" };
       if (err.code !== "QueueFull") throw new Failure(`Error: ${err.message} (${err.code})`);
@@ -248,7 +268,14 @@ export class Link {
         else this.debug(`Client ${this.clientId} lost the connection (${e.message ?? "closed by the broker"}); reconnecting`);
         break;
       case "error":
-        if (e.code === "ConnectionRefused") this.fail(new Failure(`Connection error: ${connackText(e.returnCode)}`, e.returnCode || Exit.Failure));
+        // as mosquitto's clients: 3.1.1's words and its return code, or 5.0's reason code name (and the broker's Reason String) and the reason code
+        if (e.code === "ConnectionRefused")
+          this.fail(
+            e.reasonCode >= 0x80
+              ? new Failure(`Connection error: ${reasonName(e.reasonCode, T.CONNACK)}${e.reasonString ? ` (${e.reasonString})` : ""}`, e.reasonCode)
+              : new Failure(`Connection error: ${connackText(e.returnCode)}`, e.returnCode || Exit.Failure),
+          );
+        else if (e.code === "ServerDisconnect" || e.code === "PublishRefused") this.say(`Error: ${e.message}`);
         else if (!this.everConnected) this.fail(new Failure(`Connection error: ${e.message}`));
         else if (e.code !== "SubscriptionRefused") /* the SUBACK reports those */ this.debug(`Client ${this.clientId} error: ${e.message} (${e.code})`);
         break;

@@ -6,6 +6,7 @@ import { Decoder } from "../../../src/mqtt/decode.js";
 import { PacketName, PacketType as T, type Packet } from "../../../src/mqtt/packet.js";
 import type { Platform, Transport, TransportSink } from "../../../src/mqtt/platform.js";
 import { decodeUtf8 } from "../../../src/mqtt/utf8.js";
+import { propertiesToObject } from "../../inspect.js";
 
 const bit = (b: boolean) => (b ? 1 : 0);
 
@@ -15,7 +16,7 @@ const bit = (b: boolean) => (b ? 1 : 0);
  * "sending PUBREC (m1, rc0)" but "received PUBREC (Mid: 1)"; MQTT 3.1.1 acks carry no
  * reason code, which libmosquitto then prints as 0.
  */
-function describePacket(p: Packet, sending: boolean): string[] {
+function describePacket(p: Packet, sending: boolean, v5: boolean): string[] {
   const d = p.data;
   const text = (start: number, length: number) => decodeUtf8(d, start, start + length);
   const id = p.packetId;
@@ -24,16 +25,22 @@ function describePacket(p: Packet, sending: boolean): string[] {
       return ["CONNECT"];
     case T.CONNACK:
       return [`CONNACK (${p.returnCode})`];
-    case T.PUBLISH:
-      return [`PUBLISH (d${bit(p.dup)}, q${p.qos}, r${bit(p.retain)}, m${id}, '${text(p.topicStart, p.topicLength)}', ... (${p.payloadLength} bytes))`];
+    case T.PUBLISH: {
+      const line = `PUBLISH (d${bit(p.dup)}, q${p.qos}, r${bit(p.retain)}, m${id}, '${text(p.topicStart, p.topicLength)}', ... (${p.payloadLength} bytes))`;
+      // MQTT 5: its properties too (mosquitto's log leaves them out)
+      const props = v5 && p.properties ? propertiesToObject(p.properties) : undefined;
+      return props ? [line, `PUBLISH properties ${JSON.stringify(props)}`] : [line];
+    }
     case T.PUBACK:
-      return [sending ? `PUBACK (m${id}, rc0)` : `PUBACK (Mid: ${id}, RC:0)`];
+      return [sending ? `PUBACK (m${id}, rc${p.reasonCode})` : `PUBACK (Mid: ${id}, RC:${p.reasonCode})`];
     case T.PUBREC:
-      return [sending ? `PUBREC (m${id}, rc0)` : `PUBREC (Mid: ${id})`];
+      return [sending ? `PUBREC (m${id}, rc${p.reasonCode})` : `PUBREC (Mid: ${id})`];
     case T.PUBREL:
       return [sending ? `PUBREL (m${id})` : `PUBREL (Mid: ${id})`];
     case T.PUBCOMP:
-      return [sending ? `PUBCOMP (m${id})` : `PUBCOMP (Mid: ${id}, RC:0)`];
+      return [sending ? `PUBCOMP (m${id})` : `PUBCOMP (Mid: ${id}, RC:${p.reasonCode})`];
+    case T.DISCONNECT:
+      return v5 && p.reasonCode !== 0 ? [`DISCONNECT (${p.reasonCode})`] : ["DISCONNECT"];
     case T.UNSUBSCRIBE:
     case T.UNSUBACK:
       return [`${PacketName[p.type].toUpperCase()} (Mid: ${id})`];
@@ -56,14 +63,19 @@ function describePacket(p: Packet, sending: boolean): string[] {
 }
 
 /** Decodes one direction of a connection for the log; stops at the first undecodable byte. */
-function packetLog(verb: "sending" | "received", clientId: string, log: (line: string) => void, onDisconnect?: () => void): (d: Uint8Array, start: number, end: number) => void {
-  const decoder = new Decoder(4096, {
-    onPacket(p) {
-      if (p.type === T.DISCONNECT) onDisconnect?.();
-      if (p.type === T.PUBLISH && p.payloadOffset > 0) return; // later fragments of a large one
-      for (const line of describePacket(p, verb === "sending")) log(line.startsWith("Subscribed") ? line : `Client ${clientId} ${verb} ${line}`);
+function packetLog(verb: "sending" | "received", clientId: string, log: (line: string) => void, version: number, onDisconnect?: () => void): (d: Uint8Array, start: number, end: number) => void {
+  const decoder: Decoder = new Decoder(
+    4096,
+    {
+      onPacket(p) {
+        if (p.type === T.DISCONNECT) onDisconnect?.();
+        if (p.type === T.PUBLISH && p.payloadOffset > 0) return; // later fragments of a large one
+        for (const line of describePacket(p, verb === "sending", decoder.version === 5)) log(line.startsWith("Subscribed") ? line : `Client ${clientId} ${verb} ${line}`);
+      },
     },
-  });
+    // a broker may send Topic Aliases up to what we announce; we announce none
+    { protocolVersion: version, topicAliasMaximum: 0 },
+  );
   let failed = false;
   return (d, start, end) => {
     if (failed || end <= start) return;
@@ -77,14 +89,14 @@ function packetLog(verb: "sending" | "received", clientId: string, log: (line: s
 }
 
 /** `platform` with every packet sent and received written to `log`. */
-export function tapped(platform: Platform, clientId: string, log: (line: string) => void): Platform {
+export function tapped(platform: Platform, clientId: string, log: (line: string) => void, version = 4): Platform {
   return {
     ...platform,
     connect(broker, sink) {
       log(`Client ${clientId} connecting to ${broker.host}:${broker.port}${broker.tls ? " with TLS" : ""}`);
       let disconnecting = false;
-      const sent = packetLog("sending", clientId, log, () => (disconnecting = true));
-      const received = packetLog("received", clientId, log);
+      const sent = packetLog("sending", clientId, log, version, () => (disconnecting = true));
+      const received = packetLog("received", clientId, log, version);
       const inner: TransportSink = {
         onConnect: () => sink.onConnect(),
         onData: (d, s, e) => {
