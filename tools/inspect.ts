@@ -394,21 +394,26 @@ function will5(o: PacketObject): E5.Will5Fields | null {
   return w ? { topic: w.topic, payload: binary(w.payload), qos: w.qos ?? 0, retain: !!w.retain, properties: propertiesFromObject(w.properties) } : null;
 }
 
+/** A 5.0 CONNECT object's fields, for the encoder and its sizeOf. */
+function connect5(o: PacketObject, properties: E5.PropertiesFields | null | undefined): E5.Connect5Fields {
+  return {
+    clientId: o.clientId ?? "",
+    clean: o.clean ?? true,
+    keepalive: o.keepalive ?? 0,
+    will: will5(o),
+    username: o.username ?? null,
+    password: o.password == null ? null : binary(o.password),
+    properties,
+  };
+}
+
 /** {@link encodeObject} for MQTT 5.0. */
 function encodeObject5(buf: Uint8Array, offset: number, o: PacketObject, type: number): number {
   const properties = propertiesFromObject(o.properties);
   const packetId = o.messageId ?? 0;
   switch (type) {
     case T.CONNECT:
-      return E5.encodeConnect5(buf, offset, {
-        clientId: o.clientId ?? "",
-        clean: o.clean ?? true,
-        keepalive: o.keepalive ?? 0,
-        will: will5(o),
-        username: o.username ?? null,
-        password: o.password == null ? null : binary(o.password),
-        properties,
-      });
+      return E5.encodeConnect5(buf, offset, connect5(o, properties));
     case T.CONNACK:
       return E5.encodeConnack5(buf, offset, { sessionPresent: !!o.sessionPresent, reasonCode: o.reasonCode ?? o.returnCode ?? 0, properties });
     case T.PUBLISH:
@@ -450,15 +455,7 @@ export function sizeOfObject(o: PacketObject, version = 4): number {
   const packetId = o.messageId ?? 0;
   switch (type) {
     case T.CONNECT:
-      return E5.sizeOfConnect5({
-        clientId: o.clientId ?? "",
-        clean: o.clean ?? true,
-        keepalive: o.keepalive ?? 0,
-        will: will5(o),
-        username: o.username ?? null,
-        password: o.password == null ? null : binary(o.password),
-        properties,
-      });
+      return E5.sizeOfConnect5(connect5(o, properties));
     case T.CONNACK:
       return E5.sizeOfConnack5({ sessionPresent: !!o.sessionPresent, reasonCode: o.reasonCode ?? o.returnCode ?? 0, properties });
     case T.PUBLISH:

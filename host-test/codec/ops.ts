@@ -9,6 +9,7 @@ import { MqttError } from "../../src/mqtt/errors.js";
 import { encodeObject, fromHex, PayloadAssembler, sizeOfObject as sizeOfObjectOf, toHex, type PacketObject } from "../../tools/inspect.js";
 import type { Packet } from "../../src/mqtt/packet.js";
 import * as E from "../../src/mqtt/encode.js";
+import * as E5 from "../../src/mqtt/encode5.js";
 
 export interface Failure {
   name: string;
@@ -245,6 +246,27 @@ export function encodeTooSmall(o: PacketObject, size: number, version = 4): { er
     for (let i = 0; i < size; i++) if (guard[i] !== 0xee) touched = true;
     return { error: failure(e), touched };
   }
+}
+
+/**
+ * Encodes a PUBLISH with Correlation Data, and a CONNECT with a will payload, of 65,536
+ * bytes made here (a hex string that long is slow to cross into XS); returns each error code.
+ */
+export function refuseLongBinary(): string[] {
+  const big = new Uint8Array(65536);
+  const buf = new Uint8Array(1 << 18);
+  const codes: string[] = [];
+  for (const f of [
+    () => E5.encodePublish5(buf, 0, { topic: "a", payload: "", qos: 0, retain: false, dup: false, packetId: 0, properties: { correlationData: big } }),
+    () => E5.encodeConnect5(buf, 0, { clientId: "c", clean: true, keepalive: 0, will: { topic: "w", payload: big, qos: 0, retain: false }, username: null, password: null }),
+  ])
+    try {
+      f();
+      codes.push("encoded");
+    } catch (e) {
+      codes.push(failure(e).code);
+    }
+  return codes;
 }
 
 /** sizeOfX's verdict on an object: its size, or the error it raises. */

@@ -9,7 +9,7 @@
  */
 import { processIo, type CommandIo } from "./command.js";
 import { readOptionFile } from "./mqtt/broker.js";
-import { runCommand, type Options } from "./mqtt/flags.js";
+import { runCommand, VERSION_USAGE, type Options } from "./mqtt/flags.js";
 import { Link } from "./mqtt/link.js";
 
 /** None: `-h` is the host, and the parser itself reads `--help` where it is an option. */
@@ -77,20 +77,7 @@ lines read meanwhile wait in the outbox.
                       certificate chain is still verified against the CAs
   -d, --debug         log the packets sent and received on standard error
   --quiet             print no error messages (the exit status still tells)
-  -V version          mqttv311 or 311 (MQTT 3.1.1, the default), mqttv5 or 5 (MQTT 5.0)
-  -x seconds          MQTT 5: the Session Expiry Interval (-1 or 4294967295: never);
-                      default 0, or never with -c
-  -D command property value
-                      MQTT 5: a property, named as mosquitto names it. xsmqtt takes
-                      connect: session-expiry-interval, receive-maximum,
-                        maximum-packet-size, request-problem-information;
-                      will: will-delay-interval and the publish ones;
-                      publish: payload-format-indicator, message-expiry-interval,
-                        content-type, response-topic, correlation-data,
-                        user-property name value (repeatable)
-                      (ignored under 3.1.1, as mosquitto does). Refusals under 5.0 give
-                      the reason code's name and the broker's Reason String; the exit
-                      status is the reason code
+${VERSION_USAGE}
   --engine node|xs    run the client on Node (default) or inside the XS engine (xsnap),
                       as on the device; the command behaves the same either way
 

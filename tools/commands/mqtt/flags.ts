@@ -406,6 +406,22 @@ function applyProperty(o: Options, args: string[], i: number): number {
   return 3;
 }
 
+/** The usage lines of -V, -x and -D, which pub and sub share. */
+export const VERSION_USAGE = `  -V version          mqttv311 or 311 (MQTT 3.1.1, the default), mqttv5 or 5 (MQTT 5.0)
+  -x seconds          MQTT 5: the Session Expiry Interval (-1 or 4294967295: never);
+                      default 0, or never with -c
+  -D command property value
+                      MQTT 5: a property, named as mosquitto names it. xsmqtt takes
+                      connect: session-expiry-interval, receive-maximum,
+                        maximum-packet-size, request-problem-information;
+                      will: will-delay-interval and the publish ones;
+                      publish: payload-format-indicator, message-expiry-interval,
+                        content-type, response-topic, correlation-data,
+                        user-property name value (repeatable)
+                      (ignored under 3.1.1, as mosquitto does). Refusals under 5.0 give
+                      the reason code's name and the broker's Reason String; the exit
+                      status is the reason code`;
+
 /** The checks across options that mosquitto makes once every option is read. */
 function checkTogether(o: Options): void {
   const w = o.will;
