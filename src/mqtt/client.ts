@@ -40,7 +40,7 @@ import {
   type PublishSize,
 } from "./encode.js";
 import { encodeConnect5, encodeList5, type Subscription5, encodePublish5, encodeReason5, sizeOfConnect5, sizeOfList5, sizeOfPublish5, type Connect5Fields, type PropertiesFields } from "./encode5.js";
-import { ConnectionRefusedError, ErrorCode, MqttError, ProtocolCode, ProtocolError, ReasonCodeError, refusalIsPermanent } from "./errors.js";
+import { ConnectionRefusedError, disconnectIsGoAway, ErrorCode, MqttError, ProtocolCode, ProtocolError, ReasonCodeError, refusalIsPermanent } from "./errors.js";
 import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable, routeTableBytes } from "./inbound.js";
 import { Message } from "./message.js";
 import { DEFAULTS, resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type ServerLimits, type SubscribeOptions } from "./options.js";
@@ -114,6 +114,8 @@ class Sink implements TransportSink {
 }
 
 const Q0: PublishOptions = Object.freeze({ qos: 0 });
+/** A backoff attempt number past backoffDelay's cap: the longest wait. */
+const LONGEST = 30;
 const PUBLISH0 = FIRST_BYTE[T.PUBLISH];
 
 export class MqttClient {
@@ -347,10 +349,8 @@ export class MqttClient {
       if (payloadLength < 0) throw new MqttError(ErrorCode.InvalidString, "payload string is not sendable UTF-8 (lone surrogate or U+0000)");
     } else throw new MqttError(ErrorCode.InvalidArgument, "payload must be a Uint8Array or a string");
     // MQTT 5: the property block goes before the payload (1 byte when empty); sizeOfPublish5 checks given properties
-    const size =
-      props === null
-        ? measurePublish(this.size, topicBytes.length, qos, this.v5 ? payloadLength + 1 : payloadLength)
-        : sizeOfPublish5({ topic, topicBytes, payload, qos, retain, dup: false, packetId: 1, properties: props });
+    const withProps = props === null ? null : { topic, topicBytes, payload, qos, retain, dup: false, packetId: 1, properties: props };
+    const size = withProps === null ? measurePublish(this.size, topicBytes.length, qos, this.v5 ? payloadLength + 1 : payloadLength) : sizeOfPublish5(withProps);
     const c = this.stats;
     if (size > this.maxPacket) {
       c.refused++;
@@ -375,8 +375,8 @@ export class MqttClient {
       at = box.reserve(size);
     }
     const ring = box.ring;
-    if (props === null) writePublish(ring, at, f, this.size.remaining, this.v5);
-    else encodePublish5(ring, at, { topic, topicBytes, payload, qos, retain, dup: false, packetId: 1, properties: props });
+    if (withProps === null) writePublish(ring, at, f, this.size.remaining, this.v5);
+    else encodePublish5(ring, at, withProps);
     const token = ++this.issued >>> 0;
     if (qos === 0 && this.direct) {
       // nothing ahead of it (a string payload, or one writePacket refused): write it from
@@ -554,9 +554,8 @@ export class MqttClient {
       const v5 = this.v5 && p.remainingLength > 2;
       const err = v5 ? new ConnectionRefusedError(rc, reasonName(rc, T.CONNACK), p.properties!.text(Prop.ReasonString) ?? null) : new ConnectionRefusedError(rc);
       this.closeTransport();
-      this.failed(err, now);
       // the same answer whatever the retry (credentials, authorization, a ban): the longest backoff
-      if (v5 && refusalIsPermanent(rc)) this.backoffLongest(now);
+      this.failed(err, now, v5 && refusalIsPermanent(rc));
       return;
     }
     if (this.v5) this.connackLimits(p);
@@ -584,14 +583,6 @@ export class MqttClient {
     for (const u of unsubscribes) this.sendUnsubscribe(u.filters, u.done);
     this.sendSubscriptions();
     this.pump();
-    this.arm(now);
-  }
-
-  /** The retry already scheduled waits the longest backoff instead. */
-  private backoffLongest(now: number): void {
-    if (this.state === S.Closed) return;
-    this.brokers.attempt = 30;
-    this.deadlines.retry(now, backoffDelay(30, this.backoffMin, this.backoffMax, this.jitter, this.platform.random ? this.platform.random() : Math.random()));
     this.arm(now);
   }
 
@@ -631,23 +622,23 @@ export class MqttClient {
     if (l.assignedClientIdentifier !== null) this.assignedId = l.assignedClientIdentifier;
   }
 
-  /** A connection attempt failed: report it, move to the next broker, back off. */
-  private failed(error: MqttError, now: number): void {
+  /** A connection attempt failed: report it, move to the next broker, back off (the longest backoff when `longest`). */
+  private failed(error: MqttError, now: number, longest = false): void {
     this.o.onError?.(error);
     this.brokers.failed();
-    this.retryLater(now);
+    this.retryLater(now, longest);
   }
 
   /** The transport ended or must end. */
-  private lost(error: MqttError, now: number): void {
+  private lost(error: MqttError, now: number, longest = false): void {
     if (this.state === S.Closed || this.state === S.Idle) return;
     const wasConnected = this.state === S.Connected;
     this.closeTransport();
-    if (!wasConnected) return this.failed(error, now);
+    if (!wasConnected) return this.failed(error, now, longest);
     this.stats.connectionLosses++;
     this.o.onDisconnect?.(error);
     if (this.state === S.Closed) return;
-    this.retryLater(now);
+    this.retryLater(now, longest);
   }
 
   private closeTransport(): void {
@@ -661,8 +652,10 @@ export class MqttClient {
     t?.close();
   }
 
-  private retryLater(now: number): void {
+  /** Schedules the next attempt after the backoff; `longest`: at the cap from now on, until a connection succeeds. */
+  private retryLater(now: number, longest = false): void {
     if (this.state === S.Closed) return;
+    if (longest) this.brokers.attempt = LONGEST;
     const random = this.platform.random ? this.platform.random() : Math.random();
     const delay = backoffDelay(this.brokers.attempt++, this.backoffMin, this.backoffMax, this.jitter, random);
     this.deadlines.retry(now, delay);
@@ -955,9 +948,7 @@ export class MqttClient {
     const reason = p.properties!.text(Prop.ReasonString) ?? null;
     this.o.onServerDisconnect?.(rc, reason);
     const now = this.platform.now();
-    this.lost(new ReasonCodeError(ErrorCode.ServerDisconnect, "the broker disconnected", rc, reasonName(rc, T.DISCONNECT), reason), now);
-    // not authorized, banned, session taken over, administrative action, use another server, moved
-    if (rc === 0x87 || rc === 0x8a || rc === 0x8e || rc === 0x98 || rc === 0x9c || rc === 0x9d) this.backoffLongest(now);
+    this.lost(new ReasonCodeError(ErrorCode.ServerDisconnect, "the broker disconnected", rc, reasonName(rc, T.DISCONNECT), reason), now, disconnectIsGoAway(rc));
   }
 
   private onPublish(m: Message): void {

@@ -732,8 +732,8 @@ export class Decoder {
     }
     if (k !== e) this.fail(C.LengthOverrun, `CONNECT has ${e - k} bytes after its last field`);
     if (v5) this.authentication(p.properties!, T.CONNECT);
-    else if (p.willProperties !== null) p.willProperties.clear(d, e, e);
-    if (v5 && !will && p.willProperties !== null) p.willProperties.clear(d, e, e);
+    // no will properties from an earlier CONNECT
+    if (p.willProperties !== null && !(v5 && will)) p.willProperties.clear(d, e, e);
     // a valid CONNECT sets the connection's version
     this.setVersion(level);
     return p;

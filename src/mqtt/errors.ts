@@ -161,6 +161,13 @@ export function refusalIsPermanent(reasonCode: number): boolean {
   return reasonCode === 0x86 || reasonCode === 0x87 || reasonCode === 0x8a || reasonCode === 0x8c || reasonCode === 0x85 || reasonCode === 0x84;
 }
 
+/** DISCONNECT reason codes that tell a client to go away for a while (§3.14.2.1): the reconnect backs off longest. */
+export function disconnectIsGoAway(reasonCode: number): boolean {
+  // not authorized, banned, session taken over (no tug of war with the other client),
+  // administrative action, use another server, server moved
+  return reasonCode === 0x87 || reasonCode === 0x8a || reasonCode === 0x8e || reasonCode === 0x98 || reasonCode === 0x9c || reasonCode === 0x9d;
+}
+
 /**
  * The broker refused the connection: a 3.1.1 CONNACK return code 1-5 (`returnCode`), or a
  * 5.0 CONNACK reason code of 0x80 or above (`reasonCode`, its name in the message, and the

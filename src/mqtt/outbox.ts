@@ -298,10 +298,7 @@ export class Outbox {
     }
     if (at < 0) return UNKNOWN_ID;
     this.release(k);
-    const token = this.view.getUint32(at + 8);
-    this.live--;
-    this.finish(at);
-    return token;
+    return this.retire(at);
   }
 
   /**
@@ -316,6 +313,11 @@ export class Outbox {
       const k = this.slotOf((this.ring[at + 2] << 8) | this.ring[at + 3]);
       if (k >= 0) this.release(k);
     }
+    return this.retire(at);
+  }
+
+  /** A held message at ring offset `at` leaves the outbox undelivered: its token. (ack() does the same inline: the QoS 1 hot path.) */
+  private retire(at: number): number {
     const token = this.view.getUint32(at + 8);
     this.live--;
     this.finish(at);
