@@ -30,7 +30,9 @@ import {
   encodePingreq,
   encodeSubscribe,
   encodeUnsubscribe,
+  header,
   measurePublish,
+  varintSize,
   sizeOfConnect,
   sizeOfSubscribe,
   sizeOfUnsubscribe,
@@ -44,14 +46,14 @@ import { ConnectionRefusedError, disconnectIsGoAway, ErrorCode, MqttError, Proto
 import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable, routeTableBytes } from "./inbound.js";
 import { Message } from "./message.js";
 import { DEFAULTS, resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type ServerLimits, type SubscribeOptions } from "./options.js";
-import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NONE, Outbox, UNKNOWN_ID, WRONG_QOS } from "./outbox.js";
+import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NO_HEAD, NONE, Outbox, UNKNOWN_ID, WRONG_QOS } from "./outbox.js";
 import { Prop } from "./properties.js";
 import { Reason, reasonAllowed, reasonName } from "./reasons.js";
 import { FIRST_BYTE, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_RETAIN, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
 import { Subscriptions, type UnsubscribeDone } from "./subscriptions.js";
 import { validateTopicFilter } from "./topic.js";
-import { headFor, type TopicHead } from "./topic-head.js";
+import { TopicHead } from "./topic-head.js";
 import { utf8Length } from "./utf8.js";
 
 export type { ClientOptions, ClientStats, DropReason, MessageHandler, PublishOptions, QueuePolicy, ServerLimits, SubscribeOptions } from "./options.js";
@@ -82,6 +84,8 @@ class Counters {
   handlerErrors = 0;
   releasedWithoutSession = 0;
   refusedByBroker = 0;
+  republished = 0;
+  expired = 0;
   constructor(owner: MqttClient) {
     Object.defineProperty(this, "owner", { value: owner });
     Object.defineProperty(this, "published", { get: published, enumerable: true });
@@ -117,6 +121,8 @@ const Q0: PublishOptions = Object.freeze({ qos: 0 });
 /** A backoff attempt number past backoffDelay's cap: the longest wait. */
 const LONGEST = 30;
 const PUBLISH0 = FIRST_BYTE[T.PUBLISH];
+/** Message Expiry Intervals the wrapping millisecond clock can time (longer ones are never timed out here). */
+const EXPIRY_MAX_S = 2147483;
 
 export class MqttClient {
   // Fields in the order the hot paths read them: XS finds an own property by walking the
@@ -190,6 +196,39 @@ export class MqttClient {
   private retainOk = true;
   /** An MQTT 5 broker's Assigned Client Identifier, sent in later CONNECTs. */
   private assignedId: string | null = null;
+  /** Publish topic heads by their index, for outbox entries to name theirs. */
+  private readonly headList: TopicHead[] = [];
+  /**
+   * MQTT 5 outbound Topic Aliases: in use on this connection (the broker announced some and
+   * we use some), the number of this connection's mappings (a head's alias counts only
+   * when its `aliasGen` is this), the next free alias and the last one we may use.
+   */
+  private aliasing = false;
+  private aliasGen = 0;
+  private aliasNext = 1;
+  private aliasMax = 0;
+  private readonly ownAliases: number;
+  /**
+   * The outbox entry being written under an alias chosen at send time goes out in four
+   * parts: aliasHead[parts[0], parts[1]), the ring's [parts[2], parts[3]), aliasHead[parts[4],
+   * parts[5]), the ring's [parts[6], parts[7]). `part` is the one being written, -1 when
+   * the entry goes as stored.
+   */
+  private readonly aliasHead: Uint8Array;
+  private readonly parts: Int32Array;
+  private part = -1;
+  /** An outbox entry carries a Message Expiry Interval: pump looks at each entry's deadline. */
+  private expiring = false;
+  /**
+   * MQTT 5 inbound Topic Aliases: the Topic Alias Maximum we announce (0: none), and per
+   * alias a, its topic's bytes at inAliasTopics[(a - 1) * inTopicCap...] and in
+   * inAliasMeta[(a - 1) * 3...] its length (-1 when not set on this connection, -2 when
+   * longer than we keep), the topic cache slot it had and that slot's key then.
+   */
+  private readonly inAliases: number;
+  private readonly inTopicCap: number;
+  private readonly inAliasTopics: Uint8Array;
+  private readonly inAliasMeta: Int32Array;
 
   /** Throws `InvalidArgument` (options out of range, no brokers) and what `sizeOfConnect` throws for the CONNECT fields. */
   constructor(options: ClientOptions, platform: Platform) {
@@ -210,13 +249,17 @@ export class MqttClient {
     const cf = this.connectFields();
     const connectSize = this.v5 ? sizeOfConnect5(cf) : sizeOfConnect(cf); // validates the options
     this.ctl = new Uint8Array(Math.max(s.sendBufferSize, connectSize, 64));
+    this.inAliases = this.v5 ? Math.min(s.inboundTopicAliases, 65535) : 0;
+    this.inTopicCap = s.inboundTopicLength;
+    this.inAliasTopics = new Uint8Array(this.inAliases * this.inTopicCap);
+    this.inAliasMeta = new Int32Array(this.inAliases * 3).fill(-1);
     this.decoder = new Decoder(s.receiveBufferSize, this as PacketHandler, {
       packet: this.message,
       topicCache: s.inboundTopics,
       topicCacheLength: s.inboundTopicLength,
       protocolVersion: s.protocolVersion,
-      // no inbound Topic Aliases announced: a broker that sends one breaks the protocol (0x94)
-      topicAliasMaximum: 0,
+      // an alias above the maximum we announce breaks the protocol (0x94)
+      topicAliasMaximum: this.inAliases,
     });
     this.topicKeys = this.decoder.topics === null ? new Uint32Array(0) : this.decoder.topics.keys;
     // the route table and the inbound QoS 2 ids share one buffer
@@ -226,7 +269,10 @@ export class MqttClient {
     this.inboundQos2 = new InboundQos2(inbound, routeBytes, s.inboundQos2);
     this.outbox = new Outbox(s.outboxBytes, s.inflightWindow);
     this.maxPacket = this.ownMaxPacket = Math.min(options.maxPacketSize ?? s.outboxBytes, s.outboxBytes - ENTRY_HEADER);
-    this.topicLimit = s.topicCache;
+    this.topicLimit = Math.min(s.topicCache, NO_HEAD);
+    this.ownAliases = this.v5 ? Math.min(s.topicAliases, 65535) : 0;
+    this.aliasHead = new Uint8Array(this.ownAliases > 0 ? 16 : 0);
+    this.parts = new Int32Array(this.ownAliases > 0 ? 8 : 0);
     this.timer = platform.timer(() => this.tick(this.platform.now()));
   }
 
@@ -246,6 +292,7 @@ export class MqttClient {
       if (o.sessionExpiry) p.sessionExpiryInterval = o.sessionExpiry;
       if (o.maxInboundPacketSize !== undefined) p.maximumPacketSize = o.maxInboundPacketSize;
       if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
+      if (this.inAliases > 0) p.topicAliasMaximum = this.inAliases;
       f.properties = p;
     }
     return f;
@@ -306,10 +353,28 @@ export class MqttClient {
         }
       }
       let th = this.topics.get(topic);
-      if (th === undefined) th = headFor(this.topics, topic, this.topicLimit, this.v5); // throws InvalidTopic
+      if (th === undefined) th = this.headOf(topic); // throws InvalidTopic
       const n = (payload as Uint8Array).length;
-      if (n === th.payload || th.prepare(n, this.maxPacket, this.size)) {
-        const head = th.head;
+      let head: Uint8Array | null = null;
+      if (this.aliasing) {
+        // MQTT 5 Topic Alias: the first publish of a topic on a connection carries the topic,
+        // the next one topic and alias (through the outbox, which makes the mapping), later ones the alias
+        if (th.aliasGen !== this.aliasGen) {
+          th.aliasGen = this.aliasGen;
+          th.alias = 0;
+        } else if (th.alias > 0) {
+          if (n !== th.shortPayload && !th.prepareShort(n, this.maxPacket, this.size)) return this.enqueue(topic, payload, options); // refused there
+          head = th.shortHead;
+        } else if (th.alias === 0) {
+          if (this.aliasNext <= this.aliasMax) {
+            this.direct = false; // through pump, which sends topic and alias
+            return this.enqueue(topic, payload, options);
+          }
+          th.alias = -1;
+        }
+      }
+      if (head === null && (n === th.payload || th.prepare(n, this.maxPacket, this.size))) head = th.head;
+      if (head !== null) {
         head[0] = first;
         if (this.transport!.writePacket(head, payload as Uint8Array)) {
           this.sentCount++;
@@ -329,7 +394,7 @@ export class MqttClient {
     if (this.state === S.Closed) throw new MqttError(ErrorCode.Closed, "client is closed");
     const qos = options.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MqttError(ErrorCode.InvalidQoS, `publish QoS must be 0, 1 or 2, not ${qos}`);
-    const th = headFor(this.topics, topic, this.topicLimit, this.v5); // throws InvalidTopic (before anything is queued)
+    const th = this.headOf(topic); // throws InvalidTopic (before anything is queued)
     const topicBytes = th.bytes;
     const retain = options.retain === true;
     const props = options.properties ?? null;
@@ -341,6 +406,8 @@ export class MqttClient {
           qos > this.maxQoS ? `the broker's Maximum QoS is ${this.maxQoS}; a QoS ${qos} publish is refused` : "the broker does not support retained messages (Retain Available 0)",
         );
       }
+      if (props !== null && props.topicAlias != null)
+        throw new MqttError(ErrorCode.InvalidArgument, "the client chooses Topic Aliases itself (option topicAliases); a publish may not set one");
     } else if (props !== null) throw new MqttError(ErrorCode.InvalidArgument, "publish properties need protocolVersion 5");
     let payloadLength: number;
     if (payload instanceof Uint8Array) payloadLength = payload.length;
@@ -378,6 +445,12 @@ export class MqttClient {
     if (withProps === null) writePublish(ring, at, f, this.size.remaining, this.v5);
     else encodePublish5(ring, at, withProps);
     const token = ++this.issued >>> 0;
+    // MQTT 5 Message Expiry: a message still queued past it is dropped (pump)
+    const expiry = props === null ? null : props.messageExpiryInterval;
+    const expires = expiry != null && expiry <= EXPIRY_MAX_S;
+    if (expires) this.expiring = true;
+    const deadline = expires ? this.platform.now() + expiry * 1000 : 0;
+    const headIndex = th.index < NO_HEAD ? th.index : NO_HEAD;
     if (qos === 0 && this.direct) {
       // nothing ahead of it (a string payload, or one writePacket refused): write it from
       // where it was encoded; the outbox keeps it only if the transport takes part
@@ -388,15 +461,36 @@ export class MqttClient {
         return token;
       }
       this.direct = false;
-      box.commit(at, size, 0, token);
+      box.commit(at, size, 0, token, headIndex, expires, deadline);
       this.entry = box.next();
       this.entryPos = at + n;
       return token;
     }
     this.direct = false;
-    box.commit(at, size, qos, token);
+    box.commit(at, size, qos, token, headIndex, expires, deadline);
     if (this.state === S.Connected) this.pump();
     return token;
+  }
+
+  /** The head of publish topic `topic`, made and listed when new (the list emptied first when full). Throws `InvalidTopic`. */
+  private headOf(topic: string): TopicHead {
+    const heads = this.topics;
+    let th = heads.get(topic);
+    if (th === undefined) {
+      th = new TopicHead(topic, this.v5); // throws InvalidTopic
+      if (heads.size >= this.topicLimit) {
+        heads.clear();
+        // the heads the outbox named are gone: its entries go with their topics as stored;
+        // the new heads make their alias mappings again from alias 1
+        this.outbox.forgetHeads();
+        this.aliasGen++;
+        this.aliasNext = 1;
+      }
+      th.index = heads.size;
+      this.headList[th.index] = th;
+      heads.set(topic, th);
+    }
+    return th;
   }
 
   /**
@@ -507,7 +601,10 @@ export class MqttClient {
     this.decoder.reset();
     this.ctlStart = this.ctlEnd = 0;
     this.entry = NONE;
+    this.part = -1;
+    this.aliasing = false;
     this.skipping = false;
+    for (let k = 0; k < this.inAliasMeta.length; k += 3) this.inAliasMeta[k] = -1; // none carried over (§3.3.2.3.4)
     this.deadlines.opening(now);
     this.dropSink();
     const sink = (this.sink = new Sink(this));
@@ -568,6 +665,8 @@ export class MqttClient {
     const unsubscribes = this.subs.connected(present);
     const box = this.outbox;
     box.rewind();
+    // MQTT 5 with no session: what was in flight goes again as new publications (§4.4)
+    if (!present && this.v5) this.stats.republished += box.renew(PUBLISH_DUP);
     if (present) {
       // §4.4: PUBRELs again, in the order their PUBRECs came, ahead of the PUBLISHes resent
       for (let n = 0, id = box.releasedId(0); id !== NONE; id = box.releasedId(++n)) this.ack(T.PUBREL, id);
@@ -620,6 +719,11 @@ export class MqttClient {
     const ka = l.serverKeepAlive >= 0 ? l.serverKeepAlive * 1000 : this.keepaliveS * 1000;
     this.deadlines.keepalive(ka, l.serverKeepAlive >= 0 ? (this.o.pingTimeout ?? ka * DEFAULTS.pingTimeoutShare) : this.pingTimeoutMs);
     if (l.assignedClientIdentifier !== null) this.assignedId = l.assignedClientIdentifier;
+    // Topic Aliases: none carried over from another connection (§3.3.2.3.4)
+    this.aliasMax = Math.min(this.ownAliases, l.topicAliasMaximum);
+    this.aliasing = this.aliasMax > 0;
+    this.aliasGen++;
+    this.aliasNext = 1;
   }
 
   /** A connection attempt failed: report it, move to the next broker, back off (the longest backoff when `longest`). */
@@ -647,6 +751,8 @@ export class MqttClient {
     this.dropSink();
     this.direct = false;
     this.entry = NONE;
+    this.part = -1;
+    this.aliasing = false;
     this.ctlStart = this.ctlEnd = 0;
     if (this.state !== S.Closed) this.state = S.Idle;
     t?.close();
@@ -742,11 +848,29 @@ export class MqttClient {
     const ring = box.ring;
     for (;;) {
       if (this.entry !== NONE) {
-        const end = this.entry + box.sizeAt(this.entry);
-        const n = t.write(ring, this.entryPos, end);
-        if (n > 0) wrote = true;
-        this.entryPos += n;
-        if (this.entryPos < end) break;
+        let k = this.part;
+        if (k < 0) {
+          const end = this.entry + box.sizeAt(this.entry);
+          const n = t.write(ring, this.entryPos, end);
+          if (n > 0) wrote = true;
+          this.entryPos += n;
+          if (this.entryPos < end) break;
+        } else {
+          // under a Topic Alias: the parts in turn, scratch and ring (chooseAlias)
+          const parts = this.parts;
+          const end = parts[2 * k + 1];
+          const n = t.write(k & 1 ? ring : this.aliasHead, this.entryPos, end);
+          if (n > 0) wrote = true;
+          this.entryPos += n;
+          if (this.entryPos < end) break;
+          while (++k < 4 && parts[2 * k] === parts[2 * k + 1]);
+          if (k < 4) {
+            this.part = k;
+            this.entryPos = parts[2 * k];
+            continue;
+          }
+          this.part = -1;
+        }
         const token = box.written(this.entry);
         this.entry = NONE;
         if (token !== AWAITING_ACK) this.delivered(token); // QoS 0: done once written
@@ -767,19 +891,102 @@ export class MqttClient {
       if (box.isResend(at)) {
         ring[at] |= PUBLISH_DUP; // §3.3.1.1
         this.stats.resent++;
-      } else if (box.qosAt(at) > 0) {
-        const id = this.nextId();
-        const idAt = idOffset(ring, at);
-        ring[idAt] = id >> 8;
-        ring[idAt + 1] = id & 0xff;
-        box.assign(at, id);
+      } else {
+        if (this.expiring && box.expiredAt(at, this.platform.now())) {
+          // MQTT 5: its Message Expiry Interval ran out while it waited: never sent
+          const token = box.discard(at);
+          this.stats.expired++;
+          this.o.onDrop?.("expired", token);
+          continue;
+        }
+        if (box.qosAt(at) > 0) {
+          const id = this.nextId();
+          const idAt = idOffset(ring, at);
+          ring[idAt] = id >> 8;
+          ring[idAt + 1] = id & 0xff;
+          box.assign(at, id);
+        }
       }
       this.entry = at;
       this.entryPos = at;
+      if (this.aliasing) this.chooseAlias(at);
     }
     this.pumping = false;
     if (wrote) this.sentCount++;
     this.direct = this.state === S.Connected && this.entry === NONE && this.ctlEnd === this.ctlStart && box.idle();
+  }
+
+  /**
+   * MQTT 5: the Topic Alias for the outbox entry at `at`, about to be written, chosen now
+   * (the entry keeps its whole topic, so a resend on a later connection never carries an
+   * alias of this one). A topic first published on this connection goes whole; the next
+   * time it takes the next free alias and goes with topic and alias, which makes the
+   * mapping; from then on with the alias and an empty topic. The alias property goes first
+   * in the property block, ahead of the entry's own properties; the entry is then written
+   * in the four parts {@link parts} describes.
+   */
+  private chooseAlias(at: number): void {
+    const box = this.outbox;
+    const h = box.headAt(at);
+    if (h === NO_HEAD) return;
+    const th = this.headList[h];
+    if (th.aliasGen !== this.aliasGen) {
+      th.aliasGen = this.aliasGen;
+      th.alias = 0;
+      return;
+    }
+    let alias = th.alias;
+    if (alias < 0) return;
+    const making = alias === 0;
+    if (making) {
+      if (this.aliasNext > this.aliasMax) {
+        th.alias = -1;
+        return;
+      }
+      alias = this.aliasNext;
+    }
+    const ring = box.ring;
+    let p = at + 1;
+    while (ring[p] & 0x80) p++;
+    p++; // the topic length
+    const tl = (ring[p] << 8) | ring[p + 1];
+    const idEnd = p + 2 + tl + (box.qosAt(at) > 0 ? 2 : 0);
+    let q = idEnd;
+    let plen = 0;
+    for (let mul = 1, b = 0x80; b & 0x80; mul *= 128) {
+      b = ring[q++];
+      plen += (b & 0x7f) * mul;
+    }
+    const end = at + box.sizeAt(at);
+    const props = plen + 3; // and the Topic Alias: 0x23, two bytes
+    const b = this.aliasHead;
+    const x = header(b, 7, 0, props); // b[7] is not sent: the Property Length from 8 on
+    const remaining = end - p - (making ? 0 : tl) - (q - idEnd) + (x - 8) + 3;
+    if (1 + varintSize(remaining) + remaining > this.maxPacket) return; // as stored (a mapping waits for a smaller one)
+    b[x] = 0x23;
+    b[x + 1] = alias >> 8;
+    b[x + 2] = alias & 0xff;
+    let w = header(b, 0, ring[at], remaining);
+    if (!making) {
+      b[w++] = 0; // an empty topic
+      b[w++] = 0;
+    }
+    const parts = this.parts;
+    parts[0] = 0;
+    parts[1] = w;
+    parts[2] = making ? p : p + 2 + tl;
+    parts[3] = idEnd;
+    parts[4] = 8;
+    parts[5] = x + 3;
+    parts[6] = q;
+    parts[7] = end;
+    if (making) {
+      th.alias = alias;
+      th.shortPayload = -1;
+      this.aliasNext++;
+    }
+    this.part = 0;
+    this.entryPos = 0;
   }
 
   /**
@@ -954,6 +1161,7 @@ export class MqttClient {
   private onPublish(m: Message): void {
     if (m.payloadOffset === 0) {
       // a whole message, or the first fragment of one
+      if (this.inAliases > 0 && m.properties!.topicAlias > 0 && !this.inboundAlias(m, m.properties!.topicAlias)) return;
       this.skipping = false;
       if (m.more && this.o.oversize === "drop") {
         this.skipping = true;
@@ -992,7 +1200,7 @@ export class MqttClient {
             }
         }
       } else {
-        for (let i = subs.next(m.data, m.topicStart, m.topicLength, 0); i >= 0; i = subs.next(m.data, m.topicStart, m.topicLength, i + 1)) {
+        for (let i = subs.next(m.topicData, m.topicStart, m.topicLength, 0); i >= 0; i = subs.next(m.topicData, m.topicStart, m.topicLength, i + 1)) {
           const h = subs.at(i).value.handler;
           if (h !== null)
             try {
@@ -1020,6 +1228,50 @@ export class MqttClient {
       if (!this.inboundQos2.has(m.packetId)) this.inboundQos2.add(m.packetId);
       this.ack(T.PUBREC, m.packetId);
     }
+  }
+
+  /**
+   * MQTT 5: the inbound PUBLISH `m` carries Topic Alias `a` (in range: the decoder checked).
+   * With a topic, the alias now names it; without, `m` takes the topic the alias names
+   * (`topicData` the alias table, and the topic cache slot it had while that slot still
+   * holds it). Returns false when the alias names none: a protocol error (0x82), the
+   * connection ended and the message not delivered (a QoS 1 or 2 one comes again).
+   */
+  private inboundAlias(m: Message, a: number): boolean {
+    const meta = this.inAliasMeta;
+    const k = (a - 1) * 3;
+    const cap = this.inTopicCap;
+    const n = m.topicLength;
+    if (n > 0) {
+      if (n > cap) meta[k] = -2;
+      else {
+        const from = m.topicData;
+        const to = this.inAliasTopics;
+        for (let i = 0, s = m.topicStart, t = (a - 1) * cap; i < n; i++) to[t + i] = from[s + i];
+        meta[k] = n;
+        const slot = m.topicSlot;
+        meta[k + 1] = slot;
+        meta[k + 2] = slot >= 0 ? this.topicKeys[slot] | 0 : 0;
+      }
+      return true;
+    }
+    const len = meta[k];
+    if (len < 0) {
+      this.stats.droppedInbound++;
+      this.protocolFailure(
+        new ProtocolError(
+          ProtocolCode.UnknownTopicAlias,
+          len === -1 ? `PUBLISH with Topic Alias ${a}, which names no topic on this connection` : `PUBLISH with Topic Alias ${a}, whose topic is longer than the ${cap} bytes kept (inboundTopicLength)`,
+        ),
+      );
+      return false;
+    }
+    m.topicData = this.inAliasTopics;
+    m.topicStart = (a - 1) * cap;
+    m.topicLength = len;
+    const slot = meta[k + 1];
+    m.topicSlot = slot >= 0 && (this.topicKeys[slot] | 0) === meta[k + 2] ? slot : -1;
+    return true;
   }
 
   /** A QoS 2 message with no room to remember its id: dropped unacknowledged, reported, and the connection renewed. */
@@ -1053,6 +1305,7 @@ function disconnectReason(code: string): number {
     case ProtocolCode.InvalidReasonCode:
     case ProtocolCode.MissingProperty:
     case ProtocolCode.InvalidSubscriptionId:
+    case ProtocolCode.UnknownTopicAlias:
       return Reason.ProtocolError;
     default:
       return Reason.MalformedPacket;

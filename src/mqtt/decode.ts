@@ -643,6 +643,7 @@ export class Decoder {
     p.topicLength = tl;
     p.payloadLength = n - head;
     p.data = d;
+    p.topicData = d;
     if (this.v5) {
       head = this.publishProperties(d, s, n, head);
       if (tl === 0) return head;

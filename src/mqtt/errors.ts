@@ -55,6 +55,8 @@ export const ProtocolCode = Object.freeze({
   InvalidPropertyValue: "InvalidPropertyValue",
   /** MQTT 5: Topic Alias 0, or above the Topic Alias Maximum this side announced (§3.3.2.3.4). */
   InvalidTopicAlias: "InvalidTopicAlias",
+  /** MQTT 5: a PUBLISH with an empty topic and a Topic Alias that names no topic on this connection. */
+  UnknownTopicAlias: "UnknownTopicAlias",
   /** MQTT 5: a Subscription Identifier of 0 (§3.8.2.1.2). */
   InvalidSubscriptionId: "InvalidSubscriptionId",
   /** MQTT 5: a property the packet needs is absent (AUTH's Authentication Method; Authentication Data without it). */

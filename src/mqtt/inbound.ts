@@ -34,7 +34,7 @@ export function routeTableBytes(slots: number): number {
  */
 export function makeRoute<V>(table: Int32Array, at: number, key: number, subs: SubscriptionTable<V>, m: Message): void {
   let n = 0;
-  for (let i = subs.next(m.data, m.topicStart, m.topicLength, 0); i >= 0; i = subs.next(m.data, m.topicStart, m.topicLength, i + 1)) {
+  for (let i = subs.next(m.topicData, m.topicStart, m.topicLength, 0); i >= 0; i = subs.next(m.topicData, m.topicStart, m.topicLength, i + 1)) {
     if (n === ROUTE_MAX) {
       n = -1; // too many to keep: matched every time
       break;

@@ -12,7 +12,7 @@ import type { BrokerAddress } from "./platform.js";
 export type QueuePolicy = "refuse" | "drop-oldest";
 
 /** Why a message was dropped (see {@link ClientOptions.onDrop}). */
-export type DropReason = "queue-full" | "oversize" | "qos2-overflow" | "refused" | "unsupported";
+export type DropReason = "queue-full" | "oversize" | "qos2-overflow" | "refused" | "unsupported" | "expired";
 
 /** What the broker announced in its CONNACK (MQTT 5, §3.2.2.3), with the protocol's defaults for what it left out. */
 export interface ServerLimits {
@@ -94,6 +94,18 @@ export interface ClientOptions {
   inboundTopics?: number;
   /** Longest received topic kept that way, in bytes. Default 128. */
   inboundTopicLength?: number;
+  /**
+   * MQTT 5: outbound Topic Aliases used at most, fewer when the broker's Topic Alias Maximum
+   * is lower. A topic published again on a connection gets the next free alias: that PUBLISH
+   * carries topic and alias, later ones only the alias. Chosen as each packet is sent, never
+   * stored: a resend after a reconnect carries its whole topic. Default: `topicCache`; 0 uses none.
+   */
+  topicAliases?: number;
+  /**
+   * MQTT 5: inbound Topic Aliases, announced as our Topic Alias Maximum: a fixed table of
+   * this many topics of up to `inboundTopicLength` bytes. Default 0 (the broker sends whole topics).
+   */
+  inboundTopicAliases?: number;
 
   /** Connected (CONNACK accepted). */
   onConnect?(sessionPresent: boolean, broker: BrokerAddress): void;
@@ -186,6 +198,13 @@ export interface ClientStats {
   releasedWithoutSession: number;
   /** MQTT 5: messages the broker refused with a failure reason code, and those not sent because beyond its announced limits. */
   refusedByBroker: number;
+  /**
+   * MQTT 5: QoS 1 and 2 messages in flight when a reconnect found no session, sent again as
+   * new publications (new packet ids, no DUP; §4.4 binds ids to a session).
+   */
+  republished: number;
+  /** MQTT 5: queued messages whose Message Expiry Interval ran out before they could be sent; dropped (onDrop "expired"). */
+  expired: number;
 }
 
 /** Every default, in one place. */
@@ -227,6 +246,8 @@ export interface Settings {
   readonly topicCache: number;
   readonly inboundTopics: number;
   readonly inboundTopicLength: number;
+  readonly topicAliases: number;
+  readonly inboundTopicAliases: number;
   readonly protocolVersion: number;
 }
 
@@ -263,6 +284,8 @@ export function resolveOptions(o: ClientOptions): Settings {
     topicCache: count(o.topicCache, DEFAULTS.topicCache, 1, "topicCache"),
     inboundTopics: count(o.inboundTopics, DEFAULTS.inboundTopics, 0, "inboundTopics"),
     inboundTopicLength: count(o.inboundTopicLength, DEFAULTS.inboundTopicLength, 1, "inboundTopicLength"),
+    topicAliases: count(o.topicAliases, Math.min(o.topicCache ?? DEFAULTS.topicCache, 65535), 0, "topicAliases"),
+    inboundTopicAliases: count(o.inboundTopicAliases, 0, 0, "inboundTopicAliases"),
     protocolVersion: version(o.protocolVersion),
   };
 }

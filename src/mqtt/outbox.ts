@@ -10,8 +10,10 @@
  * store (after a reconnect, unacknowledged messages go again with DUP=1 and their packet
  * ids, ahead of anything newer). The in-flight window is a fixed table of packet-id slots.
  *
- * Each entry is a 12-byte header followed by the packet, contiguous in the ring; an entry
- * that would not fit before the end starts over at 0 behind a wrap marker.
+ * Each entry is a 20-byte header followed by the packet, contiguous in the ring; an entry
+ * that would not fit before the end starts over at 0 behind a wrap marker. The header keeps
+ * what the pump decides at send time by (MQTT 5): which publish topic head the packet's
+ * topic is (for a Topic Alias chosen then) and when the message expires.
  */
 
 /** Entry states (header byte 0). */
@@ -20,8 +22,13 @@ const SENT = 2;
 const DONE = 3;
 const WRAP = 4;
 
-/** Header: state, qos, packet id (2), packet length (4), token (4). */
-export const ENTRY_HEADER = 12;
+/** Header: state, qos, packet id (2), packet length (4), token (4), flags, unused, topic head (2), expiry (4). */
+export const ENTRY_HEADER = 20;
+
+/** {@link Outbox.headAt}: the entry names no topic head. */
+export const NO_HEAD = 0xffff;
+/** Header flag: the expiry field holds a deadline. */
+const EXPIRES = 1;
 
 /** A window slot whose message was dropped while in flight: it holds its id until the PUBACK (or PUBREC, PUBCOMP). */
 const DROPPED = -1;
@@ -126,8 +133,12 @@ export class Outbox {
     return tail + need < head ? tail + ENTRY_HEADER : NONE;
   }
 
-  /** Records the packet just encoded at `offset` (from {@link reserve}). */
-  commit(offset: number, size: number, qos: number, token: number): void {
+  /**
+   * Records the packet just encoded at `offset` (from {@link reserve}). `head`: the index of
+   * its topic's head, or {@link NO_HEAD}; `expires`: whether `deadline` (on the platform's
+   * wrapping millisecond clock) ends the message's life while it waits.
+   */
+  commit(offset: number, size: number, qos: number, token: number, head = NO_HEAD, expires = false, deadline = 0): void {
     const r = this.ring;
     const at = offset - ENTRY_HEADER;
     // a cursor that has caught up with the tail must follow it to the new entry, even
@@ -144,6 +155,9 @@ export class Outbox {
     r[at + 3] = 0;
     this.view.setUint32(at + 4, size);
     this.view.setUint32(at + 8, token);
+    r[at + 12] = expires ? EXPIRES : 0;
+    this.view.setUint16(at + 14, head);
+    this.view.setUint32(at + 16, deadline >>> 0);
     this.tail = at + ENTRY_HEADER + size;
     this.bytes += ENTRY_HEADER + size;
     this.entries++;
@@ -194,6 +208,50 @@ export class Outbox {
 
   tokenAt(offset: number): number {
     return this.view.getUint32(offset - ENTRY_HEADER + 8);
+  }
+
+  /** The topic head index the entry was committed with, or {@link NO_HEAD}. */
+  headAt(offset: number): number {
+    return this.view.getUint16(offset - ENTRY_HEADER + 14);
+  }
+
+  /** Whether the entry has a deadline and `now` (the wrapping millisecond clock) is past it. */
+  expiredAt(offset: number, now: number): boolean {
+    const at = offset - ENTRY_HEADER;
+    return (this.ring[at + 12] & EXPIRES) !== 0 && ((now - this.view.getUint32(at + 16)) | 0) >= 0;
+  }
+
+  /** Every entry forgets its topic head (the heads were replaced): each is sent with its topic as stored. */
+  forgetHeads(): void {
+    if (this.entries === 0) return;
+    let at = this.normalize(this.head);
+    while (at !== this.tail) {
+      this.view.setUint16(at + 14, NO_HEAD);
+      at = this.after(at);
+    }
+  }
+
+  /**
+   * MQTT 5, a reconnect that found no session (after {@link rewind}): the messages in flight
+   * go again as new publications (§4.4: the broker has no state for their ids), queued in
+   * their places, without DUP, to take new ids. Returns how many.
+   */
+  renew(dupBit: number): number {
+    const s = this.slots;
+    let n = 0;
+    for (let k = 0; k < this.inflight; ) {
+      const at = s[k * SLOT];
+      if (at < 0) {
+        k++;
+        continue;
+      }
+      this.ring[at] = QUEUED;
+      this.ring[at + ENTRY_HEADER] &= ~dupBit;
+      this.release(k);
+      n++;
+    }
+    if (n > 0) this.cursor = this.normalize(this.head);
+    return n;
   }
 
   /** Whether the entry was sent before (it goes again with DUP=1 and the same id). */

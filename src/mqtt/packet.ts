@@ -87,6 +87,8 @@ export class Packet {
   qos = 0;
   dup = false;
   retain = false;
+  /** The bytes `topicStart` indexes: `data`, or (MQTT 5, an inbound Topic Alias) the client's alias table. */
+  topicData: Uint8Array = EMPTY;
   topicStart = 0;
   topicLength = 0;
   /** This fragment of the payload is `data[payloadStart, payloadEnd)`. */

@@ -23,6 +23,21 @@ export class TopicHead {
   /** 1 under MQTT 5: the head ends with an empty property block (a Property Length of 0). */
   private readonly tail: number;
 
+  /** Where this head sits in the client's list of heads (for outbox entries to name it). */
+  index = 0;
+  /**
+   * MQTT 5 outbound Topic Alias, for the connection numbered `aliasGen` only: 0 until the
+   * topic repeats on it, then the alias once a PUBLISH carrying topic and alias has been
+   * sent (the mapping is made), or -1 when none was free.
+   */
+  alias = 0;
+  aliasGen = 0;
+  /** The QoS 0 head with an empty topic and the alias (made when first needed), and the payload length it is made for. */
+  private short: Uint8Array | null = null;
+  private readonly shorts: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  shortHead: Uint8Array | null = null;
+  shortPayload = -1;
+
   /** Throws `InvalidTopic` unless `topic` is a valid topic name. `v5`: heads of MQTT 5 PUBLISHes without properties. */
   constructor(topic: string, v5 = false) {
     const n = topicNameLength(topic, "topic name:");
@@ -51,6 +66,31 @@ export class TopicHead {
     this.payload = payload;
     return true;
   }
+
+  /**
+   * Makes `shortHead` right for a QoS 0 payload of `payload` bytes under the Topic Alias in
+   * `alias`: [first byte][remaining length][00 00][Property Length 3][0x23 alias]. Returns
+   * false, and changes nothing, when that PUBLISH would be larger than `limit`.
+   */
+  prepareShort(payload: number, limit: number, size: PublishSize): boolean {
+    const total = measurePublish(size, 0, 0, payload + 4);
+    if (total > limit) return false;
+    let b = this.short;
+    if (b === null) {
+      b = this.short = new Uint8Array(11);
+      b[7] = 3;
+      b[8] = 0x23; // Topic Alias
+    }
+    b[9] = this.alias >> 8;
+    b[10] = this.alias & 0xff;
+    const v = total - size.remaining - 1;
+    header(b, 4 - v, FIRST_BYTE[PacketType.PUBLISH], size.remaining);
+    let head = this.shorts[v];
+    if (head === undefined) head = this.shorts[v] = b.subarray(4 - v);
+    this.shortHead = head;
+    this.shortPayload = payload;
+    return true;
+  }
 }
 
 /**
@@ -62,6 +102,7 @@ export function headFor(heads: Map<string, TopicHead>, topic: string, limit: num
   if (th === undefined) {
     th = new TopicHead(topic, v5); // throws InvalidTopic
     if (heads.size >= limit) heads.clear();
+    th.index = heads.size;
     heads.set(topic, th);
   }
   return th;
