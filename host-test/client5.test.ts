@@ -126,6 +126,43 @@ for (const engineName of ENGINES) {
         assert.equal(c3.sessionPresent, false, "Session Expiry 0: no session after the connection ended");
       });
 
+      it("an abandoned session ends after its Session Expiry; a message that expires while we sleep is not delivered", async () => {
+        const id = uid("sleep");
+        const opts = (expiry: number) => ({ clientId: id, brokers: [local(mosq.port)], protocolVersion: 5 as const, clean: false, sessionExpiry: expiry });
+        await engine.call("create", id, opts(30));
+        await engine.call("subscribe", id, "xs5/sleep", 1);
+        await engine.call("connect", id);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === id, 5000, "SUBACK");
+        await engine.call("close", id);
+        const pub = uid("p");
+        await engine.call("create", pub, { clientId: pub, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("connect", pub);
+        await connected(pub);
+        await engine.call("publish", pub, "xs5/sleep", { text: "short-lived" }, { qos: 1, properties: { messageExpiryInterval: 1 } });
+        await engine.call("publish", pub, "xs5/sleep", { text: "lasting" }, { qos: 1, properties: { messageExpiryInterval: 60 } });
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, 2, 5000, "published");
+        await sleep(2100);
+        // waking: the session is there, the expired message is not, and the other carries what is left of its expiry
+        const wake = id + "-wake";
+        await engine.call("create", wake, opts(1));
+        await engine.call("connect", wake);
+        const [w] = await connected(wake);
+        assert.equal(w.sessionPresent, true);
+        const [m] = await engine.log.waitCount((e) => e.type === "message" && e.client === wake, 1, 5000, "the lasting one");
+        assert.equal(text(m.payload), "lasting");
+        assert.ok(m.properties.messageExpiryInterval <= 58, `expiry counted down while asleep (${m.properties.messageExpiryInterval})`);
+        await sleep(200);
+        assert.equal(engine.log.of("message", wake).length, 1, "the expired one not delivered");
+        // this connection asked for 1 s: abandoned, the session ends
+        await engine.call("close", wake);
+        await sleep(2500);
+        const late = id + "-late";
+        await engine.call("create", late, opts(0));
+        await engine.call("connect", late);
+        const [l] = await connected(late);
+        assert.equal(l.sessionPresent, false, "the session expired");
+      });
+
       it("publishes the will on close(0x04), not on close(), and carries the will's properties", async () => {
         const s = uid("s");
         await engine.call("create", s, { clientId: s, brokers: [local(mosq.port)], protocolVersion: 5 });
@@ -176,7 +213,7 @@ for (const engineName of ENGINES) {
       let mosq: Mosquitto;
       before(async function () {
         requireMosquitto(this);
-        mosq = await startMosquitto({ config: ["max_inflight_messages 2", "max_packet_size 300", "max_keepalive 10"] });
+        mosq = await startMosquitto({ config: ["max_inflight_messages 2", "max_packet_size 300", "max_keepalive 10", "max_topic_alias 2"] });
       });
       after(async () => mosq?.close());
 
@@ -210,6 +247,29 @@ for (const engineName of ENGINES) {
         const s = (await engine.call("stats", c)) as any;
         assert.equal(s.connectionLosses, 0, "mosquitto never cut the connection (it does past its Receive Maximum or Maximum Packet Size)");
         assert.equal(engine.log.of("disconnect", c).length, 0);
+      });
+
+      it("obeys its Topic Alias Maximum: three topics over two aliases arrive whole and in order", async () => {
+        const sub = uid("s");
+        await engine.call("create", sub, { clientId: sub, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("subscribe", sub, "xs5/al/#", 1);
+        await engine.call("connect", sub);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === sub, 5000, "SUBACK");
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("connect", c);
+        await connected(c);
+        assert.equal(((await engine.call("server", c)) as any).topicAliasMaximum, 2);
+        const want: string[] = [];
+        for (let round = 0; round < 4; round++)
+          for (const t of ["first/topic", "second/topic", "third/topic"]) {
+            await engine.call("publish", c, `xs5/al/${t}`, { text: `${t}:${round}` }, { qos: round & 1 });
+            want.push(`xs5/al/${t} ${t}:${round}`);
+          }
+        const msgs = await engine.log.waitCount((e) => e.type === "message" && e.client === sub, 12, 8000, "12 messages");
+        assert.deepEqual(msgs.map((m) => `${m.topic} ${text(m.payload)}`), want);
+        const s = (await engine.call("stats", c)) as any;
+        assert.equal(s.connectionLosses, 0, "mosquitto would have cut us for an alias above 2 (0x94)");
       });
     });
 
@@ -459,6 +519,140 @@ for (const engineName of ENGINES) {
           assert.equal(((await engine.call("stats", c)) as any).protocolErrors, 1);
         });
       }
+
+      it("outbound Topic Aliases: the topic first, then topic and alias, then the alias alone, up to the broker's maximum", async () => {
+        fake!.connack = (conn) => ({ returnCode: 0, sessionPresent: conn.id > 1, properties: { topicAliasMaximum: 2 } });
+        fake!.ackPublishes = false;
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, reconnect: { min: 50, max: 50, jitter: 0 } });
+        await engine.call("connect", c);
+        await connected(c);
+        for (const t of ["a", "b", "c"]) await engine.call("publishMany", c, `xs5/t/${t}`, t, 0, 3, { qos: 0 });
+        await fake!.until(() => fake!.of("publish").length === 9, 5000, "9 PUBLISHes");
+        const seen = (r: any) => [r.packet.topic, r.packet.properties?.topicAlias ?? 0, r.packet.payload.toString()];
+        assert.deepEqual(fake!.of("publish").map(seen), [
+          ["xs5/t/a", 0, "a0"], ["xs5/t/a", 1, "a1"], ["", 1, "a2"],
+          ["xs5/t/b", 0, "b0"], ["xs5/t/b", 2, "b1"], ["", 2, "b2"],
+          // the broker allows 2: the third topic goes whole every time
+          ["xs5/t/c", 0, "c0"], ["xs5/t/c", 0, "c1"], ["xs5/t/c", 0, "c2"],
+        ]);
+        // a QoS 1 message with its own properties under the alias: the alias goes beside them
+        const t1 = ((await engine.call("publish", c, "xs5/t/a", { text: "q1" }, { qos: 1, properties: { userProperties: { k: "v" }, contentType: "text/plain" } })) as any).token;
+        const p1 = await fake!.waitFor((r) => r.packet.cmd === "publish" && r.packet.qos === 1, 5000, "the QoS 1 one");
+        assert.deepEqual(seen(p1), ["", 1, "q1"]);
+        assert.deepEqual(JSON.parse(JSON.stringify(p1.packet.properties)), { topicAlias: 1, userProperties: { k: "v" }, contentType: "text/plain" });
+        // a new connection: aliases forgotten; the resend of the unacknowledged message carries its whole topic
+        fake!.dropAll();
+        await connected(c, 2);
+        const again = await fake!.waitFor((r) => r.conn === 2 && r.packet.cmd === "publish", 5000, "the resend");
+        assert.equal(again.packet.dup, true);
+        assert.deepEqual(seen(again), ["xs5/t/a", 0, "q1"], "no alias from the old connection");
+        assert.deepEqual(JSON.parse(JSON.stringify(again.packet.properties)), { userProperties: { k: "v" }, contentType: "text/plain" });
+        fake!.conns[1].send({ cmd: "puback", messageId: again.packet.messageId });
+        await engine.log.waitFor((e) => e.type === "delivered" && e.client === c && e.token === t1, 5000, "delivered");
+        await engine.call("publishMany", c, "xs5/t/b", "n", 0, 3, { qos: 0 });
+        await fake!.until(() => fake!.of("publish", 2).length === 4, 5000, "3 more");
+        assert.deepEqual(fake!.of("publish", 2).slice(1).map(seen), [["xs5/t/b", 0, "n0"], ["xs5/t/b", 1, "n1"], ["", 1, "n2"]], "aliases counted afresh from 1");
+        const st = (await engine.call("stats", c)) as any;
+        assert.equal(st.protocolErrors, 0);
+      });
+
+      it("no aliases when the broker announces none, nor when topicAliases is 0", async () => {
+        fake!.connack = (conn, p) => ({ returnCode: 0, properties: p.clientId.endsWith("-off") ? { topicAliasMaximum: 5 } : {} });
+        for (const [c, opts] of [[uid("c"), {}], [uid("c") + "-off", { topicAliases: 0 }]] as const) {
+          await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, ...opts });
+          await engine.call("connect", c);
+          await connected(c);
+          await engine.call("publishMany", c, "xs5/none", "m", 0, 4, { qos: 0 });
+          await engine.call("publishMany", c, "xs5/none", "q", 0, 2, { qos: 1 });
+        }
+        await fake!.until(() => fake!.of("publish").length === 12, 5000, "12 PUBLISHes");
+        assert.ok(fake!.of("publish").every((r) => r.packet.topic === "xs5/none" && r.packet.properties?.topicAlias === undefined));
+      });
+
+      it("inbound Topic Aliases: a table of the size announced, remapped, forgotten per connection; unknown 0x82, too large 0x94", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, inboundTopicAliases: 2, reconnect: { min: 50, max: 50, jitter: 0 } });
+        await engine.call("subscribe", c, "xs5/in/a", 1, true);
+        await engine.call("subscribe", c, "xs5/in/+", 1);
+        await engine.call("connect", c);
+        await engine.log.waitCount((e) => e.type === "suback" && e.client === c, 2, 5000, "SUBACKs");
+        const connect = fake!.of("connect")[0].packet;
+        assert.equal(connect.properties.topicAliasMaximum, 2, "announced in CONNECT");
+        const send = (conn: number, topic: string, alias: number, payload: string, qos = 0) =>
+          fake!.conns[conn - 1].send({ cmd: "publish", topic, payload: Buffer.from(payload), qos, messageId: qos ? 7 : undefined, properties: { topicAlias: alias } });
+        send(1, "xs5/in/a", 1, "1");
+        send(1, "", 1, "2");
+        send(1, "xs5/in/b", 2, "3", 1);
+        send(1, "", 2, "4");
+        send(1, "xs5/in/c", 1, "5"); // alias 1 now names c
+        send(1, "", 1, "6");
+        const msgs = await engine.log.waitCount((e) => e.type === "message" && e.client === c, 6, 5000, "6 messages");
+        assert.deepEqual(msgs.map((m) => [m.topic, text(m.payload)]), [["xs5/in/a", "1"], ["xs5/in/a", "2"], ["xs5/in/b", "3"], ["xs5/in/b", "4"], ["xs5/in/c", "5"], ["xs5/in/c", "6"]]);
+        const handled = engine.log.of("handler", c).map((m) => [m.topic, text(m.payload)]);
+        assert.deepEqual(handled, [["xs5/in/a", "1"], ["xs5/in/a", "2"]], "dispatched by the topic the alias names");
+        assert.equal((await fake!.waitFor((r) => r.packet.cmd === "puback", 5000, "PUBACK")).packet.messageId, 7);
+        // a new connection: alias 1 names nothing yet
+        fake!.dropAll();
+        await connected(c, 2);
+        send(2, "", 1, "7", 1);
+        const d = await fake!.waitFor((r) => r.conn === 2 && r.packet.cmd === "disconnect", 5000, "DISCONNECT");
+        assert.equal(d.packet.reasonCode, 0x82);
+        await connected(c, 3);
+        send(3, "xs5/in/a", 3, "8");
+        const d3 = await fake!.waitFor((r) => r.conn === 3 && r.packet.cmd === "disconnect", 5000, "DISCONNECT");
+        assert.equal(d3.packet.reasonCode, 0x94, "above the maximum we announced");
+        await connected(c, 4);
+        send(4, "xs5/in/b", 1, "9");
+        await engine.log.waitCount((e) => e.type === "message" && e.client === c, 7, 5000, "usable after");
+        const st = (await engine.call("stats", c)) as any;
+        assert.equal(st.protocolErrors, 2);
+        assert.ok(st.droppedInbound >= 1, "the message under an unknown alias counted as dropped");
+        assert.equal(engine.log.of("message", c).length, 7, "neither bad one delivered");
+      });
+
+      it("drops a queued message whose Message Expiry Interval ran out before it could be sent, and counts it", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });
+        const gone = ((await engine.call("publish", c, "xs5/x", { text: "stale" }, { qos: 1, properties: { messageExpiryInterval: 1 } })) as any).token;
+        const kept = ((await engine.call("publish", c, "xs5/x", { text: "fresh" }, { qos: 1, properties: { messageExpiryInterval: 60 } })) as any).token;
+        const plain = ((await engine.call("publish", c, "xs5/x", { text: "plain" }, { qos: 0 })) as any).token;
+        await sleep(1200);
+        await engine.call("connect", c);
+        await fake!.until(() => fake!.of("publish").length === 2, 5000, "2 PUBLISHes");
+        await sleep(50);
+        const pubs = fake!.of("publish").map((r) => r.packet);
+        assert.deepEqual(pubs.map((p) => p.payload.toString()), ["fresh", "plain"]);
+        const left = pubs[0].properties.messageExpiryInterval;
+        assert.ok(left >= 58 && left <= 59, `the expiry sent is what is left of it (${left} s)`);
+        assert.deepEqual(engine.log.of("drop", c).map((d) => [d.reason, d.token]), [["expired", gone]]);
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === c, 2, 5000, "two delivered");
+        assert.deepEqual(engine.log.of("delivered", c).map((d) => d.token).sort(), [kept, plain].sort(), "the others delivered, the expired one not");
+        const st = (await engine.call("stats", c)) as any;
+        assert.deepEqual([st.expired, st.queued, st.inflight], [1, 0, 0]);
+      });
+
+      it("a reconnect that finds no session sends what was in flight again as new publications, counted", async () => {
+        fake!.ackPublishes = false;
+        fake!.connack = () => ({ returnCode: 0, sessionPresent: false });
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, clean: false, sessionExpiry: 60, reconnect: { min: 50, max: 50, jitter: 0 } });
+        await engine.call("connect", c);
+        await connected(c);
+        const r = (await engine.call("publishMany", c, "xs5/r", "m", 0, 3, { qos: 1 })) as any;
+        await fake!.until(() => fake!.of("publish", 1).length === 3, 5000, "3 sent");
+        fake!.dropAll();
+        await connected(c, 2);
+        await fake!.until(() => fake!.of("publish", 2).length === 3, 5000, "3 again");
+        const again = fake!.of("publish", 2).map((x) => x.packet);
+        assert.deepEqual(again.map((p) => [p.payload.toString(), p.dup]), [["m0", false], ["m1", false], ["m2", false]], "new publications: DUP 0 (§4.4)");
+        for (const p of again) fake!.conns[1].send({ cmd: "puback", messageId: p.messageId });
+        const d = await engine.log.waitCount((e) => e.type === "delivered" && e.client === c, 3, 5000, "3 delivered");
+        assert.deepEqual(d.map((e) => e.token), r.tokens);
+        const st = (await engine.call("stats", c)) as any;
+        assert.deepEqual([st.republished, st.inflight, st.queued], [3, 0, 0]);
+        assert.equal(engine.log.of("drop", c).length, 0, "none lost");
+      });
 
       it("delivers a message's user properties as the broker sent them", async () => {
         const c = uid("c");

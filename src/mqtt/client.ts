@@ -45,9 +45,9 @@ import { encodeConnect5, encodeList5, type Subscription5, encodePublish5, encode
 import { ConnectionRefusedError, disconnectIsGoAway, ErrorCode, MqttError, ProtocolCode, ProtocolError, ReasonCodeError, refusalIsPermanent } from "./errors.js";
 import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable, routeTableBytes } from "./inbound.js";
 import { Message } from "./message.js";
-import { DEFAULTS, resolveOptions, type ClientOptions, type ClientStats, type PublishOptions, type ServerLimits, type SubscribeOptions } from "./options.js";
+import { DEFAULTS, resolveOptions, type ClientOptions, type ClientStats, type MessageHandler, type PublishOptions, type ServerLimits, type SubscribeOptions } from "./options.js";
 import { ACKED_AFTER_DROP, AWAITING_ACK, ENTRY_HEADER, NO_HEAD, NONE, Outbox, UNKNOWN_ID, WRONG_QOS } from "./outbox.js";
-import { Prop } from "./properties.js";
+import { Prop, PROP_TYPE, PropertyCursor, type Properties, valueSize } from "./properties.js";
 import { Reason, reasonAllowed, reasonName } from "./reasons.js";
 import { FIRST_BYTE, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_RETAIN, type Packet } from "./packet.js";
 import type { BrokerAddress, Platform, Timer, Transport, TransportSink } from "./platform.js";
@@ -229,6 +229,8 @@ export class MqttClient {
   private readonly inTopicCap: number;
   private readonly inAliasTopics: Uint8Array;
   private readonly inAliasMeta: Int32Array;
+  /** Walks a message's Subscription Identifiers when it carries more than one. */
+  private readonly sidCursor = new PropertyCursor();
 
   /** Throws `InvalidArgument` (options out of range, no brokers) and what `sizeOfConnect` throws for the CONNECT fields. */
   constructor(options: ClientOptions, platform: Platform) {
@@ -451,9 +453,10 @@ export class MqttClient {
     if (expires) this.expiring = true;
     const deadline = expires ? this.platform.now() + expiry * 1000 : 0;
     const headIndex = th.index < NO_HEAD ? th.index : NO_HEAD;
-    if (qos === 0 && this.direct) {
+    if (qos === 0 && this.direct && !this.aliasing) {
       // nothing ahead of it (a string payload, or one writePacket refused): write it from
       // where it was encoded; the outbox keeps it only if the transport takes part
+      // (under Topic Aliases it goes through pump, which chooses its alias)
       const n = this.transport!.write(ring, at, at + size);
       if (n > 0) this.sentCount++;
       if (n === size) {
@@ -720,6 +723,7 @@ export class MqttClient {
     this.deadlines.keepalive(ka, l.serverKeepAlive >= 0 ? (this.o.pingTimeout ?? ka * DEFAULTS.pingTimeoutShare) : this.pingTimeoutMs);
     if (l.assignedClientIdentifier !== null) this.assignedId = l.assignedClientIdentifier;
     // Topic Aliases: none carried over from another connection (§3.3.2.3.4)
+    this.subs.useSids = this.o.subscriptionIdentifiers !== false && l.subscriptionIdentifiersAvailable;
     this.aliasMax = Math.min(this.ownAliases, l.topicAliasMaximum);
     this.aliasing = this.aliasMax > 0;
     this.aliasGen++;
@@ -899,6 +903,11 @@ export class MqttClient {
           this.o.onDrop?.("expired", token);
           continue;
         }
+        if (this.expiring) {
+          // the Message Expiry Interval sent is what is left of it after its wait here
+          const left = box.leftMs(at, this.platform.now());
+          if (left >= 0) setExpiry(ring, at, box.qosAt(at), Math.ceil(left / 1000));
+        }
         if (box.qosAt(at) > 0) {
           const id = this.nextId();
           const idAt = idOffset(ring, at);
@@ -1022,19 +1031,24 @@ export class MqttClient {
     }
   }
 
-  private sizeOfSubscribe(subscriptions: Subscription5[]): number {
-    const f = { packetId: 1, subscriptions };
+  private sizeOfSubscribe(subscriptions: Subscription5[], properties: PropertiesFields | null = null): number {
+    const f = { packetId: 1, subscriptions, properties };
     return this.v5 ? sizeOfList5(T.SUBSCRIBE, f) : sizeOfSubscribe(f);
   }
 
-  /** Sends the subscriptions not yet sent on this connection, one SUBSCRIBE per batch that fits half the send buffer. */
+  /**
+   * Sends the subscriptions not yet sent on this connection, one SUBSCRIBE per batch that
+   * fits half the send buffer; under Subscription Identifiers one per filter, carrying its identifier.
+   */
   private sendSubscriptions(): void {
     const half = this.ctl.length / 2;
-    const batches = this.subs.toSend((batch) => this.sizeOfSubscribe(batch) <= half);
+    const subs = this.subs;
+    const batches = subs.toSend((batch) => !subs.useSids && this.sizeOfSubscribe(batch) <= half);
     if (batches.length === 0) return;
     for (const subscriptions of batches) {
-      const f = { packetId: this.nextId(), subscriptions };
-      if (!this.control(this.sizeOfSubscribe(subscriptions))) return;
+      const properties = subs.useSids ? { subscriptionIdentifier: subs.get(subscriptions[0].topic)!.value.sid } : null;
+      const f = { packetId: this.nextId(), subscriptions, properties };
+      if (!this.control(this.sizeOfSubscribe(subscriptions, properties))) return;
       this.ctlEnd += this.v5 ? encodeList5(this.ctl, this.ctlEnd, T.SUBSCRIBE, f) : encodeSubscribe(this.ctl, this.ctlEnd, f);
       this.subs.subscribed(f.packetId, subscriptions);
     }
@@ -1181,7 +1195,11 @@ export class MqttClient {
       let count = -1;
       let at = 0;
       const rows = this.routes;
-      if (slot >= 0) {
+      const sp = m.properties;
+      if (sp !== null && sp.subscriptionIdentifierCount > 0 && subs.allBySid && this.bySid(m, sp)) {
+        // MQTT 5: the message's Subscription Identifiers name the subscriptions it is for: no topic match
+        count = 0;
+      } else if (slot >= 0) {
         // the rows this topic matched last time, unless the slot or the table changed since
         at = slot * ROUTE_STRIDE;
         if (rows[at] !== this.topicKeys[slot] || rows[at + 1] !== subs.generation) makeRoute(rows, at, this.topicKeys[slot], subs, m);
@@ -1228,6 +1246,41 @@ export class MqttClient {
       if (!this.inboundQos2.has(m.packetId)) this.inboundQos2.add(m.packetId);
       this.ack(T.PUBREC, m.packetId);
     }
+  }
+
+  /**
+   * MQTT 5: runs the handlers of the subscriptions `m`'s Subscription Identifiers name (as
+   * the broker matched them). Returns false, having run none, when one names no subscription
+   * of ours: the caller then matches the topic.
+   */
+  private bySid(m: Message, sp: Properties): boolean {
+    const subs = this.subs;
+    const ids = subs.bySid;
+    let h: MessageHandler | null;
+    if (sp.subscriptionIdentifierCount === 1) {
+      const sid = sp.subscriptionIdentifier;
+      if (sid >= ids.length || ids[sid] === undefined) return false;
+      subs.dispatching = true;
+      if ((h = ids[sid]!.value.handler) !== null)
+        try {
+          h(m);
+        } catch (e) {
+          this.handlerFailed(e);
+        }
+      return true;
+    }
+    const c = this.sidCursor.reset(sp);
+    while (c.nextSubscriptionIdentifier()) if (c.value >= ids.length || ids[c.value] === undefined) return false;
+    subs.dispatching = true;
+    c.reset(sp);
+    while (c.nextSubscriptionIdentifier())
+      if ((h = ids[c.value]!.value.handler) !== null)
+        try {
+          h(m);
+        } catch (e) {
+          this.handlerFailed(e);
+        }
+    return true;
   }
 
   /**
@@ -1313,6 +1366,31 @@ function disconnectReason(code: string): number {
 }
 
 /** Offset of a QoS 1/2 PUBLISH's packet id in `ring`, the packet starting at `at`. */
+/**
+ * Rewrites the Message Expiry Interval of the MQTT 5 PUBLISH at `ring[at]` (QoS `qos`) to
+ * `seconds`, walking its property block to find it; nothing when it has none.
+ */
+function setExpiry(ring: Uint8Array, at: number, qos: number, seconds: number): void {
+  let p = idOffset(ring, at) + (qos > 0 ? 2 : 0);
+  let len = 0;
+  for (let mul = 1, b = 0x80; b & 0x80; mul *= 128) {
+    b = ring[p++];
+    len += (b & 0x7f) * mul;
+  }
+  const end = p + len;
+  while (p < end) {
+    const id = ring[p++];
+    if (id === Prop.MessageExpiryInterval) {
+      ring[p] = seconds >>> 24;
+      ring[p + 1] = (seconds >> 16) & 0xff;
+      ring[p + 2] = (seconds >> 8) & 0xff;
+      ring[p + 3] = seconds & 0xff;
+      return;
+    }
+    p += valueSize(ring, p, PROP_TYPE[id]);
+  }
+}
+
 function idOffset(ring: Uint8Array, at: number): number {
   let p = at + 1;
   while (ring[p] & 0x80) p++;

@@ -106,6 +106,12 @@ export interface ClientOptions {
    * this many topics of up to `inboundTopicLength` bytes. Default 0 (the broker sends whole topics).
    */
   inboundTopicAliases?: number;
+  /**
+   * MQTT 5: give each subscription a Subscription Identifier (one SUBSCRIBE per filter, as an
+   * identifier names every filter of its packet) where the broker supports them, and route an
+   * inbound message by the identifiers it carries, without matching its topic. Default true.
+   */
+  subscriptionIdentifiers?: boolean;
 
   /** Connected (CONNACK accepted). */
   onConnect?(sessionPresent: boolean, broker: BrokerAddress): void;

@@ -221,6 +221,14 @@ export class Outbox {
     return (this.ring[at + 12] & EXPIRES) !== 0 && ((now - this.view.getUint32(at + 16)) | 0) >= 0;
   }
 
+  /** The milliseconds left before the entry's deadline (at least 0), or -1 when it has none. */
+  leftMs(offset: number, now: number): number {
+    const at = offset - ENTRY_HEADER;
+    if ((this.ring[at + 12] & EXPIRES) === 0) return -1;
+    const d = (this.view.getUint32(at + 16) - now) | 0;
+    return d > 0 ? d : 0;
+  }
+
   /** Every entry forgets its topic head (the heads were replaced): each is sent with its topic as stored. */
   forgetHeads(): void {
     if (this.entries === 0) return;

@@ -269,7 +269,8 @@ export class PropertyCursor {
 }
 
 /** The size of a checked property value of `type` at `d[o]`. */
-function valueSize(d: Uint8Array, o: number, type: number): number {
+/** The size of a property value of type `type` at `d[o]`. */
+export function valueSize(d: Uint8Array, o: number, type: number): number {
   switch (type) {
     case PropType.Byte:
       return 1;

@@ -10,7 +10,7 @@ import { ErrorCode, MqttError, ReasonCodeError } from "./errors.js";
 import type { MessageHandler } from "./options.js";
 import { PacketType } from "./packet.js";
 import { reasonName } from "./reasons.js";
-import { SubscriptionTable } from "./topic.js";
+import { SubscriptionTable, type SubscriptionEntry } from "./topic.js";
 
 /** Where a filter stands with the broker. */
 export const SubState = Object.freeze({
@@ -34,6 +34,10 @@ export interface SubRow {
   nl: boolean;
   rap: boolean;
   rh: number;
+  /** MQTT 5 Subscription Identifier, kept for the filter while it is subscribed (the lowest free one). */
+  sid: number;
+  /** A SUBSCRIBE carrying `sid` went out from this client: the broker knows the filter by it. */
+  sidSent: boolean;
 }
 
 /** MQTT 5 subscription options, as SUBSCRIBE carries them. */
@@ -58,6 +62,15 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
   /** Handlers are running: removals wait in {@link deferred} (made when the first waits) so the dispatch loop's row indexes stay valid. */
   dispatching = false;
   deferred: string[] | null = null;
+  /**
+   * MQTT 5 Subscription Identifiers in use on this connection (the client sets it from the
+   * CONNACK): each filter goes in a SUBSCRIBE of its own, carrying its identifier.
+   */
+  useSids = false;
+  /** The rows by Subscription Identifier (index 0 unused). */
+  readonly bySid: (SubscriptionEntry<SubRow> | undefined)[] = [undefined];
+  /** Rows the broker does not know by an identifier sent from here. */
+  private unsent = 0;
 
   /**
    * Adds or replaces `filter` (validated by the caller) as to be sent, or, when `known`, as
@@ -66,7 +79,16 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
   add(filter: string, qos: number, handler: MessageHandler | null, done: SubscribeDone | null, known = false, o: SubOptions | null = null): void {
     const d = this.deferred?.indexOf(filter) ?? -1;
     if (d >= 0) this.deferred!.splice(d, 1);
-    this.set(filter, qos, { state: known ? SubState.Acked : SubState.ToSend, handler, done, nl: o?.nl === true, rap: o?.rap === true, rh: o?.rh ?? 0 });
+    const was = this.get(filter)?.value;
+    let sid = was?.sid ?? 0;
+    if (sid === 0) {
+      const ids = this.bySid;
+      sid = 1;
+      while (sid < ids.length && ids[sid] !== undefined) sid++;
+      this.unsent++;
+    }
+    const row = { state: known ? SubState.Acked : SubState.ToSend, handler, done, nl: o?.nl === true, rap: o?.rap === true, rh: o?.rh ?? 0, sid, sidSent: was?.sidSent ?? false };
+    this.bySid[sid] = this.set(filter, qos, row);
     if (this.later)
       for (const r of this.later) {
         const k = r.filters.indexOf(filter);
@@ -89,6 +111,21 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
     const later = this.deferred!;
     this.deferred = null;
     for (const f of later) this.delete(f);
+  }
+
+  /** Removes the row for `filter` and frees its Subscription Identifier. */
+  override delete(filter: string): boolean {
+    const e = this.get(filter);
+    if (e === undefined) return false;
+    const v = e.value;
+    this.bySid[v.sid] = undefined;
+    if (!v.sidSent) this.unsent--;
+    return super.delete(filter);
+  }
+
+  /** Whether every row is known to the broker by an identifier sent from here: then a message's identifiers name all the rows it is for. */
+  get allBySid(): boolean {
+    return this.useSids && this.unsent === 0;
   }
 
   /**
@@ -139,7 +176,14 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
   subscribed(id: number, batch: Subscription[]): void {
     const filters = batch.map((s) => s.topic);
     this.requests.set(id, { type: PacketType.SUBSCRIBE, filters, done: null });
-    for (const f of filters) this.get(f)!.value.state = SubState.Sent;
+    for (const f of filters) {
+      const v = this.get(f)!.value;
+      v.state = SubState.Sent;
+      if (this.useSids && !v.sidSent) {
+        v.sidSent = true;
+        this.unsent--;
+      }
+    }
   }
 
   /** An UNSUBSCRIBE with id `id` went out. */
