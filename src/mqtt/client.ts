@@ -226,6 +226,8 @@ export class MqttClient {
    * longer than we keep), the topic cache slot it had and that slot's key then.
    */
   private readonly inAliases: number;
+  /** MQTT 5: the Maximum Packet Size we announce (maxInboundPacketSize), 0 when none; a larger PUBLISH is a protocol error (0x95). */
+  private readonly inMax: number;
   private readonly inTopicCap: number;
   private readonly inAliasTopics: Uint8Array;
   private readonly inAliasMeta: Int32Array;
@@ -253,6 +255,7 @@ export class MqttClient {
     this.ctl = new Uint8Array(Math.max(s.sendBufferSize, connectSize, 64));
     this.inAliases = this.v5 ? Math.min(s.inboundTopicAliases, 65535) : 0;
     this.inTopicCap = s.inboundTopicLength;
+    this.inMax = this.v5 ? (options.maxInboundPacketSize ?? 0) : 0;
     this.inAliasTopics = new Uint8Array(this.inAliases * this.inTopicCap);
     this.inAliasMeta = new Int32Array(this.inAliases * 3).fill(-1);
     this.decoder = new Decoder(s.receiveBufferSize, this as PacketHandler, {
@@ -303,6 +306,11 @@ export class MqttClient {
   /** The MQTT 5 broker's limits from the last CONNACK; null under 3.1.1 and before the first. */
   get server(): ServerLimits | null {
     return this.limits;
+  }
+
+  /** The MQTT version this client speaks: 4 (3.1.1) or 5 (5.0). */
+  get protocolVersion(): 4 | 5 {
+    return this.v5 ? 5 : 4;
   }
 
   /** Connected and past CONNACK. */
@@ -357,38 +365,47 @@ export class MqttClient {
       let th = this.topics.get(topic);
       if (th === undefined) th = this.headOf(topic); // throws InvalidTopic
       const n = (payload as Uint8Array).length;
-      let head: Uint8Array | null = null;
-      if (this.aliasing) {
-        // MQTT 5 Topic Alias: the first publish of a topic on a connection carries the topic,
-        // the next one topic and alias (through the outbox, which makes the mapping), later ones the alias
-        if (th.aliasGen !== this.aliasGen) {
-          th.aliasGen = this.aliasGen;
-          th.alias = 0;
-        } else if (th.alias > 0) {
-          if (n !== th.shortPayload && !th.prepareShort(n, this.maxPacket, this.size)) return this.enqueue(topic, payload, options); // refused there
-          head = th.shortHead;
-        } else if (th.alias === 0) {
-          if (this.aliasNext <= this.aliasMax) {
-            this.direct = false; // through pump, which sends topic and alias
-            return this.enqueue(topic, payload, options);
-          }
-          th.alias = -1;
-        }
+      let head: Uint8Array;
+      if (!this.aliasing || (th.alias < 0 && th.aliasGen === this.aliasGen)) {
+        if (n !== th.payload && !th.prepare(n, this.maxPacket, this.size)) return this.enqueue(topic, payload, options); // refused there
+        head = th.head;
+      } else if (th.alias > 0 && th.aliasGen === this.aliasGen) {
+        // MQTT 5: under the Topic Alias this connection knows the topic by
+        if (n !== th.shortPayload && !th.prepareShort(n, this.maxPacket, this.size)) return this.enqueue(topic, payload, options);
+        head = th.shortHead!;
+      } else {
+        const h = this.firstUses(th, n);
+        if (h === null) return this.enqueue(topic, payload, options);
+        head = h;
       }
-      if (head === null && (n === th.payload || th.prepare(n, this.maxPacket, this.size))) head = th.head;
-      if (head !== null) {
-        head[0] = first;
-        if (this.transport!.writePacket(head, payload as Uint8Array)) {
-          this.sentCount++;
-          const token = ++this.issued >>> 0;
-          this.stats.delivered++;
-          const done = this.o.onDelivered;
-          if (done) done(token);
-          return token;
-        }
+      head[0] = first;
+      if (this.transport!.writePacket(head, payload as Uint8Array)) {
+        this.sentCount++;
+        const token = ++this.issued >>> 0;
+        this.stats.delivered++;
+        const done = this.o.onDelivered;
+        if (done) done(token);
+        return token;
       }
     }
     return this.enqueue(topic, payload, options);
+  }
+
+  /**
+   * MQTT 5 Topic Aliases on the direct QoS 0 path, for a topic not yet under an alias on this
+   * connection: its first publish goes whole (the head for `n` bytes returned), the next one
+   * through the outbox (null returned), where pump sends topic and alias and so makes the
+   * mapping; past the broker's maximum the topic goes whole from then on.
+   */
+  private firstUses(th: TopicHead, n: number): Uint8Array | null {
+    if (th.aliasGen !== this.aliasGen) {
+      th.aliasGen = this.aliasGen;
+      th.alias = 0;
+    } else if (this.aliasNext <= this.aliasMax) {
+      this.direct = false; // through pump, which sends topic and alias
+      return null;
+    } else th.alias = -1;
+    return n === th.payload || th.prepare(n, this.maxPacket, this.size) ? th.head : null;
   }
 
   /** Publishes through the outbox: queued, encoded there, and sent in order when it can be. */
@@ -640,9 +657,9 @@ export class MqttClient {
 
   /** @internal The transport closed. */
   sinkClose(reason: string | null): void {
-    const established = this.state === S.Connected;
-    const code = established ? ErrorCode.ConnectionLost : ErrorCode.TransportError;
-    this.lost(new MqttError(code, reason ?? "connection closed by the broker"), this.platform.now());
+    const s = this.state;
+    const code = s === S.Connected ? ErrorCode.ConnectionLost : s === S.Connack ? ErrorCode.NoConnack : ErrorCode.TransportError;
+    this.lost(new MqttError(code, s === S.Connack ? `closed before CONNACK: ${reason ?? "by the broker"}` : (reason ?? "connection closed by the broker")), this.platform.now());
   }
 
   private onConnack(p: Packet): void {
@@ -1176,6 +1193,7 @@ export class MqttClient {
     if (m.payloadOffset === 0) {
       // a whole message, or the first fragment of one
       if (this.inAliases > 0 && m.properties!.topicAlias > 0 && !this.inboundAlias(m, m.properties!.topicAlias)) return;
+      if (this.inMax > 0 && 1 + varintSize(m.remainingLength) + m.remainingLength > this.inMax) return this.tooLarge(m);
       this.skipping = false;
       if (m.more && this.o.oversize === "drop") {
         this.skipping = true;
@@ -1246,6 +1264,13 @@ export class MqttClient {
       if (!this.inboundQos2.has(m.packetId)) this.inboundQos2.add(m.packetId);
       this.ack(T.PUBREC, m.packetId);
     }
+  }
+
+  /** MQTT 5: a PUBLISH larger than the Maximum Packet Size we announced (§3.1.2.11.4): not delivered, DISCONNECT 0x95. */
+  private tooLarge(m: Message): void {
+    this.stats.droppedInbound++;
+    const n = 1 + varintSize(m.remainingLength) + m.remainingLength;
+    this.protocolFailure(new ProtocolError(ProtocolCode.PacketTooLarge, `PUBLISH of ${n} bytes exceeds the Maximum Packet Size of ${this.inMax} we announced`));
   }
 
   /**
@@ -1352,9 +1377,11 @@ function disconnectReason(code: string): number {
   switch (code) {
     case ProtocolCode.InvalidTopicAlias:
       return Reason.TopicAliasInvalid;
+    case ProtocolCode.PacketTooLarge:
+      return Reason.PacketTooLarge;
     case ProtocolCode.UnexpectedPacket:
     case ProtocolCode.DuplicateProperty:
-    case ProtocolCode.PropertyNotAllowed:
+    case ProtocolCode.InvalidPropertyValue:
     case ProtocolCode.InvalidReasonCode:
     case ProtocolCode.MissingProperty:
     case ProtocolCode.InvalidSubscriptionId:
@@ -1365,7 +1392,6 @@ function disconnectReason(code: string): number {
   }
 }
 
-/** Offset of a QoS 1/2 PUBLISH's packet id in `ring`, the packet starting at `at`. */
 /**
  * Rewrites the Message Expiry Interval of the MQTT 5 PUBLISH at `ring[at]` (QoS `qos`) to
  * `seconds`, walking its property block to find it; nothing when it has none.
@@ -1391,6 +1417,7 @@ function setExpiry(ring: Uint8Array, at: number, qos: number, seconds: number): 
   }
 }
 
+/** Offset of a QoS 1/2 PUBLISH's packet id in `ring`, the packet starting at `at`. */
 function idOffset(ring: Uint8Array, at: number): number {
   let p = at + 1;
   while (ring[p] & 0x80) p++;

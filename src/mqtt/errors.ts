@@ -98,6 +98,11 @@ export const ErrorCode = Object.freeze({
   ConnectTimeout: "ConnectTimeout",
   /** The transport could not be opened, or failed before CONNACK (DNS, TCP, TLS). */
   TransportError: "TransportError",
+  /**
+   * The connection closed after our CONNECT, before any CONNACK: a broker that will not
+   * have this client (a 3.1.1 broker refusing MQTT 5 may do so), or a network cut then.
+   */
+  NoConnack: "NoConnack",
   /** The peer broke the protocol; the connection was closed. */
   ProtocolError: "ProtocolError",
   /** An application handler (a subscription's handler or `onMessage`) threw; the client carried on. */

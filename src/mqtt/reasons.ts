@@ -58,6 +58,7 @@ export const Reason = Object.freeze({
   ProtocolError: 0x82,
   ReceiveMaximumExceeded: 0x93,
   TopicAliasInvalid: 0x94,
+  PacketTooLarge: 0x95,
 } as const);
 
 /** The name of a reason code in the packet it came in (`type`), e.g. "Normal disconnection" for DISCONNECT 0. */
