@@ -20,6 +20,10 @@ declare module "mc/config" {
     readonly interval?: number | string;
     readonly qos?: number | string;
     readonly outboxBytes?: number | string;
+    /** MQTT version: "auto" (5.0, falling back to 3.1.1 where a broker refuses it), "5" or "3.1.1". */
+    readonly protocol?: string;
+    /** MQTT 5 Session Expiry Interval, seconds. */
+    readonly sessionExpiry?: number | string;
     /** Wi-Fi network name; mcconfig's `ssid=` argument. */
     readonly ssid?: string;
     /** Wi-Fi password; mcconfig's `password=` argument. */

@@ -19,6 +19,7 @@
 import { MqttClient, type PublishOptions } from "../mqtt/client.js";
 import type { MqttError } from "../mqtt/errors.js";
 import type { Message } from "../mqtt/message.js";
+import { Prop } from "../mqtt/properties.js";
 import type { Timer } from "../mqtt/platform.js";
 import type { Board, Sample, Sensor } from "./board.js";
 import { checkSetting, isSetting, resolveConfig, type AppConfig, type BuildConfig } from "./config.js";
@@ -75,6 +76,13 @@ export class App {
   private readonly build: BuildConfig;
   private readonly timer: Timer;
   private readonly restartTimer: Timer;
+  /** Remakes the client in 3.1.1 after a broker refused 5.0 (from a timer: not inside the client's callback). */
+  private readonly fallbackTimer: Timer;
+  /** Brokers ("host:port") that refused MQTT 5.0: protocol "auto" speaks 3.1.1 to them until restart. */
+  private readonly only311: string[] = [];
+  /** The command being handled asked for its result at this Response Topic (MQTT 5), with this Correlation Data. */
+  private replyTopic: string | null = null;
+  private replyData: Uint8Array | null = null;
   /** Home Assistant discovery (discovery.ts). */
   private readonly discovery: Discovery;
   private readonly json = new JsonWriter(512);
@@ -102,6 +110,7 @@ export class App {
     this.config = this.resolve(`xsmqtt-${board.definition.name.replace(/[^A-Za-z0-9]/g, "-")}`);
     this.timer = board.platform.timer(() => this.tick());
     this.restartTimer = board.platform.timer(() => this.board.restart());
+    this.fallbackTimer = board.platform.timer(() => this.remake());
     this.awakeTimer = board.platform.timer(() => this.goToSleep(`not done within ${this.config.awake} ms`));
     this.sleepTimer = board.platform.timer(() => this.board.sleep?.(this.config.sleep * 1000));
     this.discovery = new Discovery(board.storage, board.platform, () => this.discoveryInput(), (m) => this.log(m));
@@ -179,13 +188,51 @@ export class App {
     );
   }
 
+  /** The MQTT version to speak: the setting's, or under "auto" 5.0 unless a configured broker refused it since start. */
+  private version(): 4 | 5 {
+    const c = this.config;
+    if (c.protocol !== "auto") return c.protocol === "5" ? 5 : 4;
+    for (const b of c.brokers) if (this.only311.indexOf(`${b.host}:${b.port}`) >= 0) return 4;
+    return 5;
+  }
+
+  /**
+   * Protocol "auto": whether `error`, from a 5.0 attempt, is a broker refusing the version (a
+   * 3.1.1 CONNACK 0x01, a 5.0 CONNACK 0x84, or the connection closed before any CONNACK);
+   * if so the broker is remembered and the client remade in 3.1.1.
+   */
+  private refusedVersion(client: MqttClient, error: MqttError): void {
+    if (this.config.protocol !== "auto" || client !== this.client || this.version() !== 5) return;
+    const e = error as MqttError & { returnCode?: number; reasonCode?: number };
+    const refused = error.code === "ConnectionRefused" ? e.returnCode === 1 || e.reasonCode === 0x84 : error.code === "NoConnack";
+    if (!refused) return;
+    const b = client.broker;
+    this.only311.push(`${b.host}:${b.port}`);
+    this.log(`${b.host}:${b.port} refused MQTT 5.0 (${error.message}): speaking 3.1.1 to it until restart`);
+    this.fallbackTimer.set(0);
+  }
+
+  /** The client again, as {@link version} now says (the journal's readings go to the new one). */
+  private remake(): void {
+    if (!this.running || this.sleeping) return;
+    const client = this.makeClient();
+    this.client?.close();
+    this.client = client;
+    this.journal?.attach(client, AT_QOS[this.config.qos]);
+    if (this.board.network.connected) client.connect();
+  }
+
   private makeClient(): MqttClient {
     const c = this.config;
-    const client = new MqttClient(
+    const version = this.version();
+    const client: MqttClient = new MqttClient(
       {
         clientId: c.deviceId,
         brokers: c.brokers,
         clean: false,
+        protocolVersion: version,
+        // MQTT 5: the session outlives a sleep, and an abandoned one still ends; readings go under Topic Aliases (the client's own)
+        ...(version === 5 ? { sessionExpiry: c.sessionExpiry } : {}),
         keepalive: 30,
         username: c.username,
         password: c.password,
@@ -219,6 +266,7 @@ export class App {
         onError: (error: MqttError) => {
           this.lastError = `${error.code}: ${error.message}`;
           this.log(`mqtt ${this.lastError}`);
+          this.refusedVersion(client, error);
         },
         onDelivered: (token) => {
           this.journal?.delivered(token);
@@ -391,6 +439,19 @@ export class App {
 
   private onCommand(m: Message): void {
     this.stats.commands++;
+    // MQTT 5 request/response: the result goes to the Response Topic, with the Correlation Data
+    const p = m.properties;
+    this.replyTopic = p !== null ? (p.text(Prop.ResponseTopic) ?? null) : null;
+    const data = p !== null ? p.bytes(Prop.CorrelationData) : undefined;
+    this.replyData = data === undefined ? null : data.slice();
+    try {
+      this.command(m);
+    } finally {
+      this.replyTopic = this.replyData = null;
+    }
+  }
+
+  private command(m: Message): void {
     let cmd: { cmd?: unknown; value?: unknown };
     try {
       cmd = JSON.parse(m.text());
@@ -426,7 +487,15 @@ export class App {
   }
 
   private result(r: object): void {
-    this.publish(this.resultTopic, JSON.stringify(r));
+    const to = this.replyTopic;
+    if (to === null) return this.publish(this.resultTopic, JSON.stringify(r));
+    const client = this.client;
+    if (!client) return;
+    try {
+      client.publish(to, JSON.stringify(r), { qos: this.config.qos, properties: this.replyData === null ? {} : { correlationData: this.replyData } });
+    } catch (e) {
+      this.log(`command result to ${to} failed: ${(e as Error).message}`);
+    }
   }
 
   /**

@@ -31,6 +31,13 @@ export interface BuildConfig {
   sleep?: number;
   /** Battery mode: the longest a wake lasts, ms (default 15000); what is not sent by then waits on flash. */
   awake?: number;
+  /**
+   * MQTT version: "auto" (the default) tries 5.0 and falls back to 3.1.1 when a broker
+   * refuses it, remembered for that broker until restart; "5" or "3.1.1" only that one.
+   */
+  protocol?: Protocol;
+  /** MQTT 5: seconds the broker keeps the session after the connection ends (default 86400, at least twice `sleep`). */
+  sessionExpiry?: number;
 }
 
 /** The settings the app runs with (the Wi-Fi ones are the board's: see src/platform/moddable/board.ts). */
@@ -49,7 +56,13 @@ export interface AppConfig {
   sleep: number;
   /** The longest a wake lasts in battery mode, ms. */
   awake: number;
+  protocol: Protocol;
+  /** MQTT 5 Session Expiry Interval, seconds. */
+  sessionExpiry: number;
 }
+
+export type Protocol = "auto" | "5" | "3.1.1";
+const PROTOCOLS: readonly string[] = ["auto", "5", "3.1.1"];
 
 /** Preference keys, and the BuildConfig field each overrides. */
 export const SETTINGS = {
@@ -64,6 +77,8 @@ export const SETTINGS = {
   wifipass: "wifiPassword",
   discovery: "discovery",
   sleep: "sleep",
+  protocol: "protocol",
+  sessionexpiry: "sessionExpiry",
 } as const;
 export type SettingKey = keyof typeof SETTINGS;
 
@@ -112,6 +127,12 @@ export function checkSetting(key: string, value: string): string | null {
       const n = Number(value);
       return Number.isInteger(n) && n >= 0 && n <= 604800 ? null : "sleep must be whole seconds, 0 (always on) to 604800";
     }
+    case "protocol":
+      return PROTOCOLS.indexOf(value) >= 0 ? null : 'protocol must be "auto", "5" or "3.1.1"';
+    case "sessionexpiry": {
+      const n = Number(value);
+      return Number.isInteger(n) && n >= 0 && n <= 4294967295 ? null : "sessionexpiry must be whole seconds, 0 to 4294967295";
+    }
     case "discovery":
       try {
         if (value !== "off") validateTopic(value);
@@ -137,6 +158,9 @@ export function resolveConfig(build: BuildConfig, storage: Storage, fallbackId: 
     return v !== undefined && checkSetting(k, v) === null ? v : undefined;
   };
   const brokers = stored("broker")?.split(",") ?? build.brokers ?? ["mqtt://127.0.0.1:1883"];
+  const sleep = Number(stored("sleep") ?? build.sleep ?? 0);
+  const protocol = stored("protocol") ?? build.protocol ?? "auto";
+  if (PROTOCOLS.indexOf(protocol) < 0) throw new Error(`protocol must be "auto", "5" or "3.1.1", not "${protocol}"`);
   return {
     deviceId: stored("deviceid") ?? build.deviceId ?? fallbackId,
     brokers: brokers.map(parseBrokerUrl),
@@ -147,7 +171,9 @@ export function resolveConfig(build: BuildConfig, storage: Storage, fallbackId: 
     qos: Number(stored("qos") ?? build.qos ?? 1),
     outboxBytes: build.outboxBytes ?? 16384,
     discovery: discoveryPrefix(stored("discovery") ?? build.discovery),
-    sleep: Number(stored("sleep") ?? build.sleep ?? 0),
+    sleep,
     awake: build.awake ?? 15000,
+    protocol: protocol as Protocol,
+    sessionExpiry: Number(stored("sessionexpiry") ?? build.sessionExpiry ?? Math.max(86400, 2 * sleep)),
   };
 }

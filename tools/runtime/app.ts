@@ -102,7 +102,7 @@ export function makeAppOps(platform: Platform, emit: (event: object) => void, lo
       const j = app?.journal;
       return {
         app: app?.stats,
-        client: c ? { ...c.stats, queued: c.queued } : null,
+        client: c ? { ...c.stats, queued: c.queued, protocolVersion: c.protocolVersion, connected: c.connected } : null,
         journal: j ? { ...j.stats, queued: j.queued } : null,
         interval: app?.config.interval,
       };

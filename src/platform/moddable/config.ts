@@ -72,6 +72,11 @@ export function readDeviceConfig(config: McConfig): DeviceConfig {
   // battery mode: seconds of deep sleep between wakes (the app's limit), and the longest wake in ms
   set("sleep", int("sleep", 0, 604800));
   set("awake", int("awake", 1000, 600000));
+  // MQTT version ("auto": 5.0, 3.1.1 where a broker refuses it) and the 5.0 session expiry, s
+  const protocol = text(config.protocol);
+  if (protocol === "auto" || protocol === "5" || protocol === "3.1.1") build.protocol = protocol;
+  else if (protocol !== undefined) warnings.push(`config protocol=${protocol} ignored: expected auto, 5 or 3.1.1`);
+  set("sessionExpiry", int("sessionExpiry", 0, 4294967295));
   set("ssid", text(config.ssid));
   set("wifiPassword", text(config.password));
   const device: DeviceConfig = { build, sntp: list(config.sntp), serialInput: flag(config.serialInput, true), tlsVerify: flag(config.tlsVerify, true), warnings };
