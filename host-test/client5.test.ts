@@ -738,6 +738,22 @@ for (const engineName of ENGINES) {
         assert.deepEqual([st.protocolErrors, st.droppedInbound], [1, 1]);
       });
 
+      it("a PUBREL for an id we hold no message for is answered PUBCOMP 0x92; one we hold, 0", async () => {
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });
+        await engine.call("subscribe", c, "xs5/q2", 2);
+        await engine.call("connect", c);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === c, 5000, "SUBACK");
+        const conn = fake!.conns[0];
+        conn.send({ cmd: "pubrel", messageId: 99 });
+        conn.send({ cmd: "publish", topic: "xs5/q2", payload: Buffer.from("x"), qos: 2, messageId: 5 });
+        await fake!.waitFor((r) => r.packet.cmd === "pubrec", 5000, "PUBREC");
+        conn.send({ cmd: "pubrel", messageId: 5 });
+        await fake!.until(() => fake!.of("pubcomp").length === 2, 5000, "2 PUBCOMPs");
+        assert.deepEqual(fake!.of("pubcomp").map((r) => [r.packet.messageId, r.packet.reasonCode ?? 0]), [[99, 0x92], [5, 0]]);
+        assert.equal(((await engine.call("stats", c)) as any).connected, true);
+      });
+
       it("delivers a message's user properties as the broker sent them", async () => {
         const c = uid("c");
         await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });

@@ -773,6 +773,8 @@ const e2e = process.env.XSMQTT_MODDABLE_E2E === "1" && !!process.env.MODDABLE &&
         while (Date.now() < deadline && seen.filter((s) => /^xsmqtt\/[^/]+\/env \{"t":\d+,"n":\d+,"temperature":/.test(s)).length < 2) await new Promise((r) => setTimeout(r, 200));
         assert.ok(seen.filter((s) => / \{"t":\d+,"n":\d+,"temperature":/.test(s)).length >= 2, `readings at the broker:\n${seen.join("\n")}\nsimulator:\n${out}`);
         assert.match(out, /mqtt connected to 127\.0\.0\.1/);
+        // aedes speaks 3.1.1 only: protocol "auto" tried 5.0 first and fell back
+        assert.match(out, /refused MQTT 5\.0 .*speaking 3\.1\.1 to it until restart/);
       } finally {
         try {
           process.kill(-sim.pid!, "SIGTERM");

@@ -41,7 +41,7 @@ import {
   type PublishFields,
   type PublishSize,
 } from "./encode.js";
-import { encodeConnect5, encodeList5, type Subscription5, encodePublish5, encodeReason5, sizeOfConnect5, sizeOfList5, sizeOfPublish5, type Connect5Fields, type PropertiesFields } from "./encode5.js";
+import { encodeAck5, encodeConnect5, encodeList5, type Subscription5, encodePublish5, encodeReason5, sizeOfConnect5, sizeOfList5, sizeOfPublish5, type Connect5Fields, type PropertiesFields } from "./encode5.js";
 import { ConnectionRefusedError, disconnectIsGoAway, ErrorCode, MqttError, ProtocolCode, ProtocolError, ReasonCodeError, refusalIsPermanent } from "./errors.js";
 import { InboundQos2, makeRoute, ROUTE_STRIDE, routeTable, routeTableBytes } from "./inbound.js";
 import { Message } from "./message.js";
@@ -854,6 +854,12 @@ export class MqttClient {
     this.ctlEnd += encodeAck(this.ctl, this.ctlEnd, type, id);
   }
 
+  /** MQTT 5: an acknowledgement with a reason code and no properties. */
+  private ackReason(type: number, id: number, reasonCode: number): void {
+    if (!this.control(5)) return;
+    this.ctlEnd += encodeAck5(this.ctl, this.ctlEnd, type, { packetId: id, reasonCode });
+  }
+
   /**
    * Writes what is waiting, in order: the rest of a partly written packet, control
    * packets, then outbox entries while the window allows. Stops when the transport takes
@@ -1130,7 +1136,9 @@ export class MqttClient {
       }
       case T.PUBREL: {
         const held = this.inboundQos2.release(p.packetId);
-        this.ack(T.PUBCOMP, p.packetId);
+        // MQTT 5: an id we hold no message for is answered 0x92, Packet Identifier not found (§3.7.2.1)
+        if (held || !this.v5) this.ack(T.PUBCOMP, p.packetId);
+        else this.ackReason(T.PUBCOMP, p.packetId, Reason.PacketIdNotFound);
         if (held) this.o.onReleased?.(p.packetId);
         return;
       }

@@ -56,6 +56,7 @@ export const Reason = Object.freeze({
   DisconnectWithWill: 0x04,
   MalformedPacket: 0x81,
   ProtocolError: 0x82,
+  PacketIdNotFound: 0x92,
   ReceiveMaximumExceeded: 0x93,
   TopicAliasInvalid: 0x94,
   PacketTooLarge: 0x95,
