@@ -454,7 +454,11 @@ export function qos2Order(start: number): Event[] {
   return w.trace;
 }
 
-/** Unknown PUBREC: answered with PUBREL and counted. Unknown PUBCOMP: ignored and counted. PUBACK for a QoS 2 id: a protocol error. */
+/**
+ * Unknown PUBREC: answered with PUBREL and counted. Unknown PUBCOMP: ignored and counted.
+ * PUBACK for a QoS 2 id before its PUBREC (RabbitMQ takes QoS 2 as QoS 1): done, counted;
+ * after its PUBREC: a protocol error.
+ */
 export function qos2Unknown(start: number): Event[] {
   const w = new World(start, {});
   w.client.connect();
@@ -465,6 +469,11 @@ export function qos2Unknown(start: number): Event[] {
   w.client.publish("q2/a", bytes("x"), Q2);
   w.drain();
   w.send(PUBACK(1));
+  w.log("stats", JSON.stringify({ qos2AsQos1: w.client.stats.qos2AsQos1, inflight: w.client.inflight, connected: w.client.connected }));
+  w.client.publish("q2/a", bytes("y"), Q2);
+  w.drain();
+  w.send(PUBREC(2));
+  w.send(PUBACK(2));
   w.log("connected", String(w.client.connected));
   return w.trace;
 }

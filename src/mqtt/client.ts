@@ -32,7 +32,7 @@ import {
   encodeUnsubscribe,
   header,
   measurePublish,
-  varintSize,
+  packetSize,
   sizeOfConnect,
   sizeOfSubscribe,
   sizeOfUnsubscribe,
@@ -86,6 +86,7 @@ class Counters {
   refusedByBroker = 0;
   republished = 0;
   expired = 0;
+  qos2AsQos1 = 0;
   constructor(owner: MqttClient) {
     Object.defineProperty(this, "owner", { value: owner });
     Object.defineProperty(this, "published", { get: published, enumerable: true });
@@ -658,8 +659,9 @@ export class MqttClient {
   /** @internal The transport closed. */
   sinkClose(reason: string | null): void {
     const s = this.state;
-    const code = s === S.Connected ? ErrorCode.ConnectionLost : s === S.Connack ? ErrorCode.NoConnack : ErrorCode.TransportError;
-    this.lost(new MqttError(code, s === S.Connack ? `closed before CONNACK: ${reason ?? "by the broker"}` : (reason ?? "connection closed by the broker")), this.platform.now());
+    // the broker closing in order after our CONNECT, before any CONNACK: NoConnack (not a reset or a TLS alert)
+    const code = s === S.Connected ? ErrorCode.ConnectionLost : s === S.Connack && reason === null ? ErrorCode.NoConnack : ErrorCode.TransportError;
+    this.lost(new MqttError(code, code === ErrorCode.NoConnack ? "the broker closed the connection after CONNECT, before any CONNACK" : (reason ?? "connection closed by the broker")), this.platform.now());
   }
 
   private onConnack(p: Packet): void {
@@ -994,7 +996,7 @@ export class MqttClient {
     const b = this.aliasHead;
     const x = header(b, 7, 0, props); // b[7] is not sent: the Property Length from 8 on
     const remaining = end - p - (making ? 0 : tl) - (q - idEnd) + (x - 8) + 3;
-    if (1 + varintSize(remaining) + remaining > this.maxPacket) return; // as stored (a mapping waits for a smaller one)
+    if (packetSize(remaining) > this.maxPacket) return; // as stored (a mapping waits for a smaller one)
     b[x] = 0x23;
     b[x + 1] = alias >> 8;
     b[x + 2] = alias & 0xff;
@@ -1114,7 +1116,14 @@ export class MqttClient {
         if (p.reasonCode >= 0x80) return this.refusedByBroker(p, this.outbox.ack(p.packetId));
         const token = this.outbox.ack(p.packetId);
         if (token >= 0) this.delivered(token);
-        else if (token === WRONG_QOS) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `PUBACK for QoS 2 message ${p.packetId}`));
+        else if (token === WRONG_QOS) {
+          // a broker that takes QoS 2 as QoS 1 (RabbitMQ) answers its PUBLISH with PUBACK: done
+          // as at QoS 1 (counted); after its PUBREC a PUBACK breaks the protocol
+          const t = this.outbox.ackAtQos1(p.packetId);
+          if (t === WRONG_QOS) return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, `PUBACK for QoS 2 message ${p.packetId}, past its PUBREC`));
+          this.stats.qos2AsQos1++;
+          if (t >= 0) this.delivered(t);
+        }
         else if (token !== ACKED_AFTER_DROP) this.stats.unknownAcks++;
         this.pump(); // a window slot came free
         return;
@@ -1201,7 +1210,7 @@ export class MqttClient {
     if (m.payloadOffset === 0) {
       // a whole message, or the first fragment of one
       if (this.inAliases > 0 && m.properties!.topicAlias > 0 && !this.inboundAlias(m, m.properties!.topicAlias)) return;
-      if (this.inMax > 0 && 1 + varintSize(m.remainingLength) + m.remainingLength > this.inMax) return this.tooLarge(m);
+      if (this.inMax > 0 && packetSize(m.remainingLength) > this.inMax) return this.tooLarge(m);
       this.skipping = false;
       if (m.more && this.o.oversize === "drop") {
         this.skipping = true;
@@ -1277,7 +1286,7 @@ export class MqttClient {
   /** MQTT 5: a PUBLISH larger than the Maximum Packet Size we announced (§3.1.2.11.4): not delivered, DISCONNECT 0x95. */
   private tooLarge(m: Message): void {
     this.stats.droppedInbound++;
-    const n = 1 + varintSize(m.remainingLength) + m.remainingLength;
+    const n = packetSize(m.remainingLength);
     this.protocolFailure(new ProtocolError(ProtocolCode.PacketTooLarge, `PUBLISH of ${n} bytes exceeds the Maximum Packet Size of ${this.inMax} we announced`));
   }
 

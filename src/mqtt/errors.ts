@@ -99,8 +99,9 @@ export const ErrorCode = Object.freeze({
   /** The transport could not be opened, or failed before CONNACK (DNS, TCP, TLS). */
   TransportError: "TransportError",
   /**
-   * The connection closed after our CONNECT, before any CONNACK: a broker that will not
-   * have this client (a 3.1.1 broker refusing MQTT 5 may do so), or a network cut then.
+   * The broker closed the connection in order after our CONNECT, before any CONNACK: a
+   * broker that will not have this client (a 3.1.1 broker refusing MQTT 5 may do so). A
+   * reset or a TLS alert then is a TransportError.
    */
   NoConnack: "NoConnack",
   /** The peer broke the protocol; the connection was closed. */

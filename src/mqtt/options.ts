@@ -211,6 +211,11 @@ export interface ClientStats {
   republished: number;
   /** MQTT 5: queued messages whose Message Expiry Interval ran out before they could be sent; dropped (onDrop "expired"). */
   expired: number;
+  /**
+   * QoS 2 messages the broker answered with a PUBACK instead of a PUBREC (RabbitMQ takes QoS 2
+   * as QoS 1): done as at QoS 1, delivered at least once rather than exactly once.
+   */
+  qos2AsQos1: number;
 }
 
 /** Every default, in one place. */

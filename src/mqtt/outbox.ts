@@ -349,6 +349,23 @@ export class Outbox {
   }
 
   /**
+   * A PUBACK for QoS 2 message `id` (one {@link ack} answered {@link WRONG_QOS} for), from a
+   * broker that takes QoS 2 as QoS 1: done as a QoS 1 message is, if not yet past its PUBREC.
+   * Returns its token, or {@link WRONG_QOS} when it is past its PUBREC (nothing changes).
+   */
+  ackAtQos1(id: number): number {
+    const k = this.slotOf(id);
+    if (k < 0) return UNKNOWN_ID;
+    const at = this.slots[k * SLOT];
+    if (at < 0) return WRONG_QOS;
+    this.release(k);
+    const token = this.view.getUint32(at + 8);
+    this.live--;
+    this.finish(at);
+    return token;
+  }
+
+  /**
    * A PUBACK or PUBREC with a failure reason code (MQTT 5, §4.3.2, §4.3.3) for `id`: the
    * message is done, not delivered, and not retried. Returns its token,
    * {@link ACKED_AFTER_DROP} for one dropped while in flight, or {@link UNKNOWN_ID} for an id

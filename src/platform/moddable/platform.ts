@@ -195,11 +195,12 @@ class TcpTransport implements Transport {
 
   private onError(): void {
     if (this.state === CLOSED) return;
-    this.closeWith(this.state === OPEN ? "connection closed" : "connection refused or unreachable");
+    // once open, ECMA-419's onError is the peer closing (null: no error to name), as Node's orderly close is
+    this.closeWith(this.state === OPEN ? null : "connection refused or unreachable");
   }
 
-  /** Ends the connection from a socket callback and tells the client why. */
-  private closeWith(reason: string): void {
+  /** Ends the connection from a socket callback and tells the client why (null: the peer closed it). */
+  private closeWith(reason: string | null): void {
     if (this.state === CLOSED) return;
     this.shut();
     this.sink.onClose(reason);

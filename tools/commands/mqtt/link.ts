@@ -149,6 +149,9 @@ export class Link {
     };
     if (v5) {
       options.protocolVersion = 5;
+      // as mosquitto's clients: no Topic Alias and no Subscription Identifier unless -D asks
+      options.topicAliases = 0;
+      options.subscriptionIdentifiers = false;
       // mosquitto's clients: -x, else -D connect session-expiry-interval, else with -c a session that never expires
       const expiry = o.sessionExpiry ?? (connect.sessionExpiryInterval as number | undefined) ?? (o.clean ? 0 : 0xffffffff);
       if (expiry > 0) options.sessionExpiry = expiry;
