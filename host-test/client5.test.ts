@@ -48,6 +48,22 @@ for (const engineName of ENGINES) {
       });
       after(async () => mosq?.close());
 
+      /** A persistent-session subscriber to `topic` (Session Expiry `expiry` s), subscribed and gone, and a connected 5.0 publisher. */
+      const away = async (what: string, topic: string, expiry: number) => {
+        const id = uid(what);
+        const opts = (e: number) => ({ clientId: id, brokers: [local(mosq.port)], protocolVersion: 5 as const, clean: false, sessionExpiry: e });
+        await engine.call("create", id, opts(expiry));
+        await engine.call("subscribe", id, topic, 1);
+        await engine.call("connect", id);
+        await engine.log.waitFor((e) => e.type === "suback" && e.client === id, 5000, "SUBACK");
+        await engine.call("close", id);
+        const pub = uid("p");
+        await engine.call("create", pub, { clientId: pub, brokers: [local(mosq.port)], protocolVersion: 5 });
+        await engine.call("connect", pub);
+        await connected(pub);
+        return { id, opts, pub };
+      };
+
       it("connects as 5.0 and carries QoS 0, 1 and 2 with their properties both ways", async () => {
         const sub = uid("s");
         await engine.call("create", sub, { clientId: sub, brokers: [local(mosq.port)], protocolVersion: 5 });
@@ -97,17 +113,7 @@ for (const engineName of ENGINES) {
       });
 
       it("keeps the session across a reconnect with Session Expiry > 0, and not with 0", async () => {
-        const id = uid("sess");
-        const opts = (expiry: number) => ({ clientId: id, brokers: [local(mosq.port)], protocolVersion: 5 as const, clean: false, sessionExpiry: expiry });
-        await engine.call("create", id, opts(60));
-        await engine.call("subscribe", id, "xs5/sess", 1);
-        await engine.call("connect", id);
-        await engine.log.waitFor((e) => e.type === "suback" && e.client === id, 5000, "SUBACK");
-        await engine.call("close", id);
-        const pub = uid("p");
-        await engine.call("create", pub, { clientId: pub, brokers: [local(mosq.port)], protocolVersion: 5 });
-        await engine.call("connect", pub);
-        await connected(pub);
+        const { id, opts, pub } = await away("sess", "xs5/sess", 60);
         await engine.call("publishMany", pub, "xs5/sess", "m", 0, 3, { qos: 1 });
         await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, 3, 5000, "published");
         const again = id + "-again";
@@ -127,17 +133,7 @@ for (const engineName of ENGINES) {
       });
 
       it("an abandoned session ends after its Session Expiry; a message that expires while we sleep is not delivered", async () => {
-        const id = uid("sleep");
-        const opts = (expiry: number) => ({ clientId: id, brokers: [local(mosq.port)], protocolVersion: 5 as const, clean: false, sessionExpiry: expiry });
-        await engine.call("create", id, opts(30));
-        await engine.call("subscribe", id, "xs5/sleep", 1);
-        await engine.call("connect", id);
-        await engine.log.waitFor((e) => e.type === "suback" && e.client === id, 5000, "SUBACK");
-        await engine.call("close", id);
-        const pub = uid("p");
-        await engine.call("create", pub, { clientId: pub, brokers: [local(mosq.port)], protocolVersion: 5 });
-        await engine.call("connect", pub);
-        await connected(pub);
+        const { id, opts, pub } = await away("sleep", "xs5/sleep", 30);
         await engine.call("publish", pub, "xs5/sleep", { text: "short-lived" }, { qos: 1, properties: { messageExpiryInterval: 1 } });
         await engine.call("publish", pub, "xs5/sleep", { text: "lasting" }, { qos: 1, properties: { messageExpiryInterval: 60 } });
         await engine.log.waitCount((e) => e.type === "delivered" && e.client === pub, 2, 5000, "published");
