@@ -229,6 +229,8 @@ export class MqttClient {
   private readonly inAliases: number;
   /** MQTT 5: the Maximum Packet Size we announce (maxInboundPacketSize), 0 when none; a larger PUBLISH is a protocol error (0x95). */
   private readonly inMax: number;
+  /** inMax or inAliases is set: an inbound PUBLISH is checked against them. */
+  private readonly inChecks: boolean;
   private readonly inTopicCap: number;
   private readonly inAliasTopics: Uint8Array;
   private readonly inAliasMeta: Int32Array;
@@ -257,6 +259,7 @@ export class MqttClient {
     this.inAliases = this.v5 ? Math.min(s.inboundTopicAliases, 65535) : 0;
     this.inTopicCap = s.inboundTopicLength;
     this.inMax = this.v5 ? (options.maxInboundPacketSize ?? 0) : 0;
+    this.inChecks = this.inMax > 0 || this.inAliases > 0;
     this.inAliasTopics = new Uint8Array(this.inAliases * this.inTopicCap);
     this.inAliasMeta = new Int32Array(this.inAliases * 3).fill(-1);
     this.decoder = new Decoder(s.receiveBufferSize, this as PacketHandler, {
@@ -1209,8 +1212,11 @@ export class MqttClient {
   private onPublish(m: Message): void {
     if (m.payloadOffset === 0) {
       // a whole message, or the first fragment of one
-      if (this.inAliases > 0 && m.properties!.topicAlias > 0 && !this.inboundAlias(m, m.properties!.topicAlias)) return;
-      if (this.inMax > 0 && packetSize(m.remainingLength) > this.inMax) return this.tooLarge(m);
+      if (this.inChecks) {
+        // MQTT 5: the Maximum Packet Size and the Topic Aliases we announced
+        if (this.inMax > 0 && packetSize(m.remainingLength) > this.inMax) return this.tooLarge(m);
+        if (this.inAliases > 0 && m.properties!.topicAlias > 0 && !this.inboundAlias(m, m.properties!.topicAlias)) return;
+      }
       this.skipping = false;
       if (m.more && this.o.oversize === "drop") {
         this.skipping = true;
