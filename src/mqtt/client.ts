@@ -369,27 +369,39 @@ export class MqttClient {
       let th = this.topics.get(topic);
       if (th === undefined) th = this.headOf(topic); // throws InvalidTopic
       const n = (payload as Uint8Array).length;
-      let head: Uint8Array;
-      if (!this.aliasing || (th.alias < 0 && th.aliasGen === this.aliasGen)) {
-        if (n !== th.payload && !th.prepare(n, this.maxPacket, this.size)) return this.enqueue(topic, payload, options); // refused there
-        head = th.head;
-      } else if (th.alias > 0 && th.aliasGen === this.aliasGen) {
-        // MQTT 5: under the Topic Alias this connection knows the topic by
-        if (n !== th.shortPayload && !th.prepareShort(n, this.maxPacket, this.size)) return this.enqueue(topic, payload, options);
-        head = th.shortHead!;
+      if (!this.aliasing) {
+        if (n === th.payload || th.prepare(n, this.maxPacket, this.size)) {
+          const head = th.head;
+          head[0] = first;
+          if (this.transport!.writePacket(head, payload as Uint8Array)) {
+            this.sentCount++;
+            const token = ++this.issued >>> 0;
+            this.stats.delivered++;
+            const done = this.o.onDelivered;
+            if (done) done(token);
+            return token;
+          }
+        }
       } else {
-        const h = this.firstUses(th, n);
-        if (h === null) return this.enqueue(topic, payload, options);
-        head = h;
-      }
-      head[0] = first;
-      if (this.transport!.writePacket(head, payload as Uint8Array)) {
-        this.sentCount++;
-        const token = ++this.issued >>> 0;
-        this.stats.delivered++;
-        const done = this.o.onDelivered;
-        if (done) done(token);
-        return token;
+        let head: Uint8Array | null;
+        if (th.shortGen === this.aliasGen) {
+          // MQTT 5: under the Topic Alias this connection knows the topic by
+          head = n === th.shortPayload || th.prepareShort(n, this.maxPacket, this.size) ? th.shortHead : null;
+        } else if (th.alias < 0 && th.aliasGen === this.aliasGen) {
+          head = n === th.payload || th.prepare(n, this.maxPacket, this.size) ? th.head : null;
+        } else head = this.firstUses(th, n);
+        if (head !== null) {
+          head[0] = first;
+          // (as above: inline, a call costs XS more than these lines)
+          if (this.transport!.writePacket(head, payload as Uint8Array)) {
+            this.sentCount++;
+            const token = ++this.issued >>> 0;
+            this.stats.delivered++;
+            const done = this.o.onDelivered;
+            if (done) done(token);
+            return token;
+          }
+        }
       }
     }
     return this.enqueue(topic, payload, options);
@@ -1019,6 +1031,7 @@ export class MqttClient {
     parts[7] = end;
     if (making) {
       th.alias = alias;
+      th.shortGen = this.aliasGen;
       th.shortPayload = -1;
       this.aliasNext++;
     }
