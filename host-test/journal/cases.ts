@@ -294,6 +294,21 @@ function heldPayloads(j: Journal): string[] {
     assert.equal(j.delivered(c.sent[3].token), false, "the old client's tokens mean nothing now");
   };
 
+  CASES["forward ends when the record table is full and every reading is with the client (it went round forever)"] = () => {
+    const j = journal(new MemoryFiles(), 8192, { records: 16, window: 32 });
+    for (let n = 0; n < 16; n++) j.take(TOPIC_BYTES, payload(n));
+    assert.equal(j.queued, 16);
+    const c = new FakeClient();
+    j.attach(asClient(c), { qos: 1 });
+    j.forward();
+    assert.equal(c.sent.length, 16);
+    j.forward(); // nothing waits, the table is full, the window is not: returns
+    assert.equal(c.sent.length, 16);
+    j.delivered(c.sent[0].token);
+    j.forward();
+    assert.equal(c.sent.length, 16, "an acknowledged reading is not sent again");
+  };
+
   CASES["acknowledges a QoS 0 reading written inside publish, before its token is returned"] = () => {
     const j = journal(new MemoryFiles(), 8192, { window: 2 });
     const c = new FakeClient();

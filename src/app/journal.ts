@@ -649,8 +649,10 @@ export class Journal {
     if (this.pendingLength > 0 && !this.commit()) return;
     this.forwarding = true;
     try {
+      // once round the held readings at most: with the ring full (count === cap) the position
+      // test alone comes back to 0 and never ends the walk when no reading is waiting
       let p = this.head;
-      while (this.fed < this.window && (p - this.head + this.cap) % this.cap < this.count) {
+      for (let n = 0; n < this.cap && this.fed < this.window && (p - this.head + this.cap) % this.cap < this.count; n++) {
         const i = p;
         p = (p + 1) % this.cap;
         if (this.states[i] !== WAITING) continue;
