@@ -764,6 +764,32 @@ for (const engine of ENGINES) {
         await b.close();
       }
     });
+
+    it("-V 5 to a broker that closes after CONNECT: pub ends with status 7 as mosquitto_pub, sub keeps trying as mosquitto_sub", async function () {
+      this.timeout(20000);
+      const b = await FakeBroker.start();
+      b.connack = (conn) => (conn.socket.end(), null);
+      try {
+        const r = await xsmqtt(["pub", ...e, "-p", String(b.port), "-V", "5", "-t", "t", "-m", "x"]);
+        assert.equal(r.stderr, "Error: The connection was lost.\n");
+        assert.equal(r.status, 7);
+        if (fs.existsSync("/usr/bin/mosquitto_pub")) {
+          const theirs = spawn("/usr/bin/mosquitto_pub", ["-p", String(b.port), "-V", "5", "-t", "t", "-m", "x"], { stdio: ["ignore", "ignore", "pipe"] });
+          let stderr = "";
+          theirs.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+          const status = await new Promise<number | null>((res) => theirs.on("close", res));
+          assert.deepEqual({ status, stderr }, { status: r.status, stderr: r.stderr }, "mosquitto_pub does the same");
+        }
+        const before = b.conns.length;
+        const sub = new Cli(["sub", ...e, "-p", String(b.port), "-V", "5", "-t", "t"]);
+        await b.waitConns(before + 2, 8000);
+        assert.equal(sub.child.exitCode, null, "still trying");
+        sub.child.kill();
+        await sub.done;
+      } finally {
+        await b.close();
+      }
+    });
   });
 }
 

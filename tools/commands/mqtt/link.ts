@@ -279,6 +279,9 @@ export class Link {
               : new Failure(`Connection error: ${connackText(e.returnCode)}`, e.returnCode || Exit.Failure),
           );
         else if (e.code === "ServerDisconnect" || e.code === "PublishRefused") this.say(`Error: ${e.message}`);
+        // closed after CONNECT, before any CONNACK: mosquitto_pub ends as on a lost connection, mosquitto_sub tries again
+        else if (e.code === "NoConnack" && this.lo.lost === "fatal") this.fail(new Failure("Error: The connection was lost.", Exit.ConnectionLost));
+        else if (e.code === "NoConnack") this.debug(`Client ${this.clientId} ${e.message}; reconnecting`);
         else if (!this.everConnected) this.fail(new Failure(`Connection error: ${e.message}`));
         else if (e.code !== "SubscriptionRefused") /* the SUBACK reports those */ this.debug(`Client ${this.clientId} error: ${e.message} (${e.code})`);
         break;
