@@ -571,6 +571,31 @@ for (const engineName of ENGINES) {
         assert.equal(st.protocolErrors, 0);
       });
 
+      it("outbound Topic Aliases on the direct path (byte payloads): made per connection, none where the next broker allows none", async () => {
+        // connection 1 allows 2 aliases, connection 2 none, connection 3 two again
+        fake!.connack = (conn) => ({ returnCode: 0, properties: conn.id === 2 ? {} : { topicAliasMaximum: 2 } });
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, reconnect: { min: 50, max: 50, jitter: 0 } });
+        await engine.call("connect", c);
+        const seen = (r: any) => [r.packet.topic, r.packet.properties?.topicAlias ?? 0, r.packet.payload.toString("hex")];
+        // payloads of 1 and 2 bytes in turn: the head is made again for each length, with the topic or under the alias
+        const send = async (conn: number, hexes: string[]) => {
+          await connected(c, conn);
+          for (const hex of hexes) await engine.call("publish", c, "xs5/direct", { hex }, { qos: 0 });
+          await fake!.until(() => fake!.of("publish", conn).length === hexes.length, 5000, `${hexes.length} PUBLISHes on connection ${conn}`);
+          return fake!.of("publish", conn).map(seen);
+        };
+        const hexes = ["01", "0202", "03", "0404", "05"];
+        assert.deepEqual(await send(1, hexes), [["xs5/direct", 0, "01"], ["xs5/direct", 1, "0202"], ["", 1, "03"], ["", 1, "0404"], ["", 1, "05"]]);
+        fake!.dropAll();
+        assert.deepEqual(await send(2, hexes), hexes.map((h) => ["xs5/direct", 0, h]), "no alias, no short head, where the broker allows none");
+        fake!.dropAll();
+        assert.deepEqual(await send(3, hexes), [["xs5/direct", 0, "01"], ["xs5/direct", 1, "0202"], ["", 1, "03"], ["", 1, "0404"], ["", 1, "05"]], "aliases made afresh");
+        const st = (await engine.call("stats", c)) as any;
+        assert.equal(st.protocolErrors, 0);
+        assert.equal(st.published, 15);
+      });
+
       it("no aliases when the broker announces none, nor when topicAliases is 0", async () => {
         fake!.connack = (conn, p) => ({ returnCode: 0, properties: p.clientId.endsWith("-off") ? { topicAliasMaximum: 5 } : {} });
         for (const [c, opts] of [[uid("c"), {}], [uid("c") + "-off", { topicAliases: 0 }]] as const) {

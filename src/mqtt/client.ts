@@ -369,38 +369,19 @@ export class MqttClient {
       let th = this.topics.get(topic);
       if (th === undefined) th = this.headOf(topic); // throws InvalidTopic
       const n = (payload as Uint8Array).length;
-      if (!this.aliasing) {
-        if (n === th.payload || th.prepare(n, this.maxPacket, this.size)) {
-          const head = th.head;
-          head[0] = first;
-          if (this.transport!.writePacket(head, payload as Uint8Array)) {
-            this.sentCount++;
-            const token = ++this.issued >>> 0;
-            this.stats.delivered++;
-            const done = this.o.onDelivered;
-            if (done) done(token);
-            return token;
-          }
-        }
-      } else {
-        let head: Uint8Array | null;
-        if (th.shortGen === this.aliasGen) {
-          // MQTT 5: under the Topic Alias this connection knows the topic by
-          head = n === th.shortPayload || th.prepareShort(n, this.maxPacket, this.size) ? th.shortHead : null;
-        } else if (th.alias < 0 && th.aliasGen === this.aliasGen) {
-          head = n === th.payload || th.prepare(n, this.maxPacket, this.size) ? th.head : null;
-        } else head = this.firstUses(th, n);
-        if (head !== null) {
-          head[0] = first;
-          // (as above: inline, a call costs XS more than these lines)
-          if (this.transport!.writePacket(head, payload as Uint8Array)) {
-            this.sentCount++;
-            const token = ++this.issued >>> 0;
-            this.stats.delivered++;
-            const done = this.o.onDelivered;
-            if (done) done(token);
-            return token;
-          }
+      // th.head is the head to write on this connection once made for n bytes (th.payload);
+      // otherwise it is made for n, under MQTT 5 Topic Aliases by the rules of aliasedHead
+      if (n === th.payload || (this.aliasing ? this.aliasedHead(th, n) : th.prepare(n, this.maxPacket, this.size))) {
+        const head = th.head;
+        head[0] = first;
+        // (inline, not a call: a call costs XS more than these lines)
+        if (this.transport!.writePacket(head, payload as Uint8Array)) {
+          this.sentCount++;
+          const token = ++this.issued >>> 0;
+          this.stats.delivered++;
+          const done = this.o.onDelivered;
+          if (done) done(token);
+          return token;
         }
       }
     }
@@ -408,20 +389,29 @@ export class MqttClient {
   }
 
   /**
-   * MQTT 5 Topic Aliases on the direct QoS 0 path, for a topic not yet under an alias on this
-   * connection: its first publish goes whole (the head for `n` bytes returned), the next one
-   * through the outbox (null returned), where pump sends topic and alias and so makes the
-   * mapping; past the broker's maximum the topic goes whole from then on.
+   * MQTT 5 Topic Aliases on the direct QoS 0 path: makes `th.head` right for `n` bytes on
+   * this connection and returns true, or returns false for the outbox to take the message.
+   * A topic's first publish on a connection goes whole, and leaves `th.payload` at -1 so the
+   * next one comes back here; that one goes through the outbox, where pump sends topic and
+   * alias and so makes the mapping (chooseAlias); from then on the head is the short one,
+   * with an empty topic and the alias. With no alias free the topic goes whole from then on.
    */
-  private firstUses(th: TopicHead, n: number): Uint8Array | null {
-    if (th.aliasGen !== this.aliasGen) {
-      th.aliasGen = this.aliasGen;
+  private aliasedHead(th: TopicHead, n: number): boolean {
+    const gen = this.aliasGen;
+    if (th.shortGen === gen) return th.prepareShort(n, this.maxPacket, this.size);
+    if (th.aliasGen !== gen) {
+      th.aliasGen = gen;
       th.alias = 0;
-    } else if (this.aliasNext <= this.aliasMax) {
-      this.direct = false; // through pump, which sends topic and alias
-      return null;
-    } else th.alias = -1;
-    return n === th.payload || th.prepare(n, this.maxPacket, this.size) ? th.head : null;
+    } else if (th.alias === 0) {
+      if (this.aliasNext <= this.aliasMax) {
+        this.direct = false; // through pump, which sends topic and alias
+        return false;
+      }
+      th.alias = -1;
+    }
+    if (!th.prepare(n, this.maxPacket, this.size)) return false;
+    if (th.alias === 0) th.payload = -1;
+    return true;
   }
 
   /** Publishes through the outbox: queued, encoded there, and sent in order when it can be. */
@@ -751,7 +741,8 @@ export class MqttClient {
     this.maxPacket = l.maximumPacketSize > 0 ? Math.min(this.ownMaxPacket, l.maximumPacketSize) : this.ownMaxPacket;
     // a message queued before these limits were known may be beyond them: pump looks at each
     this.checkLimits = l.maximumQoS < 2 || !l.retainAvailable || this.maxPacket < this.ownMaxPacket;
-    if (this.maxPacket < this.ownMaxPacket) for (const th of this.topics.values()) th.payload = -1; // heads are made again under the new limit
+    // heads are made again under the new limit, and under Topic Aliases for this connection (aliasedHead)
+    if (this.maxPacket < this.ownMaxPacket || this.ownAliases > 0) for (const th of this.topics.values()) th.payload = -1;
     // §3.2.2.3.14: the broker's keepalive replaces ours for this connection
     const ka = l.serverKeepAlive >= 0 ? l.serverKeepAlive * 1000 : this.keepaliveS * 1000;
     this.deadlines.keepalive(ka, l.serverKeepAlive >= 0 ? (this.o.pingTimeout ?? ka * DEFAULTS.pingTimeoutShare) : this.pingTimeoutMs);
@@ -1032,7 +1023,7 @@ export class MqttClient {
     if (making) {
       th.alias = alias;
       th.shortGen = this.aliasGen;
-      th.shortPayload = -1;
+      th.payload = -1; // the direct path makes the short head
       this.aliasNext++;
     }
     this.part = 0;

@@ -15,7 +15,10 @@ export class TopicHead {
   readonly bytes: Uint8Array;
   /** `buf` from the first byte on, by width of the remaining length: each made once. */
   private readonly heads: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
-  /** The packet up to its payload, for `payload` bytes of payload; its first byte is the caller's to set. */
+  /**
+   * The packet up to its payload, for `payload` bytes of payload (with the topic, or under
+   * MQTT 5 the short head {@link prepareShort} made); its first byte is the caller's to set.
+   */
   head: Uint8Array;
   /** The payload length `head` is made for; -1 before the first. */
   payload = -1;
@@ -34,11 +37,9 @@ export class TopicHead {
   aliasGen = 0;
   /** `aliasGen` once `alias` names the topic on that connection (-1 before): the short head may be used. */
   shortGen = -1;
-  /** The QoS 0 head with an empty topic and the alias (made when first needed), and the payload length it is made for. */
+  /** The QoS 0 head with an empty topic and the alias (made when first needed), and its views by width of the remaining length. */
   private short: Uint8Array | null = null;
   private readonly shorts: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
-  shortHead: Uint8Array | null = null;
-  shortPayload = -1;
 
   /** Throws `InvalidTopic` unless `topic` is a valid topic name. `v5`: heads of MQTT 5 PUBLISHes without properties. */
   constructor(topic: string, v5 = false) {
@@ -70,9 +71,9 @@ export class TopicHead {
   }
 
   /**
-   * Makes `shortHead` right for a QoS 0 payload of `payload` bytes under the Topic Alias in
-   * `alias`: [first byte][remaining length][00 00][Property Length 3][0x23 alias]. Returns
-   * false, and changes nothing, when that PUBLISH would be larger than `limit`.
+   * Makes `head` the short head, right for a QoS 0 payload of `payload` bytes under the Topic
+   * Alias in `alias`: [first byte][remaining length][00 00][Property Length 3][0x23 alias].
+   * Returns false, and changes nothing, when that PUBLISH would be larger than `limit`.
    */
   prepareShort(payload: number, limit: number, size: PublishSize): boolean {
     const total = measurePublish(size, 0, 0, payload + 4);
@@ -89,8 +90,8 @@ export class TopicHead {
     header(b, 4 - v, FIRST_BYTE[PacketType.PUBLISH], size.remaining);
     let head = this.shorts[v];
     if (head === undefined) head = this.shorts[v] = b.subarray(4 - v);
-    this.shortHead = head;
-    this.shortPayload = payload;
+    this.head = head;
+    this.payload = payload;
     return true;
   }
 }

@@ -270,7 +270,9 @@ let received5 = 0;
 let handled5 = 0;
 let userProps5 = 0;
 let errors5 = 0;
-/** PUBLISHes written with an empty topic: under a Topic Alias. */
+/** Packets written whole (head and payload: the direct QoS 0 path). */
+let writes5 = 0;
+/** PUBLISHes written in parts (through the outbox) with an empty topic: under a Topic Alias. */
 let aliased5 = 0;
 /**
  * The head of the PUBLISH being written, up to its packet id, gathered across the writes
@@ -300,10 +302,9 @@ const transport5: Transport = {
     return end - start;
   },
   writePacket(head: Uint8Array, body: Uint8Array): boolean {
-    const n = head.length;
-    bytesWritten5 += n + body.length;
-    // under an alias the head is 8 bytes (first byte, length, an empty topic, 4 bytes of properties); with TOPIC, 36
-    if (n === 8) aliased5++;
+    // the same work as the 3.1.1 stub's, so the rows compare the clients; the bytes written show the alias in use
+    writes5++;
+    bytesWritten5 += head.length + body.length;
     return true;
   },
   close() {
@@ -422,6 +423,7 @@ export function counters5(): Record<string, number> {
     userProperties: userProps5,
     errors: errors5,
     aliased: aliased5,
+    writes: writes5,
     bytesWritten: bytesWritten5,
     connected: client5.connected ? 1 : 0,
     queued: client5.queued,
