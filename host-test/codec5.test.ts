@@ -107,6 +107,11 @@ const VECTORS: [string, PacketObject, string][] = [
     { cmd: "publish", retain: false, qos: 0, dup: false, topic: "t", payload: "", properties: { userProperties: { k: ["1", "2"] } } },
     "3012 000174 0e 2600016b000131 2600016b000132",
   ],
+  [
+    "PUBLISH with a User Property of 2- and 3-byte UTF-8 after ASCII (§1.5.4, §1.5.7)",
+    { cmd: "publish", retain: false, qos: 0, dup: false, topic: "t", payload: "", properties: { userProperties: { "caf\u00e9": "\u20ac5" } } },
+    "3012 000174 0e 26 0005 636166c3a9 0004 e282ac35",
+  ],
   ["PUBACK, Success, in the short form (§3.4.2.1)", { cmd: "puback", messageId: 10, reasonCode: 0 }, "4002 000a"],
   ["PUBACK, No matching subscribers, without properties (§3.4.2.2.1)", { cmd: "puback", messageId: 10, reasonCode: 0x10 }, "4003 000a 10"],
   ["PUBREC, Quota exceeded, with a Reason String (§3.5.2)", { cmd: "pubrec", messageId: 1, reasonCode: 0x97, properties: { reasonString: "q" } }, "5008 0001 97 04 1f000171"],
@@ -183,6 +188,11 @@ const MALFORMED: [string, string, string][] = [
   ["Payload Format Indicator 2 (§3.3.2.3.2)", "3006 000174 02 0102", "InvalidPropertyValue"],
   ["a Response Topic with a wildcard (§3.3.2.3.5)", "3008 000174 04 0800012b", "InvalidPropertyValue"],
   ["a User Property that is not UTF-8 (§1.5.7)", "400a 0001 00 06 260001c00000", "MalformedUtf8"],
+  ["a User Property name with U+0000 after ASCII (§1.5.4)", "400c 0001 00 08 26 0002 6100 0001 62", "MalformedUtf8"],
+  ["a User Property value with a lone continuation byte after ASCII (§1.5.4)", "400d 0001 00 09 26 0001 61 0003 616280", "MalformedUtf8"],
+  ["a User Property value with an overlong form after ASCII (§1.5.4)", "400d 0001 00 09 26 0001 61 0003 61c0af", "MalformedUtf8"],
+  ["a User Property name with a surrogate after ASCII (§1.5.4)", "400d 0001 00 09 26 0004 61eda080 0000", "MalformedUtf8"],
+  ["a User Property value cut short inside a 2-byte form", "400c 0001 00 08 26 0001 61 0002 61c3", "MalformedUtf8"],
   ["PUBLISH with an empty topic and no Topic Alias (§3.3.2.1)", "3003 0000 00", "InvalidTopic"],
   ["CONNACK with Session Present and a failure (§3.2.2.1.1)", "2003 01 80 00", "InvalidFlags"],
   ["AUTH with flags set (§2.2.2)", "f100", "InvalidFlags"],
@@ -504,6 +514,43 @@ for (const engineName of ENGINES) {
           }
         });
       }
+
+      it("accepts a User Property exactly when its name and value are UTF-8 without U+0000 (Node's fatal TextDecoder as the oracle)", async () => {
+        const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+        const textOf = (b: number[]): string | null => {
+          try {
+            const t = utf8.decode(new Uint8Array(b));
+            return t.includes("\0") ? null : t;
+          } catch {
+            return null;
+          }
+        };
+        // mostly ASCII, with NUL, lead, continuation and never-valid bytes among it
+        const byte = fc.oneof(
+          { weight: 14, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+          { weight: 2, arbitrary: fc.constantFrom(0x00, 0x80, 0xbf, 0xc0, 0xc1, 0xc3, 0xa9, 0xe0, 0xe2, 0x82, 0xac, 0xed, 0xa0, 0x9f, 0xf0, 0x90, 0xf4, 0x8f, 0xf5, 0xff) },
+          fc.integer({ min: 0, max: 255 }),
+        );
+        const str = fc.array(byte, { maxLength: 12 });
+        let accepted = 0;
+        await fc.assert(
+          fc.asyncProperty(str, str, async (name, value) => {
+            const props = [0x26, 0, name.length, ...name, 0, value.length, ...value];
+            const body = [0, 1, 0, props.length, ...props];
+            const hex = Buffer.from([0x40, body.length, ...body]).toString("hex");
+            const r = await engine.call<Outcome>("decodeHex", hex, 256, [], 5);
+            const n = textOf(name);
+            const v = textOf(value);
+            if (n !== null && v !== null) {
+              accepted++;
+              assert.equal(r.error, undefined, `${hex}: ${r.error?.message}`);
+              assert.deepEqual(JSON.parse(JSON.stringify((r.packets[0] as any).properties.userProperties)), { [n]: v });
+            } else assert.equal(r.error?.code, "MalformedUtf8", `${hex}: ${r.error?.message ?? "accepted"}`);
+          }),
+          { numRuns: 400 },
+        );
+        assert.ok(accepted > 60 && accepted < 340, `both outcomes tried (${accepted} of 400 valid)`);
+      });
 
       it("an oversize PUBLISH streamed through a small buffer names the same rules in its head", async () => {
         const big = "00".repeat(200);

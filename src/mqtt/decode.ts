@@ -16,7 +16,7 @@
  */
 import { ProtocolCode as C, ProtocolError } from "./errors.js";
 import { ConnectPacket, FIRST_BYTE, Packet, PacketType as T, PacketName, PUBLISH_DUP, PUBLISH_QOS_MASK, PUBLISH_RETAIN } from "./packet.js";
-import { Properties, PROP_CONTEXTS, PROP_INDEX, PROP_REPEATS, PROP_TYPE, PropType, propertyName, readVarint, WILL } from "./properties.js";
+import { Properties, PROP_IN, PROP_INDEX, PROP_REPEATS, PropType, propertyName, readVarint, USER_AT, USER_BIT, WILL } from "./properties.js";
 import { reasonAllowed } from "./reasons.js";
 import { isValidFilterUtf8 } from "./topic.js";
 import { TopicCache } from "./topic-cache.js";
@@ -515,26 +515,64 @@ export class Decoder {
    * `e`, in the packet type or will (`ctx`), into `props`; returns the offset after it.
    */
   private walk(d: Uint8Array, k: number, e: number, ctx: number, props: Properties): number {
-    // the Property Length
-    let len = 0;
-    let mul = 1;
-    for (let b = 0x80, i = 0; b & 0x80; i++) {
-      if (i === 4) this.fail(C.MalformedVarint, `${where(ctx)} Property Length has more than four bytes`);
-      if (k >= e) this.fail(C.PropertyOverrun, `${where(ctx)} ends inside its Property Length`);
-      b = d[k++];
-      // §1.5.5: the fewest bytes; a last byte of 0 after others adds nothing
-      if (b === 0 && i > 0) this.fail(C.MalformedVarint, `${where(ctx)} Property Length is not in its shortest form`);
-      len += (b & 0x7f) * mul;
-      mul *= 128;
+    // the Property Length: one byte (under 128 bytes of properties) is the common case
+    let len = k < e ? d[k] : 0x80;
+    if (len < 0x80) k++;
+    else {
+      len = 0;
+      let mul = 1;
+      for (let b = 0x80, i = 0; b & 0x80; i++) {
+        if (i === 4) this.fail(C.MalformedVarint, `${where(ctx)} Property Length has more than four bytes`);
+        if (k >= e) this.fail(C.PropertyOverrun, `${where(ctx)} ends inside its Property Length`);
+        b = d[k++];
+        // §1.5.5: the fewest bytes; a last byte of 0 after others adds nothing
+        if (b === 0 && i > 0) this.fail(C.MalformedVarint, `${where(ctx)} Property Length is not in its shortest form`);
+        len += (b & 0x7f) * mul;
+        mul *= 128;
+      }
     }
     const end = k + len;
     if (end > e) this.fail(C.PropertyOverrun, `${where(ctx)} Property Length ${len} runs past the end of the packet`);
-    props.clear(d, k, end);
+    // (props.clear, inline: this runs for every 5.0 PUBLISH)
+    props.data = d;
+    props.start = k;
+    props.end = end;
+    props.present = 0;
+    props.userPropertyCount = 0;
+    props.subscriptionIdentifierCount = 0;
+    props.topicAlias = 0;
+    props.subscriptionIdentifier = 0;
+    const base = ctx << 8;
     while (k < end) {
       const id = d[k++];
-      const idx = id < 64 ? PROP_INDEX[id] : 0;
-      if (idx === 0) this.fail(C.UnknownProperty, `${where(ctx)} has an unknown property 0x${hex2(id)}`);
-      if (((PROP_CONTEXTS[id] >> ctx) & 1) === 0) this.fail(C.PropertyNotAllowed, `${propertyName(id)} (0x${hex2(id)}) is not allowed in ${where(ctx)}`);
+      // its type if it may appear here, else 0
+      const type = PROP_IN[base | id];
+      if (type === PropType.Pair) {
+        // the likeliest in a PUBLISH first; it may repeat, the first one is recorded.
+        // Name, then value: two length-prefixed UTF-8 strings, checked here (inline: the
+        // receive hot path); a run of plain ASCII is checked a byte at a time, the rest by scanUtf8
+        if (props.userPropertyCount++ === 0) {
+          props.present |= USER_BIT;
+          props.at[USER_AT] = k;
+        }
+        if (k + 2 > end) this.overrun(id, ctx);
+        let i = k + 2;
+        k = i + ((d[k] << 8) | d[k + 1]);
+        if (k + 2 > end) this.overrun(id, ctx);
+        while (i < k && d[i] << 24 > 0) i++; // 1-127
+        if (i < k && scanUtf8(d, i, k) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "User Property name is not well-formed UTF-8");
+        i = k + 2;
+        k = i + ((d[k] << 8) | d[k + 1]);
+        if (k > end) this.overrun(id, ctx);
+        while (i < k && d[i] << 24 > 0) i++; // 1-127
+        if (i < k && scanUtf8(d, i, k) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "User Property value is not well-formed UTF-8");
+        continue;
+      }
+      if (type === 0) {
+        if (id >= 64 || PROP_INDEX[id] === 0) this.fail(C.UnknownProperty, `${where(ctx)} has an unknown property 0x${hex2(id)}`);
+        this.fail(C.PropertyNotAllowed, `${propertyName(id)} (0x${hex2(id)}) is not allowed in ${where(ctx)}`);
+      }
+      const idx = PROP_INDEX[id];
       const bit = 1 << idx;
       if (props.present & bit) {
         if (PROP_REPEATS[id] === 0 && !(id === 0x0b && ctx === T.PUBLISH)) this.fail(C.DuplicateProperty, `${propertyName(id)} appears twice in ${where(ctx)}`);
@@ -542,56 +580,45 @@ export class Decoder {
         props.present |= bit;
         props.at[idx - 1] = k;
       }
-      const at = k;
-      switch (PROP_TYPE[id]) {
-        case PropType.Byte:
-          if (k + 1 > end) this.overrun(id, ctx);
-          if (d[k] > 1) this.fail(C.InvalidPropertyValue, `${propertyName(id)} must be 0 or 1, not ${d[k]}`);
-          k += 1;
-          break;
-        case PropType.U16: {
-          if (k + 2 > end) this.overrun(id, ctx);
-          const v = (d[k] << 8) | d[k + 1];
-          k += 2;
-          if (id === 0x23) {
-            if (v === 0 || v > this.topicAliasMaximum)
-              this.fail(C.InvalidTopicAlias, v === 0 ? "Topic Alias 0 (§3.3.2.3.4)" : `Topic Alias ${v} is above the maximum of ${this.topicAliasMaximum}`);
-            props.topicAlias = v;
-          } else if (v === 0 && id === 0x21) this.fail(C.InvalidPropertyValue, "Receive Maximum 0 (§3.1.2.11.3)");
-          break;
+      // by type (an if chain: XS tests a switch's cases in turn too)
+      if (type === PropType.U16) {
+        if (k + 2 > end) this.overrun(id, ctx);
+        const v = (d[k] << 8) | d[k + 1];
+        k += 2;
+        if (id === 0x23) {
+          if (v === 0 || v > this.topicAliasMaximum)
+            this.fail(C.InvalidTopicAlias, v === 0 ? "Topic Alias 0 (§3.3.2.3.4)" : `Topic Alias ${v} is above the maximum of ${this.topicAliasMaximum}`);
+          props.topicAlias = v;
+        } else if (v === 0 && id === 0x21) this.fail(C.InvalidPropertyValue, "Receive Maximum 0 (§3.1.2.11.3)");
+      } else if (type === PropType.Varint) {
+        let v = 0;
+        let m = 1;
+        for (let b = 0x80, i = 0; b & 0x80; i++) {
+          if (i === 4) this.fail(C.MalformedVarint, "Subscription Identifier has more than four bytes");
+          if (k >= end) this.overrun(id, ctx);
+          b = d[k++];
+          if (b === 0 && i > 0) this.fail(C.MalformedVarint, "Subscription Identifier is not in its shortest form (§1.5.5)");
+          v += (b & 0x7f) * m;
+          m *= 128;
         }
-        case PropType.U32:
-          if (k + 4 > end) this.overrun(id, ctx);
-          if (id === 0x27 && d[k] === 0 && d[k + 1] === 0 && d[k + 2] === 0 && d[k + 3] === 0) this.fail(C.InvalidPropertyValue, "Maximum Packet Size 0 (§3.1.2.11.4)");
-          k += 4;
-          break;
-        case PropType.Varint: {
-          let v = 0;
-          let m = 1;
-          for (let b = 0x80, i = 0; b & 0x80; i++) {
-            if (i === 4) this.fail(C.MalformedVarint, "Subscription Identifier has more than four bytes");
-            if (k >= end) this.overrun(id, ctx);
-            b = d[k++];
-            if (b === 0 && i > 0) this.fail(C.MalformedVarint, "Subscription Identifier is not in its shortest form (§1.5.5)");
-            v += (b & 0x7f) * m;
-            m *= 128;
-          }
-          if (v === 0) this.fail(C.InvalidSubscriptionId, "Subscription Identifier 0 (§3.8.2.1.2)");
-          if (props.subscriptionIdentifierCount++ === 0) props.subscriptionIdentifier = v;
-          break;
-        }
-        case PropType.Pair:
-          k = this.text(d, this.text(d, k, end, id, ctx), end, id, ctx);
-          props.userPropertyCount++;
-          break;
-        case PropType.Utf8:
-          k = this.text(d, k, end, id, ctx);
-          // §3.3.2.3.5: a Response Topic is a topic name
-          if (id === 0x08 && (k === at + 2 || scanUtf8(d, at + 2, k) !== 0)) this.fail(C.InvalidPropertyValue, "Response Topic is empty or contains a wildcard");
-          break;
-        default:
-          if (k + 2 > end || k + 2 + this.u16(d, k) > end) this.overrun(id, ctx);
-          k += 2 + this.u16(d, k);
+        if (v === 0) this.fail(C.InvalidSubscriptionId, "Subscription Identifier 0 (§3.8.2.1.2)");
+        if (props.subscriptionIdentifierCount++ === 0) props.subscriptionIdentifier = v;
+      } else if (type === PropType.Byte) {
+        if (k + 1 > end) this.overrun(id, ctx);
+        if (d[k] > 1) this.fail(C.InvalidPropertyValue, `${propertyName(id)} must be 0 or 1, not ${d[k]}`);
+        k += 1;
+      } else if (type === PropType.U32) {
+        if (k + 4 > end) this.overrun(id, ctx);
+        if (id === 0x27 && d[k] === 0 && d[k + 1] === 0 && d[k + 2] === 0 && d[k + 3] === 0) this.fail(C.InvalidPropertyValue, "Maximum Packet Size 0 (§3.1.2.11.4)");
+        k += 4;
+      } else if (type === PropType.Utf8) {
+        const at = k;
+        k = this.text(d, k, end, id, ctx);
+        // §3.3.2.3.5: a Response Topic is a topic name
+        if (id === 0x08 && (k === at + 2 || scanUtf8(d, at + 2, k) !== 0)) this.fail(C.InvalidPropertyValue, "Response Topic is empty or contains a wildcard");
+      } else {
+        if (k + 2 > end || k + 2 + this.u16(d, k) > end) this.overrun(id, ctx);
+        k += 2 + this.u16(d, k);
       }
     }
     return end;

@@ -110,6 +110,16 @@ for (let i = 0; i < PROPERTIES.length; i++) {
   PROP_REPEATS[id] = repeats ? 1 : 0;
 }
 Object.freeze(PROP_INDEX.buffer);
+/**
+ * By context and identifier, `PROP_IN[(ctx << 8) | id]`: the property's type when it may
+ * appear in that packet type (or the will, context 0), else 0 (unknown, or not allowed there).
+ * One read per property in the decoder's walk.
+ */
+export const PROP_IN = new Uint8Array(16 << 8);
+for (const [id, , type, contexts] of PROPERTIES) for (let ctx = 0; ctx < 16; ctx++) if ((contexts >> ctx) & 1) PROP_IN[(ctx << 8) | id] = type;
+/** The User Property's bit in {@link Properties.present}, and its place in {@link Properties.at}. */
+export const USER_BIT = 1 << PROP_INDEX[0x26];
+export const USER_AT = PROP_INDEX[0x26] - 1;
 
 /** The name of a property identifier, or "0x.." for an unknown one. */
 export function propertyName(id: number): string {
