@@ -426,6 +426,46 @@ for (const engineName of ENGINES) {
         assert.equal(again.packet.keepalive, 60);
       });
 
+      it("a session resumed under a smaller Receive Maximum: the resends go that many at a time, in order, newer messages behind them", async () => {
+        // connection 1 allows 10 in flight, connection 2 resumes the session and allows 2
+        fake!.connack = (conn) => ({ returnCode: 0, sessionPresent: conn.id > 1, properties: { receiveMaximum: conn.id > 1 ? 2 : 10 } });
+        fake!.ackPublishes = false;
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, clean: false, sessionExpiry: 300, inflightWindow: 8, reconnect: { min: 50, max: 50, jitter: 0 } });
+        await engine.call("connect", c);
+        await connected(c);
+        await engine.call("publishMany", c, "xs5/rm", "m", 0, 5, { qos: 1 });
+        await fake!.until(() => fake!.of("publish", 1).length === 5, 5000, "5 in flight on connection 1");
+        fake!.dropAll();
+        await connected(c, 2);
+        // newer ones, a QoS 1 and a QoS 0, wait behind the resends
+        await engine.call("publish", c, "xs5/rm", { text: "n1" }, { qos: 1 });
+        await engine.call("publish", c, "xs5/rm", { text: "n0" }, { qos: 0 });
+        const on2 = () => fake!.of("publish", 2).map((r) => [r.packet.payload.toString(), r.packet.dup]);
+        await fake!.until(() => on2().length === 2, 5000, "2 resends");
+        await sleep(150);
+        assert.deepEqual(on2(), [["m0", true], ["m1", true]], "no more than the Receive Maximum unanswered");
+        const conn = fake!.conns[1];
+        const ack = (payload: string) => conn.send({ cmd: "puback", messageId: fake!.of("publish", 2).find((r) => r.packet.payload.toString() === payload)!.packet.messageId });
+        ack("m0");
+        await fake!.until(() => on2().length === 3, 5000, "a third after a PUBACK");
+        await sleep(100);
+        assert.deepEqual(on2()[2], ["m2", true]);
+        assert.equal(on2().length, 3);
+        for (const m of ["m1", "m2", "m3", "m4"]) {
+          await fake!.until(() => on2().some(([p]) => p === m), 5000, m);
+          ack(m);
+        }
+        await fake!.until(() => on2().length === 7, 5000, "the newer ones after the resends");
+        assert.deepEqual(on2(), [["m0", true], ["m1", true], ["m2", true], ["m3", true], ["m4", true], ["n1", false], ["n0", false]]);
+        ack("n1");
+        await engine.log.waitCount((e) => e.type === "delivered" && e.client === c, 7, 5000, "all 7 delivered");
+        const st = (await engine.call("stats", c)) as any;
+        assert.equal(st.resent, 5);
+        assert.equal(st.protocolErrors, 0);
+        assert.equal(st.inflight, 0);
+      });
+
       it("pings on the broker's Server Keep Alive, not ours", async () => {
         fake!.connack = () => ({ returnCode: 0, properties: { serverKeepAlive: 1 } });
         const c = uid("c");

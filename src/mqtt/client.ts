@@ -925,6 +925,7 @@ export class MqttClient {
       if (this.checkLimits && this.beyondLimits(at)) continue;
       if (box.isResend(at)) {
         ring[at] |= PUBLISH_DUP; // §3.3.1.1
+        box.resending();
         this.stats.resent++;
       } else {
         if (this.expiring && box.expiredAt(at, this.platform.now())) {

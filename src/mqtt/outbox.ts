@@ -86,9 +86,19 @@ export class Outbox {
    * smaller Receive Maximum (MQTT 5, §4.9). Ids already in flight keep their slots.
    */
   limit: number;
+  /** The slot table's size: QoS 1 and 2 messages held in flight at most. */
+  private readonly window: number;
+  /**
+   * QoS 1 and 2 PUBLISHes sent on this connection, resends included, not yet answered
+   * (PUBACK, PUBCOMP, or a failure): the MQTT 5 send quota used (§4.9), which {@link limit}
+   * bounds. After a reconnect only what goes out again counts, so a session resumed under a
+   * smaller Receive Maximum has its messages resent that many at a time.
+   */
+  private sentHere = 0;
 
   constructor(capacity: number, window: number) {
     this.limit = window;
+    this.window = window;
     this.ring = new Uint8Array(capacity);
     this.view = new DataView(this.ring.buffer);
     // both slot tables as views of one buffer (fewer XS heap slots than two buffers)
@@ -186,12 +196,16 @@ export class Outbox {
     let at = this.normalize(this.cursor);
     while (at !== this.tail) {
       const state = this.ring[at];
-      // SENT here means a resend after a rewind: it keeps its slot and packet id
-      if (state === SENT || (state === QUEUED && (this.ring[at + 1] === 0 || this.inflight < this.limit))) {
+      // SENT here means a resend after a rewind: it keeps its slot and packet id, and waits
+      // for the send quota as a new QoS 1 or 2 message does (which also needs a free slot)
+      if (
+        (state === SENT && this.sentHere < this.limit) ||
+        (state === QUEUED && (this.ring[at + 1] === 0 || (this.inflight < this.window && this.sentHere < this.limit)))
+      ) {
         this.cursor = at;
         return at + ENTRY_HEADER;
       }
-      if (state === QUEUED) break; // QoS 1 or 2 waiting for a window slot
+      if (state === QUEUED || state === SENT) break; // waiting for a window slot or the quota, and all behind it too
       at = this.after(at);
     }
     this.cursor = at;
@@ -267,6 +281,16 @@ export class Outbox {
     return this.ring[offset - ENTRY_HEADER] === SENT;
   }
 
+  /** The resend at `offset` (see {@link isResend}) goes out: it takes its part of the send quota. */
+  resending(): void {
+    this.sentHere++;
+  }
+
+  /** A QoS 1 or 2 PUBLISH sent was answered: its part of the send quota is free (never below none, §4.9). */
+  private answered(): void {
+    if (this.sentHere > 0) this.sentHere--;
+  }
+
   /**
    * The QoS 1 or 2 entry at `offset` goes out with packet id `id` (the caller picked a free one
    * and wrote it into the packet): it takes a window slot and counts as sent from now on,
@@ -275,6 +299,7 @@ export class Outbox {
   assign(offset: number, id: number): void {
     const at = offset - ENTRY_HEADER;
     const k = this.inflight++;
+    this.sentHere++;
     this.slots[k * SLOT] = at;
     this.slotId[k] = id;
     this.ring[at] = SENT;
@@ -337,10 +362,12 @@ export class Outbox {
     const at = this.slots[k * SLOT];
     if (at < 0) {
       if (at !== DROPPED) return WRONG_QOS;
+      this.answered();
       this.release(k);
       return ACKED_AFTER_DROP;
     }
     if (this.ring[at + 1] !== 1) return WRONG_QOS;
+    if (this.sentHere > 0) this.sentHere--; // (answered, inline)
     this.release(k);
     const token = this.view.getUint32(at + 8);
     this.live--;
@@ -358,6 +385,7 @@ export class Outbox {
     if (k < 0) return UNKNOWN_ID;
     const at = this.slots[k * SLOT];
     if (at < 0) return WRONG_QOS;
+    this.answered();
     this.release(k);
     const token = this.view.getUint32(at + 8);
     this.live--;
@@ -376,10 +404,12 @@ export class Outbox {
     if (k < 0) return UNKNOWN_ID;
     const at = this.slots[k * SLOT];
     if (at === DROPPED) {
+      this.answered();
       this.release(k);
       return ACKED_AFTER_DROP;
     }
     if (at < 0) return UNKNOWN_ID;
+    this.answered();
     this.release(k);
     return this.retire(at);
   }
@@ -444,6 +474,7 @@ export class Outbox {
     const at = this.slots[k * SLOT];
     if (at !== RELEASED && at !== RELEASED_DROPPED) return UNKNOWN_ID;
     const token = this.slots[k * SLOT + 1] >>> 0;
+    this.answered();
     this.release(k);
     if (at === RELEASED_DROPPED) return ACKED_AFTER_DROP;
     this.releasedLive--;
@@ -518,6 +549,7 @@ export class Outbox {
    */
   rewind(): void {
     this.cursor = this.normalize(this.head);
+    this.sentHere = 0; // a new connection, a new send quota (§4.9)
     const s = this.slots;
     for (let k = 0; k < this.inflight; ) {
       if (s[k * SLOT] === DROPPED) this.release(k);
@@ -574,6 +606,6 @@ export class Outbox {
   /** Forgets everything. */
   clear(): void {
     this.head = this.tail = this.cursor = 0;
-    this.entries = this.live = this.bytes = this.inflight = this.releasedLive = 0;
+    this.entries = this.live = this.bytes = this.inflight = this.releasedLive = this.sentHere = 0;
   }
 }
