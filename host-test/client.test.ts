@@ -410,6 +410,7 @@ for (const engineName of ENGINES) {
         assert.equal(byFilter["deny/#"].granted, 0x80);
         assert.equal(byFilter["deny/#"].code, "SubscriptionRefused");
         assert.ok(engine.log.of("error", c).some((e) => e.code === "SubscriptionRefused"));
+        assert.equal(((await engine.call("stats", c)) as any).subscriptionsRefused, 1);
       });
 
       it("resends an unacknowledged QoS 1 publish after reconnect: same id, DUP=1, before anything newer", async () => {

@@ -530,10 +530,38 @@ for (const engineName of ENGINES) {
         assert.match(by["xs5/deny"].message, /Not authorized/);
         assert.deepEqual([by["xs5/+/wild"].granted, by["xs5/+/wild"].code], [0xa2, "SubscriptionRefused"]);
         assert.match(by["xs5/+/wild"].message, /Wildcard Subscriptions not supported/);
+        assert.equal(((await engine.call("stats", c)) as any).subscriptionsRefused, 2);
         await engine.call("unsubscribe", c, "xs5/ok");
         const u = await engine.log.waitFor((e) => e.type === "unsuback" && e.client === c, 5000, "UNSUBACK");
         assert.equal(u.code, "SubscriptionRefused");
         assert.match(u.message, /Not authorized/);
+      });
+
+      it("sends no wildcard or shared subscription to a broker that announced it has none: each refused as 0xA2 or 0x9E, counted, the rest subscribed", async () => {
+        fake!.connack = () => ({ returnCode: 0, properties: { wildcardSubscriptionAvailable: false, sharedSubscriptionAvailable: false } });
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });
+        // one before the CONNACK, the others after it (sent at once)
+        await engine.call("subscribe", c, "xs5/+/wild", 1);
+        await engine.call("connect", c);
+        await connected(c);
+        for (const f of ["xs5/plain", "$share/g/xs5/s", "xs5/all/#"]) await engine.call("subscribe", c, f, 1);
+        const acks = await engine.log.waitCount((e) => e.type === "suback" && e.client === c, 4, 5000, "4 subscribe results");
+        const by = Object.fromEntries(acks.map((a) => [a.filter, a]));
+        assert.deepEqual([by["xs5/plain"].granted, by["xs5/plain"].code], [1, null]);
+        for (const [f, rc, name] of [["xs5/+/wild", 0xa2, /Wildcard Subscriptions not supported/], ["xs5/all/#", 0xa2, /Wildcard/], ["$share/g/xs5/s", 0x9e, /Shared Subscriptions not supported/]] as const) {
+          assert.deepEqual([by[f].granted, by[f].code], [rc, "SubscriptionRefused"], f);
+          assert.match(by[f].message, name);
+          assert.match(by[f].message, /not sent/);
+        }
+        // only the plain filter reached the broker, and the connection stayed up
+        const sent = fake!.of("subscribe").flatMap((r) => r.packet.subscriptions.map((x: any) => x.topic));
+        assert.deepEqual(sent, ["xs5/plain"]);
+        const st = (await engine.call("stats", c)) as any;
+        assert.equal(st.subscriptionsRefused, 3);
+        assert.equal(st.connectionLosses, 0);
+        assert.equal(errors(c).filter((e) => e.code === "SubscriptionRefused").length, 3);
+        assert.equal(engine.log.of("connect", c).length, 1);
       });
 
       it("surfaces a server DISCONNECT with its reason code and Reason String, then reconnects", async () => {

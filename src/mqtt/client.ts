@@ -87,6 +87,7 @@ class Counters {
   republished = 0;
   expired = 0;
   qos2AsQos1 = 0;
+  subscriptionsRefused = 0;
   constructor(owner: MqttClient) {
     Object.defineProperty(this, "owner", { value: owner });
     Object.defineProperty(this, "published", { get: published, enumerable: true });
@@ -1076,6 +1077,9 @@ export class MqttClient {
   private sendSubscriptions(): void {
     const half = this.ctl.length / 2;
     const subs = this.subs;
+    const l = this.limits;
+    if (this.v5 && l !== null && !(l.wildcardSubscriptionAvailable && l.sharedSubscriptionAvailable))
+      this.stats.subscriptionsRefused += subs.refuseUnsupported(l.wildcardSubscriptionAvailable, l.sharedSubscriptionAvailable, this.o);
     const batches = subs.toSend((batch) => !subs.useSids && this.sizeOfSubscribe(batch) <= half);
     if (batches.length === 0) return;
     for (const subscriptions of batches) {
@@ -1169,9 +1173,12 @@ export class MqttClient {
         return;
       }
       case T.SUBACK:
-      case T.UNSUBACK:
-        if (!this.subs.acked(p.type, p.packetId, p.data, p.payloadStart, p.payloadEnd, this.o)) this.stats.unknownAcks++;
+      case T.UNSUBACK: {
+        const refused = this.subs.acked(p.type, p.packetId, p.data, p.payloadStart, p.payloadEnd, this.o);
+        if (refused < 0) this.stats.unknownAcks++;
+        else this.stats.subscriptionsRefused += refused;
         return;
+      }
       case T.DISCONNECT:
         if (this.v5) return this.serverDisconnect(p);
         return this.protocolFailure(new ProtocolError(ProtocolCode.UnexpectedPacket, "a broker does not send disconnect"));

@@ -216,6 +216,12 @@ export interface ClientStats {
    * as QoS 1): done as at QoS 1, delivered at least once rather than exactly once.
    */
   qos2AsQos1: number;
+  /**
+   * Subscriptions refused: by the broker's SUBACK (0x80, or a 5.0 reason code), or under
+   * MQTT 5 not sent because the broker announced it does not support them (wildcard or
+   * shared subscriptions); each also reported to onError and the subscribe callback.
+   */
+  subscriptionsRefused: number;
 }
 
 /** Every default, in one place. */

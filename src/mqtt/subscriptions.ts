@@ -172,6 +172,36 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
     return batches;
   }
 
+  /**
+   * MQTT 5: the filters not yet sent that this broker said it does not support (Wildcard
+   * Subscription Available or Shared Subscription Available 0 in its CONNACK, §3.2.2.3.11,
+   * §3.2.2.3.13) are not sent, since it would end the connection for them (0xA2, 0x9E):
+   * each is removed and reported as a SUBACK refusal with that code is. Returns how many.
+   */
+  refuseUnsupported(wildcards: boolean, shared: boolean, report: { onError?(e: MqttError): void }): number {
+    const refused: [string, number][] = [];
+    for (let i = 0; i < this.size; i++) {
+      const row = this.at(i);
+      if (row.value.state !== SubState.ToSend) continue;
+      const f = row.filter;
+      if (!shared && f.startsWith("$share/")) refused.push([f, 0x9e]);
+      else if (!wildcards && (f.includes("+") || f.includes("#"))) refused.push([f, 0xa2]);
+    }
+    for (const [filter, code] of refused) {
+      const row = this.get(filter)!.value;
+      const done = row.done;
+      row.done = null;
+      row.state = SubState.Sent; // never sent: out of the next toSend until removed
+      if (this.dispatching) (this.deferred ??= []).push(filter);
+      else this.delete(filter);
+      const why = code === 0x9e ? "the broker does not support shared subscriptions" : "the broker does not support wildcard subscriptions";
+      const err = new ReasonCodeError(ErrorCode.SubscriptionRefused, `${why}: the subscription to ${filter} was not sent`, code, reasonName(code, PacketType.SUBACK), null);
+      report.onError?.(err);
+      done?.(err, code);
+    }
+    return refused.length;
+  }
+
   /** A SUBSCRIBE with id `id` went out for `batch`. */
   subscribed(id: number, batch: Subscription[]): void {
     const filters = batch.map((s) => s.topic);
@@ -195,11 +225,11 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
    * SUBACK or UNSUBACK (`type`) for `id`, its return (reason) codes in `codes[start, end)`.
    * A refused filter (0x80 or above; in MQTT 5 each code names why) is removed and reported
    * to `report.onError` and to its own callback; an UNSUBACK failure (MQTT 5) goes to the
-   * UNSUBSCRIBE's callback. Returns false for an id that no request holds.
+   * UNSUBSCRIBE's callback. Returns the filters refused, or -1 for an id that no request holds.
    */
-  acked(type: number, id: number, codes: Uint8Array, start: number, end: number, report: { onError?(e: MqttError): void }): boolean {
+  acked(type: number, id: number, codes: Uint8Array, start: number, end: number, report: { onError?(e: MqttError): void }): number {
     const req = this.requests.get(id);
-    if (!req || req.type !== (type === PacketType.SUBACK ? PacketType.SUBSCRIBE : PacketType.UNSUBSCRIBE)) return false;
+    if (!req || req.type !== (type === PacketType.SUBACK ? PacketType.SUBSCRIBE : PacketType.UNSUBSCRIBE)) return -1;
     this.requests.delete(id);
     const n = end - start;
     if (type === PacketType.UNSUBACK) {
@@ -213,8 +243,9 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
         }
       }
       req.done?.(err);
-      return true;
+      return 0;
     }
+    let refused = 0;
     for (let i = 0; i < req.filters.length; i++) {
       const filter = req.filters[i];
       const code = i < n ? codes[start + i] : 0x80;
@@ -224,6 +255,7 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
       const done = row.done;
       row.done = null;
       if (code >= 0x80) {
+        refused++;
         this.delete(filter);
         const err =
           code === 0x80
@@ -236,6 +268,6 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
         done?.(null, code);
       }
     }
-    return true;
+    return refused;
   }
 }
