@@ -323,14 +323,23 @@ for (const engineName of ENGINES) {
           inboundQos2: 12,
           maxInboundPacketSize: 4096,
           requestProblemInformation: false,
+          connectUserProperties: { fw: "1.2", zone: ["a", "b"] },
           will: { topic: "xs5/w", payload: hex("bye"), qos: 1, retain: false, properties: { willDelayInterval: 30, messageExpiryInterval: 600 } },
         });
         await engine.call("connect", c);
         const p = (await fake!.waitFor((x) => x.packet.cmd === "connect", 5000, "CONNECT")).packet;
         assert.equal(p.protocolVersion, 5);
         assert.equal(p.clean, false);
-        assert.deepEqual(p.properties, { sessionExpiryInterval: 3600, receiveMaximum: 12, maximumPacketSize: 4096, requestProblemInformation: false });
+        assert.deepEqual(JSON.parse(JSON.stringify(p.properties)), {
+          sessionExpiryInterval: 3600,
+          receiveMaximum: 12,
+          maximumPacketSize: 4096,
+          requestProblemInformation: false,
+          userProperties: { fw: "1.2", zone: ["a", "b"] },
+        });
         assert.deepEqual(p.will.properties, { willDelayInterval: 30, messageExpiryInterval: 600 });
+        // 3.1.1 has no properties to carry them
+        await assert.rejects(engine.call("create", uid("e"), { clientId: "e", brokers: [local(fake!.port)], connectUserProperties: { a: "b" } }), /need protocolVersion 5/);
         const d = uid("d");
         await engine.call("create", d, { clientId: d, brokers: [local(fake!.port)], protocolVersion: 5 });
         await engine.call("connect", d);

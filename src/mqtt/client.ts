@@ -252,8 +252,11 @@ export class MqttClient {
     this.window = s.inflightWindow;
     this.keepaliveS = s.keepalive;
     this.pingTimeoutMs = s.pingTimeoutMs;
-    if (!this.v5 && (options.sessionExpiry !== undefined || options.maxInboundPacketSize !== undefined || options.requestProblemInformation !== undefined || options.will?.properties))
-      throw new MqttError(ErrorCode.InvalidArgument, "sessionExpiry, maxInboundPacketSize, requestProblemInformation and will properties need protocolVersion 5");
+    if (
+      !this.v5 &&
+      (options.sessionExpiry !== undefined || options.maxInboundPacketSize !== undefined || options.requestProblemInformation !== undefined || options.will?.properties || options.connectUserProperties)
+    )
+      throw new MqttError(ErrorCode.InvalidArgument, "sessionExpiry, maxInboundPacketSize, requestProblemInformation, connectUserProperties and will properties need protocolVersion 5");
     const cf = this.connectFields();
     const connectSize = this.v5 ? sizeOfConnect5(cf) : sizeOfConnect(cf); // validates the options
     this.ctl = new Uint8Array(Math.max(s.sendBufferSize, connectSize, 64));
@@ -303,6 +306,7 @@ export class MqttClient {
       if (o.maxInboundPacketSize !== undefined) p.maximumPacketSize = o.maxInboundPacketSize;
       if (o.requestProblemInformation === false) p.requestProblemInformation = 0;
       if (this.inAliases > 0) p.topicAliasMaximum = this.inAliases;
+      if (o.connectUserProperties) p.userProperties = o.connectUserProperties;
       f.properties = p;
     }
     return f;

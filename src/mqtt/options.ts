@@ -3,7 +3,7 @@
  * once at construction. Nothing here runs per message.
  */
 import type { Bytes } from "./encode.js";
-import type { PropertiesFields, Will5Fields } from "./encode5.js";
+import type { PropertiesFields, UserProperties, Will5Fields } from "./encode5.js";
 import { ErrorCode, MqttError } from "./errors.js";
 import type { Message } from "./message.js";
 import type { BrokerAddress } from "./platform.js";
@@ -55,6 +55,8 @@ export interface ClientOptions {
   requestProblemInformation?: boolean;
   /** MQTT 5: the largest packet we accept, announced as Maximum Packet Size; default none (we take any size, in fragments). */
   maxInboundPacketSize?: number;
+  /** MQTT 5: User Properties sent in every CONNECT (§3.1.2.11.8), name to value or values in order. */
+  connectUserProperties?: UserProperties;
   /** The will; under MQTT 5 with its properties (willDelayInterval, messageExpiryInterval, contentType, ...). */
   will?: Will5Fields | null;
   username?: string | null;
