@@ -60,6 +60,8 @@ export const Reason = Object.freeze({
   ReceiveMaximumExceeded: 0x93,
   TopicAliasInvalid: 0x94,
   PacketTooLarge: 0x95,
+  SharedSubscriptionsNotSupported: 0x9e,
+  WildcardSubscriptionsNotSupported: 0xa2,
 } as const);
 
 /** The name of a reason code in the packet it came in (`type`), e.g. "Normal disconnection" for DISCONNECT 0. */

@@ -9,7 +9,7 @@ import type { Subscription5 } from "./encode5.js";
 import { ErrorCode, MqttError, ReasonCodeError } from "./errors.js";
 import type { MessageHandler } from "./options.js";
 import { PacketType } from "./packet.js";
-import { reasonName } from "./reasons.js";
+import { Reason, reasonName } from "./reasons.js";
 import { SubscriptionTable, type SubscriptionEntry } from "./topic.js";
 
 /** Where a filter stands with the broker. */
@@ -184,8 +184,8 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
       const row = this.at(i);
       if (row.value.state !== SubState.ToSend) continue;
       const f = row.filter;
-      if (!shared && f.startsWith("$share/")) refused.push([f, 0x9e]);
-      else if (!wildcards && (f.includes("+") || f.includes("#"))) refused.push([f, 0xa2]);
+      if (!shared && f.startsWith("$share/")) refused.push([f, Reason.SharedSubscriptionsNotSupported]);
+      else if (!wildcards && (f.includes("+") || f.includes("#"))) refused.push([f, Reason.WildcardSubscriptionsNotSupported]);
     }
     for (const [filter, code] of refused) {
       const row = this.get(filter)!.value;
@@ -194,7 +194,7 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
       row.state = SubState.Sent; // never sent: out of the next toSend until removed
       if (this.dispatching) (this.deferred ??= []).push(filter);
       else this.delete(filter);
-      const why = code === 0x9e ? "the broker does not support shared subscriptions" : "the broker does not support wildcard subscriptions";
+      const why = code === Reason.SharedSubscriptionsNotSupported ? "the broker does not support shared subscriptions" : "the broker does not support wildcard subscriptions";
       const err = new ReasonCodeError(ErrorCode.SubscriptionRefused, `${why}: the subscription to ${filter} was not sent`, code, reasonName(code, PacketType.SUBACK), null);
       report.onError?.(err);
       done?.(err, code);
