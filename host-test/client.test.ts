@@ -321,9 +321,10 @@ for (const engineName of ENGINES) {
           assert.equal(errors[0].returnCode, rc);
           const times = fake!.of("connect").map((r) => r.at);
           const gaps = times.slice(1).map((t, i) => t - times[i]);
-          // 100, 200, 400 ms: doubling, never a tight loop
-          assert.ok(gaps[0] >= 90, `first retry after ${gaps[0]} ms`);
-          assert.ok(gaps[1] >= 1.6 * gaps[0] && gaps[2] >= 1.6 * gaps[1], `gaps grow: ${gaps}`);
+          // 100, 200, 400 ms: doubling, never a tight loop. A timer never fires early, but a
+          // loaded machine may fire one late, so each gap is held to its own lower bound (the
+          // exact schedule is the manual-clock backoffDelay test's, in session.test)
+          for (const [k, least] of [90, 190, 380].entries()) assert.ok(gaps[k] >= least, `retry ${k + 1} after ${gaps[k]} ms, before ${least}: ${gaps}`);
           assert.equal(engine.log.of("connect", c).length, 0);
         });
       }
