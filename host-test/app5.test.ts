@@ -117,13 +117,21 @@ for (const engine of ENGINES) {
 
       it('"auto" falls back to 3.1.1, delivers the readings, and keeps 3.1.1 for that broker until restart', async () => {
         const got: string[] = [];
+        const statuses: { state: string; lastError?: string }[] = [];
         watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${aedes.port}`, { reconnectPeriod: 0 });
-        watcher.on("message", (topic) => got.push(topic));
+        watcher.on("message", (topic, payload) => {
+          got.push(topic);
+          if (topic.endsWith("/status")) statuses.push(JSON.parse(payload.toString()));
+        });
         await watcher.subscribeAsync(`${prefix}/${id}/#`, { qos: 1 });
         dev = await device(engine);
         await dev.start(config(aedes.port));
         await until(() => got.filter((t) => t.endsWith("/env")).length >= 3, 10000, "3 env readings through aedes");
         assert.equal(refusals().length, 1, dev.console.join("\n"));
+        // the fallback is said once, as such: not an error line, not the status's lastError
+        assert.ok(!dev.console.some((l) => /mqtt (ConnectionRefused|NoConnack)/.test(l)), dev.console.join("\n"));
+        const online = statuses.filter((st) => st.state === "online");
+        assert.ok(online.length > 0 && online.every((st) => st.lastError === undefined), JSON.stringify(statuses));
         assert.equal((await dev.stats()).client.protocolVersion, 4);
         // an outage: the client reconnects in 3.1.1 without trying 5.0 again
         await dev.network(false);

@@ -199,17 +199,18 @@ export class App {
   /**
    * Protocol "auto": whether `error`, from a 5.0 attempt, is a broker refusing the version (a
    * 3.1.1 CONNACK 0x01, a 5.0 CONNACK 0x84, or the connection closed before any CONNACK);
-   * if so the broker is remembered and the client remade in 3.1.1.
+   * if so the broker is remembered, the client remade in 3.1.1, and true returned.
    */
-  private refusedVersion(client: MqttClient, error: MqttError): void {
-    if (this.config.protocol !== "auto" || client !== this.client || this.version() !== 5) return;
+  private refusedVersion(client: MqttClient, error: MqttError): boolean {
+    if (this.config.protocol !== "auto" || client !== this.client || this.version() !== 5) return false;
     const e = error as MqttError & { returnCode?: number; reasonCode?: number };
     const refused = error.code === "ConnectionRefused" ? e.returnCode === 1 || e.reasonCode === 0x84 : error.code === "NoConnack";
-    if (!refused) return;
+    if (!refused) return false;
     const b = client.broker;
     this.only311.push(`${b.host}:${b.port}`);
     this.log(`${b.host}:${b.port} refused MQTT 5.0 (${error.message}): speaking 3.1.1 to it until restart`);
     this.fallbackTimer.set(0);
+    return true;
   }
 
   /** The client again, as {@link version} now says (the journal's readings go to the new one). */
@@ -264,9 +265,10 @@ export class App {
           this.log(`mqtt disconnected: ${error ? error.message : "closed"}`);
         },
         onError: (error: MqttError) => {
+          // a broker refusing 5.0 under "auto" is a fallback, said as such, not an error to report in the status
+          if (this.refusedVersion(client, error)) return;
           this.lastError = `${error.code}: ${error.message}`;
           this.log(`mqtt ${this.lastError}`);
-          this.refusedVersion(client, error);
         },
         onDelivered: (token) => {
           this.journal?.delivered(token);
