@@ -475,6 +475,37 @@ for (const engineName of ENGINES) {
         assert.equal(st.inflight, 0);
       });
 
+      it("a resumed session: the PUBCOMP of a message released on the earlier connection frees no quota on this one", async () => {
+        fake!.connack = (conn) => ({ returnCode: 0, sessionPresent: conn.id > 1, properties: { receiveMaximum: 2 } });
+        fake!.ackPublishes = false;
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, clean: false, sessionExpiry: 300, reconnect: { min: 50, max: 50, jitter: 0 } });
+        await engine.call("connect", c);
+        await connected(c);
+        // connection 1: a QoS 2 message past its PUBREC (PUBREL sent, no PUBCOMP), then one QoS 1 message unanswered
+        await engine.call("publish", c, "xs5/rel", { text: "r" }, { qos: 2 });
+        const r = await fake!.waitFor((x) => x.packet.cmd === "publish" && x.packet.qos === 2, 5000, "the QoS 2 PUBLISH");
+        fake!.conns[0].send({ cmd: "pubrec", messageId: r.packet.messageId });
+        await fake!.waitFor((x) => x.packet.cmd === "pubrel", 5000, "PUBREL");
+        await engine.call("publishMany", c, "xs5/rel", "m", 0, 3, { qos: 1 });
+        await fake!.until(() => fake!.of("publish", 1).length === 2, 5000, "m0 (the quota of 2 is r's and m0's)");
+        fake!.dropAll();
+        await connected(c, 2);
+        // connection 2: the PUBREL again, then the resend of m0 and m1 (2, the quota), then m2 waits
+        await fake!.waitFor((x) => x.conn === 2 && x.packet.cmd === "pubrel", 5000, "PUBREL again");
+        const on2 = () => fake!.of("publish", 2).map((x) => x.packet.payload.toString());
+        await fake!.until(() => on2().length === 2, 5000, "2 on connection 2");
+        assert.deepEqual(on2(), ["m0", "m1"]);
+        fake!.conns[1].send({ cmd: "pubcomp", messageId: r.packet.messageId });
+        await engine.log.waitFor((e) => e.type === "delivered" && e.client === c, 5000, "r delivered by its PUBCOMP");
+        await sleep(150);
+        assert.deepEqual(on2(), ["m0", "m1"], "m0 and m1 still hold the quota");
+        const m0 = fake!.of("publish", 2)[0].packet.messageId;
+        fake!.conns[1].send({ cmd: "puback", messageId: m0 });
+        await fake!.until(() => on2().length === 3, 5000, "m2 after a PUBACK");
+        assert.deepEqual(on2(), ["m0", "m1", "m2"]);
+      });
+
       it("pings on the broker's Server Keep Alive, not ours", async () => {
         fake!.connack = () => ({ returnCode: 0, properties: { serverKeepAlive: 1 } });
         const c = uid("c");

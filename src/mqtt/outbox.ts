@@ -69,6 +69,8 @@ export class Outbox {
   private slotId: Uint16Array;
   /** PUBRECs counted, for the order of resent PUBRELs. */
   private recs = 0;
+  /** `recs` at the last {@link rewind}: a PUBREC numbered at or below it came on an earlier connection. */
+  private recsAtConnect = 0;
   /** Released messages awaiting PUBCOMP (not those dropped before their PUBREC): held, but no longer in the ring. */
   private releasedLive = 0;
   private inflight = 0;
@@ -474,7 +476,8 @@ export class Outbox {
     const at = this.slots[k * SLOT];
     if (at !== RELEASED && at !== RELEASED_DROPPED) return UNKNOWN_ID;
     const token = this.slots[k * SLOT + 1] >>> 0;
-    this.answered();
+    // a message released on an earlier connection took no quota on this one (its PUBREL does not count)
+    if (((this.slots[k * SLOT + 2] - this.recsAtConnect) | 0) > 0) this.answered(); // (as int32: the count wraps in the slot table)
     this.release(k);
     if (at === RELEASED_DROPPED) return ACKED_AFTER_DROP;
     this.releasedLive--;
@@ -550,6 +553,7 @@ export class Outbox {
   rewind(): void {
     this.cursor = this.normalize(this.head);
     this.sentHere = 0; // a new connection, a new send quota (§4.9)
+    this.recsAtConnect = this.recs | 0;
     const s = this.slots;
     for (let k = 0; k < this.inflight; ) {
       if (s[k * SLOT] === DROPPED) this.release(k);
