@@ -559,13 +559,13 @@ export class Outbox {
       if (s[k * SLOT] === DROPPED) this.release(k);
       else k++;
     }
-    // released first, by PUBREC order (a small table: insertion sort)
+    // released first, by PUBREC order (a small table: insertion sort; compared as int32, the order wrapping in the slot table)
     let released = 0;
     for (let k = 0; k < this.inflight; k++) {
       if (s[k * SLOT] > RELEASED) continue;
       let j = released++;
       this.swap(j, k);
-      while (j > 0 && s[(j - 1) * SLOT + 2] > s[j * SLOT + 2]) {
+      while (j > 0 && ((s[(j - 1) * SLOT + 2] - s[j * SLOT + 2]) | 0) > 0) {
         this.swap(j - 1, j);
         j--;
       }
