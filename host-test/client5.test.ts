@@ -604,6 +604,49 @@ for (const engineName of ENGINES) {
         assert.equal(engine.log.of("connect", c).length, 1);
       });
 
+      it("a refusal's callback may subscribe: an explicit topic goes at once, another wildcard waits and is refused at the next send", async () => {
+        fake!.connack = () => ({ returnCode: 0, properties: { wildcardSubscriptionAvailable: false } });
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });
+        await engine.call("subscribeOr", c, "xs5/+/a", 1, ["xs5/1/a", "xs5/+/b"]);
+        await engine.call("subscribe", c, "xs5/#", 1);
+        // one that subscribes itself again when refused: once per send, not a recursion
+        await engine.call("subscribeOr", c, "xs5/+/c", 1, ["xs5/+/c"]);
+        await engine.call("connect", c);
+        await connected(c);
+        await engine.log.waitCount((e) => e.type === "suback" && e.client === c, 4, 5000, "3 refusals and the fallback's SUBACK");
+        await engine.call("subscribe", c, "xs5/plain", 1); // the next send refuses the waiting wildcards
+        const acks = await engine.log.waitCount((e) => e.type === "suback" && e.client === c, 7, 5000, "7 subscribe results");
+        assert.equal(acks.filter((a) => a.filter === "xs5/+/c" && a.granted === 0xa2).length, 2, "refused at each send");
+        const by = Object.fromEntries(acks.filter((a) => a.filter !== "xs5/+/c").map((a) => [a.filter, [a.granted, a.code]]));
+        assert.deepEqual(by, {
+          "xs5/+/a": [0xa2, "SubscriptionRefused"],
+          "xs5/#": [0xa2, "SubscriptionRefused"],
+          "xs5/1/a": [1, null],
+          "xs5/+/b": [0xa2, "SubscriptionRefused"],
+          "xs5/plain": [1, null],
+        });
+        assert.deepEqual(fake!.of("subscribe").flatMap((r) => r.packet.subscriptions.map((x: any) => x.topic)), ["xs5/1/a", "xs5/plain"], "no wildcard ever sent");
+        const st = (await engine.call("stats", c)) as any;
+        assert.equal(st.subscriptionsRefused, 5);
+        assert.equal(st.connectionLosses, 0);
+      });
+
+      it("a PUBACK failure for a QoS 2 message before its PUBREC ends it and frees its slot", async () => {
+        fake!.ackPublishes = false;
+        const c = uid("c");
+        await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5 });
+        await engine.call("connect", c);
+        await connected(c);
+        const t = ((await engine.call("publish", c, "xs5/q2", { text: "two" }, { qos: 2 })) as any).token;
+        const p = await fake!.waitFor((x) => x.packet.cmd === "publish", 5000, "PUBLISH");
+        fake!.conns[0].send({ cmd: "puback", messageId: p.packet.messageId, reasonCode: 0x97 });
+        const drop = await engine.log.waitFor((e) => e.type === "drop" && e.client === c, 5000, "the drop");
+        assert.deepEqual([drop.reason, drop.token], ["refused", t]);
+        const st = (await engine.call("stats", c)) as any;
+        assert.deepEqual([st.refusedByBroker, st.inflight, st.queued, st.protocolErrors], [1, 0, 0, 0]);
+      });
+
       it("surfaces a server DISCONNECT with its reason code and Reason String, then reconnects", async () => {
         const c = uid("c");
         await engine.call("create", c, { clientId: c, brokers: [local(fake!.port)], protocolVersion: 5, reconnect: { min: 50, max: 3000, jitter: 0 } });

@@ -188,6 +188,7 @@ const MALFORMED: [string, string, string][] = [
   ["Payload Format Indicator 2 (§3.3.2.3.2)", "3006 000174 02 0102", "InvalidPropertyValue"],
   ["a Response Topic with a wildcard (§3.3.2.3.5)", "3008 000174 04 0800012b", "InvalidPropertyValue"],
   ["a User Property that is not UTF-8 (§1.5.7)", "400a 0001 00 06 260001c00000", "MalformedUtf8"],
+  ["a User Property name that is not UTF-8, its value length cut off", "4008 0001 00 04 26 0001 c0", "MalformedUtf8"],
   ["a User Property name with U+0000 after ASCII (§1.5.4)", "400c 0001 00 08 26 0002 6100 0001 62", "MalformedUtf8"],
   ["a User Property value with a lone continuation byte after ASCII (§1.5.4)", "400d 0001 00 09 26 0001 61 0003 616280", "MalformedUtf8"],
   ["a User Property value with an overlong form after ASCII (§1.5.4)", "400d 0001 00 09 26 0001 61 0003 61c0af", "MalformedUtf8"],

@@ -172,6 +172,8 @@ export class MqttClient {
   private entry = NONE;
   private entryPos = 0;
   private pumping = false;
+  /** sendSubscriptions is refusing filters the broker does not support (their callbacks may subscribe). */
+  private refusingSubs = false;
   /** The PUBLISH being queued; its packet id is written when it is first sent. */
   private readonly fields: PublishFields = { topic: "", topicBytes: null, payload: "", qos: 0, retain: false, dup: false, packetId: 1 };
   private lastId = 0;
@@ -1079,12 +1081,23 @@ export class MqttClient {
    * fits half the send buffer; under Subscription Identifiers one per filter, carrying its identifier.
    */
   private sendSubscriptions(): void {
+    // a done or onError callback of the refusals below subscribed: what it added goes after them, from here
+    if (this.refusingSubs) return;
     const half = this.ctl.length / 2;
     const subs = this.subs;
     const l = this.limits;
-    if (this.v5 && l !== null && !(l.wildcardSubscriptionAvailable && l.sharedSubscriptionAvailable))
-      this.stats.subscriptionsRefused += subs.refuseUnsupported(l.wildcardSubscriptionAvailable, l.sharedSubscriptionAvailable, this.o);
-    const batches = subs.toSend((batch) => !subs.useSids && this.sizeOfSubscribe(batch) <= half);
+    const wildcards = !this.v5 || l === null || l.wildcardSubscriptionAvailable;
+    const shared = !this.v5 || l === null || l.sharedSubscriptionAvailable;
+    if (!wildcards || !shared) {
+      this.refusingSubs = true;
+      try {
+        this.stats.subscriptionsRefused += subs.refuseUnsupported(wildcards, shared, this.o);
+      } finally {
+        this.refusingSubs = false;
+      }
+      if (this.state !== S.Connected) return; // closed from a callback
+    }
+    const batches = subs.toSend((batch) => !subs.useSids && this.sizeOfSubscribe(batch) <= half, wildcards, shared);
     if (batches.length === 0) return;
     for (const subscriptions of batches) {
       const properties = subs.useSids ? { subscriptionIdentifier: subs.get(subscriptions[0].topic)!.value.sid } : null;
@@ -1129,7 +1142,8 @@ export class MqttClient {
       case T.PUBLISH:
         return this.onPublish(this.message); // p is the message: the decoder fills it
       case T.PUBACK: {
-        if (p.reasonCode >= 0x80) return this.refusedByBroker(p, this.outbox.ack(p.packetId));
+        // a failure ends the message whatever its QoS (a QoS 2 one before its PUBREC too: the broker took it as QoS 1)
+        if (p.reasonCode >= 0x80) return this.refusedByBroker(p, this.outbox.refuse(p.packetId));
         const token = this.outbox.ack(p.packetId);
         if (token >= 0) this.delivered(token);
         else if (token === WRONG_QOS) {

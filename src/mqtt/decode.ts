@@ -558,9 +558,10 @@ export class Decoder {
         if (k + 2 > end) this.overrun(id, ctx);
         let i = k + 2;
         k = i + ((d[k] << 8) | d[k + 1]);
-        if (k + 2 > end) this.overrun(id, ctx);
+        if (k > end) this.overrun(id, ctx);
         while (i < k && d[i] << 24 > 0) i++; // 1-127
         if (i < k && scanUtf8(d, i, k) === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "User Property name is not well-formed UTF-8");
+        if (k + 2 > end) this.overrun(id, ctx);
         i = k + 2;
         k = i + ((d[k] << 8) | d[k + 1]);
         if (k > end) this.overrun(id, ctx);

@@ -153,7 +153,7 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
   }
 
   /** The filters not yet sent on this connection, in batches of SUBSCRIBE entries that `fits` accepts. */
-  toSend(fits: (batch: Subscription5[]) => boolean): Subscription5[][] {
+  toSend(fits: (batch: Subscription5[]) => boolean, wildcards = true, shared = true): Subscription5[][] {
     const batches: Subscription5[][] = [];
     let batch: Subscription5[] = [];
     const t = this;
@@ -161,6 +161,8 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
       const row = t.at(i);
       const v = row.value;
       if (v.state !== SubState.ToSend) continue;
+      // (one a callback of refuseUnsupported added waits: it is refused at the next send)
+      if ((!wildcards || !shared) && Subscriptions.unsupported(row.filter, wildcards, shared) !== 0) continue;
       const s = { topic: row.filter, qos: row.qos, nl: v.nl, rap: v.rap, rh: v.rh };
       if (batch.length > 0 && !fits([...batch, s])) {
         batches.push(batch);
@@ -173,27 +175,38 @@ export class Subscriptions extends SubscriptionTable<SubRow> {
   }
 
   /**
-   * MQTT 5: the filters not yet sent that this broker said it does not support (Wildcard
-   * Subscription Available or Shared Subscription Available 0 in its CONNACK, §3.2.2.3.11,
-   * §3.2.2.3.13) are not sent, since it would end the connection for them (0xA2, 0x9E):
-   * each is removed and reported as a SUBACK refusal with that code is. Returns how many.
+   * MQTT 5: the reason code under which `filter` may not be sent to a broker that announced
+   * no wildcard subscriptions (`wildcards` false: 0xA2) or no shared ones (`shared` false:
+   * 0x9E), §3.2.2.3.11, §3.2.2.3.13; 0 when it may be sent.
+   */
+  static unsupported(filter: string, wildcards: boolean, shared: boolean): number {
+    if (!shared && filter.startsWith("$share/")) return Reason.SharedSubscriptionsNotSupported;
+    if (!wildcards && (filter.includes("+") || filter.includes("#"))) return Reason.WildcardSubscriptionsNotSupported;
+    return 0;
+  }
+
+  /**
+   * MQTT 5: the filters not yet sent that this broker said it does not support
+   * ({@link unsupported}) are not sent, since it would end the connection for them: each is
+   * removed and reported as a SUBACK refusal with that code is. All are taken out before
+   * any callback runs, so a callback may subscribe or unsubscribe. Returns how many.
    */
   refuseUnsupported(wildcards: boolean, shared: boolean, report: { onError?(e: MqttError): void }): number {
-    const refused: [string, number][] = [];
+    const refused: { filter: string; code: number; done: SubscribeDone | null }[] = [];
     for (let i = 0; i < this.size; i++) {
       const row = this.at(i);
       if (row.value.state !== SubState.ToSend) continue;
-      const f = row.filter;
-      if (!shared && f.startsWith("$share/")) refused.push([f, Reason.SharedSubscriptionsNotSupported]);
-      else if (!wildcards && (f.includes("+") || f.includes("#"))) refused.push([f, Reason.WildcardSubscriptionsNotSupported]);
+      const code = Subscriptions.unsupported(row.filter, wildcards, shared);
+      if (code !== 0) refused.push({ filter: row.filter, code, done: row.value.done });
     }
-    for (const [filter, code] of refused) {
-      const row = this.get(filter)!.value;
-      const done = row.done;
+    for (const r of refused) {
+      const row = this.get(r.filter)!.value;
       row.done = null;
-      row.state = SubState.Sent; // never sent: out of the next toSend until removed
-      if (this.dispatching) (this.deferred ??= []).push(filter);
-      else this.delete(filter);
+      row.state = SubState.Sent; // never sent: out of toSend until removed
+      if (this.dispatching) (this.deferred ??= []).push(r.filter);
+      else this.delete(r.filter);
+    }
+    for (const { filter, code, done } of refused) {
       const why = code === Reason.SharedSubscriptionsNotSupported ? "the broker does not support shared subscriptions" : "the broker does not support wildcard subscriptions";
       const err = new ReasonCodeError(ErrorCode.SubscriptionRefused, `${why}: the subscription to ${filter} was not sent`, code, reasonName(code, PacketType.SUBACK), null);
       report.onError?.(err);

@@ -153,6 +153,26 @@ export function makeDriver(platform: Platform, emit: DriverEmit) {
         return { error: errorOf(e) };
       }
     },
+    /**
+     * Subscribes `filter`; when it is refused, its callback subscribes each of `fallbacks`, as
+     * an application falling back to explicit topics would (a subscribe from inside the callback).
+     */
+    subscribeOr(name: string, filter: string, qos: number, fallbacks: string[]) {
+      const c = get(name);
+      const done = (f: string) => (error: MqttError | null, granted: number) => emit({ type: "suback", client: name, filter: f, granted, code: error?.code ?? null, message: error?.message ?? null });
+      try {
+        c.subscribe(filter, {
+          qos,
+          done: (error, granted) => {
+            done(filter)(error, granted);
+            if (error) for (const f of fallbacks) c.subscribe(f, { qos, done: done(f) });
+          },
+        });
+        return { ok: true };
+      } catch (e) {
+        return { error: errorOf(e) };
+      }
+    },
     unsubscribe(name: string, filter: string) {
       try {
         get(name).unsubscribe(filter, (error) => emit({ type: "unsuback", client: name, filter, code: error?.code ?? null, message: error?.message ?? null }));
