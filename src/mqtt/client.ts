@@ -405,11 +405,11 @@ export class MqttClient {
    */
   private aliasedHead(th: TopicHead, n: number): boolean {
     const gen = this.aliasGen;
-    if (th.shortGen === gen) return th.prepareShort(n, this.maxPacket, this.size);
     if (th.aliasGen !== gen) {
       th.aliasGen = gen;
       th.alias = 0;
-    } else if (th.alias === 0) {
+    } else if (th.alias > 0) return th.prepareShort(n, this.maxPacket, this.size); // the alias names it on this connection
+    else if (th.alias === 0) {
       if (this.aliasNext <= this.aliasMax) {
         this.direct = false; // through pump, which sends topic and alias
         return false;
@@ -1030,7 +1030,6 @@ export class MqttClient {
     parts[7] = end;
     if (making) {
       th.alias = alias;
-      th.shortGen = this.aliasGen;
       th.payload = -1; // the direct path makes the short head
       this.aliasNext++;
     }

@@ -35,8 +35,6 @@ export class TopicHead {
    */
   alias = 0;
   aliasGen = 0;
-  /** `aliasGen` once `alias` names the topic on that connection (-1 before): the short head may be used. */
-  shortGen = -1;
   /** The QoS 0 head with an empty topic and the alias (made when first needed), and its views by width of the remaining length. */
   private short: Uint8Array | null = null;
   private readonly shorts: (Uint8Array | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
