@@ -668,6 +668,114 @@ for (const engineName of ENGINES) {
       });
     });
 
+    describe("property blocks kept with topics (the decoder's topic cache)", () => {
+      // a few topics and property sets, so that topics and whole blocks repeat, now and
+      // then with one byte changed: the cached decoders (ops.decodeBytes's second and
+      // fourth runs) must come out as the one that walks every block
+      const pooled = fc.record({
+        topic: fc.constantFrom("sensors/esp32-01/temperature", "a/b", "t/\u00e9"),
+        props: propertiesArb(3),
+        qos: fc.integer({ min: 0, max: 2 }),
+        payload: hex(20),
+        messageId: id,
+      });
+      it("repeated PUBLISH topics and property blocks decode as a decoder without the cache decodes them, a changed byte included", async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(pooled, { minLength: 1, maxLength: 4 }),
+            fc.array(fc.nat(), { minLength: 2, maxLength: 12 }),
+            fc.option(fc.record({ at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }), { nil: undefined }),
+            fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 3 }),
+            async (pool, picks, change, chunks) => {
+              const objs = picks.map((k) => {
+                const r = pool[k % pool.length];
+                const o: PacketObject = { cmd: "publish", retain: false, qos: r.qos, dup: false, topic: r.topic, payload: r.payload };
+                if (r.qos > 0) o.messageId = r.messageId;
+                return withProps(o, r.props);
+              });
+              let all = "";
+              for (const o of objs) {
+                const e = await engine.call<{ hex?: string; error?: { message: string } }>("encodeHex", o, 8192, 5);
+                assert.equal(e.error, undefined, e.error?.message);
+                all += e.hex!;
+              }
+              if (change) {
+                // in the last packet, where a cached decoder has seen the rest before
+                const bytes = Buffer.from(all, "hex");
+                const last = (await engine.call<{ hex: string }>("encodeHex", objs[objs.length - 1], 8192, 5)).hex.length / 2;
+                bytes[bytes.length - last + (change.at % last)] ^= change.xor;
+                all = bytes.toString("hex");
+              }
+              const r = await engine.call<Outcome>("decodeHex", all, 1024, chunks, 5);
+              assert.deepEqual(r.violations, []);
+              if (!change) {
+                assert.equal(r.error, undefined, r.error?.message);
+                assert.deepEqual(withoutLength(r.packets), objs.map(comparable));
+              }
+            },
+          ),
+          { numRuns: engineName === "xs" ? 300 : 1000 },
+        );
+      });
+
+      it("a kept block's Topic Alias is checked against the maximum of the connection it arrives on", async () => {
+        for (const qos of [0, 1]) {
+          const o: PacketObject = { cmd: "publish", retain: false, qos, dup: false, topic: "a/b", payload: "6869", properties: { topicAlias: 7, userProperties: { unit: "C" } } };
+          if (qos > 0) o.messageId = 5;
+          const { hex: h } = await engine.call<{ hex: string }>("encodeHex", o, 8192, 5);
+          // three on a connection announcing 10, then three on connections announcing 4 (each error ends one)
+          const steps = [h, h, h, h, h, h];
+          const cached = await engine.call<{ packet?: PacketObject; error?: { code: string; message: string } }[]>("decodeSteps", steps, 4, 3, 4);
+          const walked = await engine.call<typeof cached>("decodeSteps", steps, 0, 3, 4);
+          assert.deepEqual(cached, walked, `QoS ${qos}: as a decoder that walks every block`);
+          assert.deepEqual(withoutLength(cached.slice(0, 3).map((c) => c.packet!)), [o, o, o].map(comparable));
+          for (const c of cached.slice(3)) assert.equal(c.error?.code, "InvalidTopicAlias", `QoS ${qos}`);
+          assert.match(cached[3].error!.message, /Topic Alias 7 is above the maximum of 4/);
+        }
+      });
+
+      it("a message that differs from the one before it only in the last byte of its property block is not taken for it", async () => {
+        for (const qos of [0, 1]) {
+          const o: PacketObject = { cmd: "publish", retain: false, qos, dup: false, topic: "sensors/esp32-01/temperature", payload: "", properties: { userProperties: { unit: "C", sensor: "bme280" } } };
+          if (qos > 0) o.messageId = 9;
+          const { hex: h } = await engine.call<{ hex: string }>("encodeHex", o, 8192, 5);
+          // the payload is empty: the block's last byte ("0" of bme280) ends the packet
+          const other = h.slice(0, -2) + "31"; // bme281
+          const broken = h.slice(0, -2) + "ff"; // not UTF-8
+          const steps = [h, h, other, other, h, broken, h];
+          const cached = await engine.call<{ packet?: PacketObject; error?: { code: string } }[]>("decodeSteps", steps, 4);
+          const walked = await engine.call<typeof cached>("decodeSteps", steps, 0);
+          assert.deepEqual(cached, walked, `QoS ${qos}: as a decoder that walks every block`);
+          assert.deepEqual((cached[2].packet!.properties as any).userProperties, { unit: "C", sensor: "bme281" });
+          assert.equal(cached[5].error?.code, "MalformedUtf8", `QoS ${qos}`);
+          assert.deepEqual(withoutLength([cached[6].packet!]), [comparable(o)]);
+        }
+      });
+
+      it("keeps a block only when none of its 8-byte chunks reads as ±0, and finds a kept one only by its own bytes", async () => {
+        const blocks = [
+          // Topic Alias 7 and a User Property unit=C: 14 bytes, no zero chunk
+          "0d2300072600047569746e000143",
+          // Correlation Data of 16 zero bytes: chunks of +0
+          "1309001000000000000000000000000000000000",
+          // Correlation Data 01 02 03 04 80 00 ... 00: the chunk at 8 reads as -0
+          "13090010010203048000000000000000000000ff",
+          // 7 bytes (kept as bytes, not chunks); 65: too long to keep
+          "06260001610000",
+          "40" + "26000161003a" + "61".repeat(58),
+        ];
+        assert.equal(blocks[4].length / 2, 65);
+        const got = await engine.call<boolean[][]>("keptBlocks", blocks);
+        assert.deepEqual(got, [
+          [true, true, false],
+          [false, false, false],
+          [false, false, false],
+          [true, true, false],
+          [false, false, false],
+        ]);
+      });
+    });
+
     describe("differential against mqtt-packet (protocolVersion 5)", () => {
       it("mqtt-packet decodes what we encode to the same packet", async () => {
         await fc.assert(

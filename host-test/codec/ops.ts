@@ -10,6 +10,8 @@ import { encodeObject, fromHex, PayloadAssembler, sizeOfObject as sizeOfObjectOf
 import type { Packet } from "../../src/mqtt/packet.js";
 import * as E from "../../src/mqtt/encode.js";
 import * as E5 from "../../src/mqtt/encode5.js";
+import { Properties } from "../../src/mqtt/properties.js";
+import { TopicCache } from "../../src/mqtt/topic-cache.js";
 
 export interface Failure {
   name: string;
@@ -69,7 +71,7 @@ function check(p: Packet, violations: string[], seen: { offset: number }, w: Win
     ok(props.data === p.data, "properties view another array than the packet");
     ok(props.start >= lo && props.start <= props.end && props.end <= hi, "properties view outside the bytes pushed");
     for (let i = 0; i < props.at.length; i++)
-      if ((props.present >>> (i + 1)) & 1) ok(props.at[i] > props.start && props.at[i] < props.end, `property ${i} offset outside the block`);
+      if ((props.present >>> (i + 1)) & 1) ok(props.at[i] > 0 && props.start + props.at[i] < props.end, `property ${i} offset outside the block`);
   }
 }
 
@@ -185,6 +187,64 @@ function decodeOnce(bytes: Uint8Array, bufferSize: number, chunks: readonly numb
 
 export function decodeHex(hex: string, bufferSize: number, chunks: number[], version = 4, aliases = ALIASES): Outcome {
   return decodeBytes(fromHex(hex), bufferSize, chunks, version, aliases);
+}
+
+/**
+ * One 5.0 decoder with a topic cache of `slots` topics, fed one packet per push (each at
+ * offset `at` of a fresh array), as a connection's decoder is: per packet, what it made of
+ * it or its error. After an error the decoder is reset (a new connection), its cache kept;
+ * before packet `lowerAt` its Topic Alias Maximum becomes `lowerTo` (a new connection
+ * announcing less). So a property block kept from an earlier packet is tested against
+ * what the current connection allows.
+ */
+export function decodeSteps(hexes: string[], slots: number, lowerAt = -1, lowerTo = 0, at = 3): { packet?: PacketObject; error?: Failure }[] {
+  const out: { packet?: PacketObject; error?: Failure }[] = [];
+  const asm = new PayloadAssembler();
+  const d = new Decoder(1024, { onPacket: (p) => void out.push({ packet: asm.add(p, 5)! }) }, { topicCache: slots, protocolVersion: 5, topicAliasMaximum: ALIASES });
+  hexes.forEach((hex, i) => {
+    if (i === lowerAt) d.topicAliasMaximum = lowerTo;
+    const bytes = fromHex(hex);
+    const chunk = new Uint8Array(bytes.length + at + 5);
+    chunk.set(bytes, at);
+    try {
+      d.push(chunk, at, at + bytes.length);
+    } catch (e) {
+      out.push({ error: failure(e) });
+      d.reset();
+    }
+  });
+  return out;
+}
+
+/**
+ * The topic cache's kept property blocks and 8-byte chunks that read as ±0: a block is
+ * kept with a topic slot only when none of its chunks is ±0 (+0 and -0 compare equal with
+ * different bytes). For each block (hex, 8 to 64 bytes), [kept, found again at another
+ * offset, found when its last byte differs].
+ */
+export function keptBlocks(hexes: string[]): boolean[][] {
+  const own = new Uint8Array(256);
+  const cache = new TopicCache(2, 64, own);
+  cache.enableBlocks();
+  const props = new Properties(cache.at);
+  const topic = [0x61, 0x2f, 0x62];
+  return hexes.map((hex) => {
+    const block = fromHex(hex);
+    const d = new Uint8Array(256);
+    d.set(topic, 10);
+    d.set(block, 20);
+    let slot = cache.find(d, 10, 3);
+    if (slot < 0) slot = cache.add(d, 10, 3);
+    props.clear(d, 20 + 1, 20 + block.length);
+    const kept = cache.keepBlock(slot, d, 20, 20 + block.length, props);
+    const e = new Uint8Array(256);
+    e.set(topic, 40);
+    e.set(block, 101);
+    const again = cache.find(e, 40, 3) === slot && cache.block(slot, e, 101, 256, props) === 101 + block.length;
+    e[101 + block.length - 1] ^= 0x01;
+    const changed = cache.find(e, 40, 3) === slot && cache.block(slot, e, 101, 256, props) >= 0;
+    return [kept, again, changed];
+  });
 }
 
 /** Encodes one packet object; returns its hex and the sizeOf figure where the type has one. */

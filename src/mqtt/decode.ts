@@ -91,6 +91,10 @@ export class Decoder {
   private headWant = 2;
   private headBase = 0;
   private v5 = false;
+  /** 5.0: the size of the last walked PUBLISH's Property Length, in bytes. */
+  private lengthSize = 1;
+  /** 5.0: the last PUBLISH's property block is kept with its topic's slot (found there or kept now). */
+  private blockKept = false;
   private firstOk = FIRST_BYTE_OK;
   private fixedLength = FIXED_LENGTH;
   /** MQTT 5: the largest Topic Alias the peer may use (the Topic Alias Maximum this side announced). */
@@ -127,7 +131,11 @@ export class Decoder {
     this.v5 = v5;
     this.firstOk = v5 ? FIRST_BYTE_OK_5 : FIRST_BYTE_OK;
     this.fixedLength = v5 ? FIXED_LENGTH_5 : FIXED_LENGTH;
-    if (v5 && this.packet.properties === null) this.packet.properties = new Properties();
+    if (v5 && this.packet.properties === null) {
+      // the topic cache keeps property blocks with topics, and the walks' offsets through this record's view
+      this.topics?.enableBlocks();
+      this.packet.properties = new Properties(this.topics?.at);
+    }
   }
 
   /** The error that stopped this decoder, or null. */
@@ -542,6 +550,8 @@ export class Decoder {
     props.subscriptionIdentifierCount = 0;
     props.topicAlias = 0;
     props.subscriptionIdentifier = 0;
+    props.cacheKey = 0;
+    const start = k;
     const base = ctx << 8;
     while (k < end) {
       const id = d[k++];
@@ -553,7 +563,7 @@ export class Decoder {
         // receive hot path); a run of plain ASCII is checked a byte at a time, the rest by scanUtf8
         if (props.userPropertyCount++ === 0) {
           props.present |= USER_BIT;
-          props.at[USER_AT] = k;
+          props.at[USER_AT] = k - start;
         }
         if (k + 2 > end) this.overrun(id, ctx);
         let i = k + 2;
@@ -579,7 +589,7 @@ export class Decoder {
         if (PROP_REPEATS[id] === 0 && !(id === 0x0b && ctx === T.PUBLISH)) this.fail(C.DuplicateProperty, `${propertyName(id)} appears twice in ${where(ctx)}`);
       } else {
         props.present |= bit;
-        props.at[idx - 1] = k;
+        props.at[idx - 1] = k - start;
       }
       // by type (an if chain: XS tests a switch's cases in turn too)
       if (type === PropType.U16) {
@@ -635,6 +645,10 @@ export class Decoder {
     return k + n;
   }
 
+  private aliasAbove(alias: number): never {
+    this.fail(C.InvalidTopicAlias, `Topic Alias ${alias} is above the maximum of ${this.topicAliasMaximum}`);
+  }
+
   private overrun(id: number, ctx: number): never {
     this.fail(C.PropertyOverrun, `${propertyName(id)} runs past the end of the properties of ${where(ctx)}`);
   }
@@ -672,34 +686,64 @@ export class Decoder {
     p.payloadLength = n - head;
     p.data = d;
     p.topicData = d;
-    if (this.v5) {
-      head = this.publishProperties(d, s, n, head);
-      if (tl === 0) return head;
-    }
-    // (inline, not a call: this is the receive hot path) a topic in the cache was checked when it went in
     const cache = this.topics;
-    let slot = cache === null ? -1 : cache.find(d, t, tl);
-    if (slot < 0) {
-      const scan = scanUtf8(d, t, t + tl);
-      if (scan === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "PUBLISH topic is not well-formed UTF-8");
-      if (tl === 0) this.fail(C.InvalidTopic, "PUBLISH topic is empty");
-      if (scan !== 0) this.fail(C.InvalidTopic, "PUBLISH topic contains a wildcard");
-      if (cache !== null) slot = cache.add(d, t, tl);
+    if (!this.v5) {
+      // (inline, not a call: this is the receive hot path) a topic in the cache was checked when it went in
+      const slot = cache === null ? -1 : cache.find(d, t, tl);
+      p.topicSlot = slot < 0 ? this.newTopic(d, t, tl) : slot;
+      // 3.1.1 checks the topic before the packet id, 5.0 (below) the id and properties before the topic
+      if (qos > 0) this.id(d, t + tl, T.PUBLISH);
+      return head;
     }
+    let slot = -1;
+    if (cache !== null && tl > 0) {
+      if (qos === 0 && cache.runTopicLength === tl && (slot = cache.run(d, t, tl, s + n, p.properties!)) >= 0) {
+        // the topic and property block of a message seen last, found as one run
+        const props = p.properties!;
+        if (props.topicAlias > this.topicAliasMaximum) this.aliasAbove(props.topicAlias);
+        p.payloadLength = s + n - props.end;
+        p.topicSlot = slot;
+        return props.end - s;
+      }
+      slot = cache.find(d, t, tl);
+    }
+    // the packet id and the properties; a block kept with the topic is not walked again
+    head = this.publishProperties(d, s, n, head, slot);
+    if (tl === 0) return head;
+    if (slot < 0 && (slot = this.newTopic(d, t, tl)) >= 0) {
+      const props = p.properties!;
+      this.blockKept = cache!.keepBlock(slot, d, props.start - this.lengthSize, props.end, props);
+    }
+    if (this.blockKept && qos === 0) cache!.keepRun(slot, d, t, tl, s + head);
     p.topicSlot = slot;
-    // 3.1.1 checks the topic before the id, 5.0 (above) the id and properties before the topic
-    if (qos > 0 && !this.v5) this.id(d, t + tl, T.PUBLISH);
     return head;
+  }
+
+  /** A PUBLISH topic the cache does not hold: checked, then kept; its slot, or -1 when not kept. */
+  private newTopic(d: Uint8Array, t: number, tl: number): number {
+    const scan = scanUtf8(d, t, t + tl);
+    if (scan === UTF8_MALFORMED) this.fail(C.MalformedUtf8, "PUBLISH topic is not well-formed UTF-8");
+    if (tl === 0) this.fail(C.InvalidTopic, "PUBLISH topic is empty");
+    if (scan !== 0) this.fail(C.InvalidTopic, "PUBLISH topic contains a wildcard");
+    return this.topics === null ? -1 : this.topics.add(d, t, tl);
   }
 
   /**
    * 5.0: the packet id and the properties after a PUBLISH topic, the head so far being
    * `head` bytes; returns the whole head's length. An empty topic needs a Topic Alias (§3.3.2.3.4).
    */
-  private publishProperties(d: Uint8Array, s: number, n: number, head: number): number {
+  private publishProperties(d: Uint8Array, s: number, n: number, head: number, slot: number): number {
     const p = this.packet;
     if (p.qos > 0) this.id(d, s + head - 2, T.PUBLISH);
-    const k = this.walk(d, s + head, s + n, T.PUBLISH, p.properties!);
+    const props = p.properties!;
+    const at = s + head;
+    let k = slot < 0 ? -1 : this.topics!.block(slot, d, at, s + n, props);
+    this.blockKept = k >= 0;
+    if (k < 0) {
+      k = this.walk(d, at, s + n, T.PUBLISH, props);
+      this.lengthSize = props.start - at;
+      if (slot >= 0) this.blockKept = this.topics!.keepBlock(slot, d, at, k, props);
+    } else if (props.topicAlias > this.topicAliasMaximum) this.aliasAbove(props.topicAlias); // kept under an earlier maximum
     p.payloadLength = s + n - k;
     if (p.topicLength === 0) {
       if (p.properties!.topicAlias === 0) this.fail(C.InvalidTopic, "PUBLISH topic is empty and has no Topic Alias");

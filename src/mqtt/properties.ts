@@ -132,8 +132,9 @@ const EMPTY = new Uint8Array(0);
 /**
  * A decoded property block, refilled in place for each packet: `data[start, end)` are the
  * properties (after the Property Length). For each property present, `at` holds the offset
- * of its value (of the first one, for the Subscription Identifier and User Property, which
- * may repeat; walk those with {@link PropertyCursor}). Valid only while `data` is.
+ * of its value from `start` (of the first one, for the Subscription Identifier and User
+ * Property, which may repeat; walk those with {@link PropertyCursor}). Valid only while
+ * `data` is.
  */
 export class Properties {
   data: Uint8Array = EMPTY;
@@ -141,14 +142,24 @@ export class Properties {
   end = 0;
   /** A bit per property, by index + 1 in {@link PROPERTIES}: `(present >>> PROP_INDEX[id]) & 1`. */
   present = 0;
-  /** Offset of each property's value, by its index in {@link PROPERTIES}. */
-  readonly at = new Int32Array(PROPERTY_COUNT);
+  /** Offset of each property's value from `start`, by its index in {@link PROPERTIES}. */
+  readonly at: Int32Array;
   userPropertyCount = 0;
   subscriptionIdentifierCount = 0;
   /** The Topic Alias, 0 when absent (read on every PUBLISH, so kept as a field). */
   topicAlias = 0;
   /** The first Subscription Identifier, 0 when absent. */
   subscriptionIdentifier = 0;
+  /**
+   * The decoder's topic cache: the key of the kept property block whose walk this record
+   * holds, 0 when it holds another (see TopicCache.block). Cleared by every walk and clear.
+   */
+  cacheKey = 0;
+
+  /** @param at where to keep the value offsets ({@link PROPERTY_COUNT} of them): the decoder passes a view its topic cache copies to and from. */
+  constructor(at?: Int32Array) {
+    this.at = at ?? new Int32Array(PROPERTY_COUNT);
+  }
 
   clear(data: Uint8Array, start: number, end: number): void {
     this.data = data;
@@ -159,6 +170,7 @@ export class Properties {
     this.subscriptionIdentifierCount = 0;
     this.topicAlias = 0;
     this.subscriptionIdentifier = 0;
+    this.cacheKey = 0;
   }
 
   has(id: number): boolean {
@@ -169,7 +181,7 @@ export class Properties {
   number(id: number, absent = -1): number {
     if (!this.has(id)) return absent;
     const d = this.data;
-    const o = this.at[PROP_INDEX[id] - 1];
+    const o = this.start + this.at[PROP_INDEX[id] - 1];
     switch (PROP_TYPE[id]) {
       case PropType.Byte:
         return d[o];
@@ -186,13 +198,13 @@ export class Properties {
 
   /** Where a string or binary property's bytes start in `data` (after its length), or -1. */
   valueStart(id: number): number {
-    return this.has(id) ? this.at[PROP_INDEX[id] - 1] + 2 : -1;
+    return this.has(id) ? this.start + this.at[PROP_INDEX[id] - 1] + 2 : -1;
   }
 
   /** A string or binary property's length in bytes, or -1 when absent. */
   valueLength(id: number): number {
     if (!this.has(id)) return -1;
-    const o = this.at[PROP_INDEX[id] - 1];
+    const o = this.start + this.at[PROP_INDEX[id] - 1];
     return (this.data[o] << 8) | this.data[o + 1];
   }
 

@@ -367,6 +367,18 @@ function preEncode5(properties: object, topic = TOPIC): { stream: Uint8Array; of
   return { stream, offsets };
 }
 const in5User = preEncode5({ userProperties: { unit: "C", sensor: "bme280" } });
+/** As in5User, the second property's value different in each of the 64 packets (a sequence number, say): every block misses the topic cache's kept one. */
+const in5Changing = ((): { stream: Uint8Array; offsets: number[] } => {
+  const stream = new Uint8Array(IDS * 160);
+  const offsets = [0];
+  let o = 0;
+  for (let k = 0; k < IDS; k++) {
+    const properties = { userProperties: { unit: "C", seq: `b${k < 10 ? "0" : ""}${k}mq` } };
+    o += encodePublish5(stream, o, { topic: TOPIC, payload, qos: 0, retain: false, dup: false, packetId: 0, properties });
+    offsets.push(o);
+  }
+  return { stream, offsets };
+})();
 /** Through client5's one subscription, by its Subscription Identifier (1), on a topic FILTER does not match: only the identifier routes it. */
 const in5SubId = preEncode5({ subscriptionIdentifier: 1 }, "bench/by-identifier");
 
@@ -408,6 +420,11 @@ function receive5(n: number, s: { stream: Uint8Array; offsets: number[] }): numb
 /** `n` inbound 5.0 QoS 0 PUBLISH packets with 2 user properties; the handler reads their count. */
 export function receive5UserMany(n: number): number {
   return receive5(n, in5User);
+}
+
+/** As {@link receive5UserMany}, one property's value changing from packet to packet: the property block is walked every time. */
+export function receive5ChangingMany(n: number): number {
+  return receive5(n, in5Changing);
 }
 
 /** `n` inbound 5.0 QoS 0 PUBLISH packets carrying a Subscription Identifier: routed by it, no topic match. */
