@@ -367,6 +367,8 @@ function preEncode5(properties: object, topic = TOPIC): { stream: Uint8Array; of
   return { stream, offsets };
 }
 const in5User = preEncode5({ userProperties: { unit: "C", sensor: "bme280" } });
+/** No properties (an empty block: Property Length 0). */
+const in5Bare = preEncode5({});
 /** As in5User, the second property's value different in each of the 64 packets (a sequence number, say): every block misses the topic cache's kept one. */
 const in5Changing = ((): { stream: Uint8Array; offsets: number[] } => {
   const stream = new Uint8Array(IDS * 160);
@@ -420,6 +422,11 @@ function receive5(n: number, s: { stream: Uint8Array; offsets: number[] }): numb
 /** `n` inbound 5.0 QoS 0 PUBLISH packets with 2 user properties; the handler reads their count. */
 export function receive5UserMany(n: number): number {
   return receive5(n, in5User);
+}
+
+/** `n` inbound 5.0 QoS 0 PUBLISH packets without properties. */
+export function receive5BareMany(n: number): number {
+  return receive5(n, in5Bare);
 }
 
 /** As {@link receive5UserMany}, one property's value changing from packet to packet: the property block is walked every time. */

@@ -15,6 +15,7 @@ serve({
   publish5Many: ops.publish5Many,
   publish5Qos1Many: ops.publish5Qos1Many,
   receive5UserMany: ops.receive5UserMany,
+  receive5BareMany: ops.receive5BareMany,
   receive5ChangingMany: ops.receive5ChangingMany,
   receive5SubIdMany: ops.receive5SubIdMany,
   counters: ops.counters,
