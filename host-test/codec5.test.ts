@@ -686,7 +686,8 @@ for (const engineName of ENGINES) {
             fc.array(fc.nat(), { minLength: 2, maxLength: 12 }),
             fc.option(fc.record({ at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }), { nil: undefined }),
             fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 3 }),
-            async (pool, picks, change, chunks) => {
+            fc.integer({ min: 16, max: 1024 }),
+            async (pool, picks, change, chunks, size) => {
               const objs = picks.map((k) => {
                 const r = pool[k % pool.length];
                 const o: PacketObject = { cmd: "publish", retain: false, qos: r.qos, dup: false, topic: r.topic, payload: r.payload };
@@ -706,7 +707,8 @@ for (const engineName of ENGINES) {
                 bytes[bytes.length - last + (change.at % last)] ^= change.xor;
                 all = bytes.toString("hex");
               }
-              const r = await engine.call<Outcome>("decodeHex", all, 1024, chunks, 5);
+              // now and then a buffer smaller than some packets: those come in fragments
+              const r = await engine.call<Outcome>("decodeHex", all, Math.max(size, minBuffer(objs)), chunks, 5);
               assert.deepEqual(r.violations, []);
               if (!change) {
                 assert.equal(r.error, undefined, r.error?.message);
@@ -750,6 +752,23 @@ for (const engineName of ENGINES) {
           assert.equal(cached[5].error?.code, "MalformedUtf8", `QoS ${qos}`);
           assert.deepEqual(withoutLength([cached[6].packet!]), [comparable(o)]);
         }
+      });
+
+      it("a PUBLISH larger than the receive buffer is compared with a kept block only within the head it holds", async () => {
+        // a QoS 0 message filling the 48-byte buffer keeps its 8-byte block; a QoS 1 one on the
+        // same topic then arrives larger than the buffer, its head 43 bytes, its block 1 byte:
+        // the kept block, read where this one's starts, would run past the buffer's end
+        const topic = "a".repeat(38);
+        const first: PacketObject = { cmd: "publish", retain: false, qos: 0, dup: false, topic, payload: "", properties: { userProperties: { k: "v" } } };
+        const big: PacketObject = { cmd: "publish", retain: false, qos: 1, dup: false, topic, payload: "ab".repeat(100), messageId: 1 };
+        const hexes: string[] = [];
+        for (const o of [first, big, first]) hexes.push((await engine.call<{ hex: string }>("encodeHex", o, 8192, 5)).hex);
+        const got = await engine.call<{ packet?: PacketObject; error?: { message: string } }[]>("decodeSteps", hexes, 4, -1, 0, 3, 48);
+        assert.deepEqual(
+          got.map((g) => g.error?.message),
+          [undefined, undefined, undefined],
+        );
+        assert.deepEqual(withoutLength(got.map((g) => g.packet!)), [first, big, first].map(comparable));
       });
 
       it("keeps a block only when none of its 8-byte chunks reads as ±0, and finds a kept one only by its own bytes", async () => {

@@ -195,12 +195,12 @@ export function decodeHex(hex: string, bufferSize: number, chunks: number[], ver
  * it or its error. After an error the decoder is reset (a new connection), its cache kept;
  * before packet `lowerAt` its Topic Alias Maximum becomes `lowerTo` (a new connection
  * announcing less). So a property block kept from an earlier packet is tested against
- * what the current connection allows.
+ * what the current connection allows. A packet larger than `bufferSize` comes in fragments.
  */
-export function decodeSteps(hexes: string[], slots: number, lowerAt = -1, lowerTo = 0, at = 3): { packet?: PacketObject; error?: Failure }[] {
+export function decodeSteps(hexes: string[], slots: number, lowerAt = -1, lowerTo = 0, at = 3, bufferSize = 1024): { packet?: PacketObject; error?: Failure }[] {
   const out: { packet?: PacketObject; error?: Failure }[] = [];
   const asm = new PayloadAssembler();
-  const d = new Decoder(1024, { onPacket: (p) => void out.push({ packet: asm.add(p, 5)! }) }, { topicCache: slots, protocolVersion: 5, topicAliasMaximum: ALIASES });
+  const d = new Decoder(bufferSize, { onPacket: (p) => void ((o) => o && out.push({ packet: o }))(asm.add(p, 5)) }, { topicCache: slots, protocolVersion: 5, topicAliasMaximum: ALIASES });
   hexes.forEach((hex, i) => {
     if (i === lowerAt) d.topicAliasMaximum = lowerTo;
     const bytes = fromHex(hex);

@@ -237,7 +237,7 @@ export class Decoder {
           i = this.gather(chunk, i, end, this.headLength > 0 ? this.headLength : this.headWant);
           if (this.headLength === 0 && this.fill === this.headWant) this.measureHead();
           if (this.headLength > 0 && this.fill === this.headLength) {
-            this.publishHead(buf, 0, this.remaining);
+            this.publishHead(buf, 0, this.remaining, this.fill);
             this.payloadLeft = this.remaining - this.headLength;
             this.packet.payloadOffset = 0;
             this.state = S_PUB_STREAM;
@@ -349,7 +349,7 @@ export class Decoder {
     const p = this.packet;
     const type = this.first >> 4;
     if (type === T.PUBLISH) {
-      p.payloadStart = s + this.publishHead(d, s, e - s);
+      p.payloadStart = s + this.publishHead(d, s, e - s, e);
       p.payloadEnd = e;
       p.payloadOffset = 0;
       p.more = false;
@@ -663,9 +663,10 @@ export class Decoder {
 
   /**
    * Parses and checks a PUBLISH variable header at `d[s...]` whose packet has `n` bytes
-   * in all; sets the topic and id fields and returns the variable header's length.
+   * in all, of which `d` holds those before `have` (a PUBLISH larger than the receive
+   * buffer: only its head); sets the topic and id fields and returns the variable header's length.
    */
-  private publishHead(d: Uint8Array, s: number, n: number): number {
+  private publishHead(d: Uint8Array, s: number, n: number, have: number): number {
     const p = this.packet;
     const f = this.first & 15;
     p.type = T.PUBLISH;
@@ -697,7 +698,7 @@ export class Decoder {
     }
     let slot = -1;
     if (cache !== null && tl > 0) {
-      if (qos === 0 && cache.runTopicLength === tl && (slot = cache.run(d, t, tl, s + n, p.properties!)) >= 0) {
+      if (qos === 0 && cache.runTopicLength === tl && (slot = cache.run(d, t, tl, have, p.properties!)) >= 0) {
         // the topic and property block of a message seen last, found as one run
         const props = p.properties!;
         if (props.topicAlias > this.topicAliasMaximum) this.aliasAbove(props.topicAlias);
@@ -708,7 +709,7 @@ export class Decoder {
       slot = cache.find(d, t, tl);
     }
     // the packet id and the properties; a block kept with the topic is not walked again
-    head = this.publishProperties(d, s, n, head, slot);
+    head = this.publishProperties(d, s, n, head, slot, have);
     if (tl === 0) return head;
     if (slot < 0 && (slot = this.newTopic(d, t, tl)) >= 0) {
       const props = p.properties!;
@@ -730,14 +731,15 @@ export class Decoder {
 
   /**
    * 5.0: the packet id and the properties after a PUBLISH topic, the head so far being
-   * `head` bytes; returns the whole head's length. An empty topic needs a Topic Alias (§3.3.2.3.4).
+   * `head` bytes (`have` as publishHead's); returns the whole head's length. An empty topic
+   * needs a Topic Alias (§3.3.2.3.4).
    */
-  private publishProperties(d: Uint8Array, s: number, n: number, head: number, slot: number): number {
+  private publishProperties(d: Uint8Array, s: number, n: number, head: number, slot: number, have: number): number {
     const p = this.packet;
     if (p.qos > 0) this.id(d, s + head - 2, T.PUBLISH);
     const props = p.properties!;
     const at = s + head;
-    let k = slot < 0 ? -1 : this.topics!.block(slot, d, at, s + n, props);
+    let k = slot < 0 ? -1 : this.topics!.block(slot, d, at, have, props);
     this.blockKept = k >= 0;
     if (k < 0) {
       k = this.walk(d, at, s + n, T.PUBLISH, props);
