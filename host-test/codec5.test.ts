@@ -771,6 +771,13 @@ for (const engineName of ENGINES) {
         assert.deepEqual(withoutLength(got.map((g) => g.packet!)), [first, big, first].map(comparable));
       });
 
+      it("a decoder given a packet record whose properties another decoder made keeps no blocks, and decodes every repeat as the first", async () => {
+        const o: PacketObject = { cmd: "publish", retain: false, qos: 0, dup: false, topic: "a/b", payload: "686921", properties: { payloadFormatIndicator: true, userProperties: { unit: "C" } } };
+        const { hex: h } = await engine.call<{ hex: string }>("encodeHex", o, 8192, 5);
+        const got = await engine.call<PacketObject[]>("sharedPacket", h, 3);
+        assert.deepEqual(withoutLength(got), [o, o, o].map(comparable));
+      });
+
       it("keeps a block only when none of its 8-byte chunks reads as ±0, and finds a kept one only by its own bytes", async () => {
         const blocks = [
           // Topic Alias 7 and a User Property unit=C: 14 bytes, no zero chunk

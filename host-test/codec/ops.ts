@@ -217,6 +217,26 @@ export function decodeSteps(hexes: string[], slots: number, lowerAt = -1, lowerT
 }
 
 /**
+ * A 5.0 decoder with a topic cache, given a packet record whose properties another
+ * decoder made (so its cache cannot keep blocks through them), decoding `hex` `times`
+ * times: what it made of each, to compare with a decoder of its own.
+ */
+export function sharedPacket(hex: string, times: number): (PacketObject | Failure)[] {
+  const out: (PacketObject | Failure)[] = [];
+  const asm = new PayloadAssembler();
+  const first = new Decoder(64, { onPacket() {} }, { topicCache: 2, protocolVersion: 5 });
+  const d = new Decoder(256, { onPacket: (p) => void out.push(asm.add(p, 5)!) }, { packet: first.packet, topicCache: 2, protocolVersion: 5, topicAliasMaximum: ALIASES });
+  const bytes = fromHex(hex);
+  for (let i = 0; i < times; i++)
+    try {
+      d.push(bytes);
+    } catch (e) {
+      out.push(failure(e));
+    }
+  return out;
+}
+
+/**
  * The topic cache's kept property blocks and 8-byte chunks that read as ±0: a block is
  * kept with a topic slot only when none of its chunks is ±0 (+0 and -0 compare equal with
  * different bytes). For each block (hex, 8 to 64 bytes), [kept, found again at another

@@ -131,10 +131,11 @@ export class Decoder {
     this.v5 = v5;
     this.firstOk = v5 ? FIRST_BYTE_OK_5 : FIRST_BYTE_OK;
     this.fixedLength = v5 ? FIXED_LENGTH_5 : FIXED_LENGTH;
-    if (v5 && this.packet.properties === null) {
-      // the topic cache keeps property blocks with topics, and the walks' offsets through this record's view
+    if (v5) {
+      // the topic cache keeps property blocks with topics, and the walks' offsets through this
+      // record's view (a record made elsewhere, a caller's packet, gets none kept)
       this.topics?.enableBlocks();
-      this.packet.properties = new Properties(this.topics?.at);
+      if (this.packet.properties === null) this.packet.properties = new Properties(this.topics?.at);
     }
   }
 
