@@ -256,13 +256,13 @@ export function keptBlocks(hexes: string[]): boolean[][] {
     let slot = cache.find(d, 10, 3);
     if (slot < 0) slot = cache.add(d, 10, 3);
     props.clear(d, 20 + 1, 20 + block.length);
-    const kept = cache.keepBlock(slot, d, 20, 20 + block.length, props);
+    const kept = cache.keepBlock(slot, d, 20, 20 + block.length, props, -1);
     const e = new Uint8Array(256);
     e.set(topic, 40);
     e.set(block, 101);
-    const again = cache.find(e, 40, 3) === slot && cache.block(slot, e, 101, 256, props) === 101 + block.length;
+    const again = cache.find(e, 40, 3) === slot && cache.block(slot, e, 101, 256, props, -1) === 101 + block.length;
     e[101 + block.length - 1] ^= 0x01;
-    const changed = cache.find(e, 40, 3) === slot && cache.block(slot, e, 101, 256, props) >= 0;
+    const changed = cache.find(e, 40, 3) === slot && cache.block(slot, e, 101, 256, props, -1) >= 0;
     return [kept, again, changed];
   });
 }

@@ -91,10 +91,6 @@ export class Decoder {
   private headWant = 2;
   private headBase = 0;
   private v5 = false;
-  /** 5.0: the size of the last walked PUBLISH's Property Length, in bytes. */
-  private lengthSize = 1;
-  /** 5.0: the last PUBLISH's property block is kept with its topic's slot (found there or kept now). */
-  private blockKept = false;
   private firstOk = FIRST_BYTE_OK;
   private fixedLength = FIXED_LENGTH;
   /** MQTT 5: the largest Topic Alias the peer may use (the Topic Alias Maximum this side announced). */
@@ -709,14 +705,11 @@ export class Decoder {
       }
       slot = cache.find(d, t, tl);
     }
-    // the packet id and the properties; a block kept with the topic is not walked again
+    // the packet id and the properties (from `at`); a block kept with the topic is not walked again
+    const at = s + head;
     head = this.publishProperties(d, s, n, head, slot, have);
     if (tl === 0) return head;
-    if (slot < 0 && (slot = this.newTopic(d, t, tl)) >= 0) {
-      const props = p.properties!;
-      this.blockKept = cache!.keepBlock(slot, d, props.start - this.lengthSize, props.end, props);
-    }
-    if (this.blockKept && qos === 0) cache!.keepRun(slot, d, t, tl, s + head);
+    if (slot < 0 && (slot = this.newTopic(d, t, tl)) >= 0) cache!.keepBlock(slot, d, at, s + head, p.properties!, qos === 0 ? tl : -1);
     p.topicSlot = slot;
     return head;
   }
@@ -740,12 +733,12 @@ export class Decoder {
     if (p.qos > 0) this.id(d, s + head - 2, T.PUBLISH);
     const props = p.properties!;
     const at = s + head;
-    let k = slot < 0 ? -1 : this.topics!.block(slot, d, at, have, props);
-    this.blockKept = k >= 0;
+    // at QoS 0 the topic lies just before the block: the cache keeps both as its run
+    const run = p.qos === 0 ? p.topicLength : -1;
+    let k = slot < 0 ? -1 : this.topics!.block(slot, d, at, have, props, run);
     if (k < 0) {
       k = this.walk(d, at, s + n, T.PUBLISH, props);
-      this.lengthSize = props.start - at;
-      if (slot >= 0) this.blockKept = this.topics!.keepBlock(slot, d, at, k, props);
+      if (slot >= 0) this.topics!.keepBlock(slot, d, at, k, props, run);
     } else if (props.topicAlias > this.topicAliasMaximum) this.aliasAbove(props.topicAlias); // kept under an earlier maximum
     p.payloadLength = s + n - k;
     if (p.topicLength === 0) {

@@ -25,7 +25,7 @@
 import { PROPERTY_COUNT, type Properties } from "./properties.js";
 
 /** The longest MQTT 5.0 property block kept with a topic, in bytes (its Property Length included). */
-export const BLOCK_MAX = 64;
+const BLOCK_MAX = 64;
 const BLOCK_CHUNKS = BLOCK_MAX >> 3;
 /** Per slot in `saved`: the value offsets, then present, the two counts, the alias, the first identifier, the Property Length's size. */
 const REC = PROPERTY_COUNT + 6;
@@ -148,17 +148,19 @@ export class TopicCache {
     this.blockRest = new Uint8Array(n);
     this.saved = new Int32Array((n + 1) * REC);
     this.at = this.saved.subarray(0, PROPERTY_COUNT);
-    this.runChunks = new Float64Array(((this.maxLength + BLOCK_MAX + 7) >> 3) + 1);
+    // a kept topic and a kept block, in chunks as keepChunks makes them
+    this.runChunks = new Float64Array((this.maxLength + BLOCK_MAX + 7) >> 3);
   }
 
   /**
-   * MQTT 5.0, QoS 0: when the topic `d[t, t+tl)` and the property block after it, up to
-   * `e`, are the run kept last ({@link keepRun}), points `props` at the block with the
-   * results of its walk, as {@link block}, and returns the topic's slot; else -1.
+   * MQTT 5.0, QoS 0: when the topic `d[t, t+tl)` (of the run's length: the caller has
+   * compared `tl` with {@link runTopicLength}) and the property block after it, up to `e`,
+   * are the run kept last ({@link keepRun}), points `props` at the block with the results of
+   * its walk, as {@link block}, and returns the topic's slot; else -1.
    */
   run(d: Uint8Array, t: number, tl: number, e: number, props: Properties): number {
     const n = this.runLength;
-    if (tl !== this.runTopicLength || t + n > e) return -1;
+    if (t + n > e) return -1;
     if (d !== this.array) this.use(d);
     // (same, inline: the 5.0 receive hot path)
     const view = this.view;
@@ -184,12 +186,12 @@ export class TopicCache {
     return k;
   }
 
-  /** MQTT 5.0, QoS 0: keeps the topic `d[t, t+tl)` in slot `k` and the block after it, up to `end`, as the run {@link run} looks for, when the slot keeps that block. */
-  keepRun(k: number, d: Uint8Array, t: number, tl: number, end: number): void {
-    const n = end - t;
+  /** Keeps the topic of slot `k`, `tl` bytes before `at`, and the block the slot keeps at `at`, as the run {@link run} looks for. */
+  private keepRun(k: number, at: number, tl: number): void {
+    const t = at - tl;
+    const n = tl + this.blockLengths[k];
     this.runLength = this.runTopicLength = -1;
-    if (n < 8 || this.blockLengths[k] !== end - t - tl || n + 8 > this.runChunks.length * 8 || d !== this.array) return;
-    if (!this.keepChunks(this.runChunks, 0, t, n)) return;
+    if (n < 8 || !this.keepChunks(this.runChunks, 0, t, n)) return;
     this.runLength = n;
     this.runTopicLength = tl;
     this.runStart = tl + this.saved[(k + 1) * REC + PROPERTY_COUNT + 5];
@@ -199,9 +201,11 @@ export class TopicCache {
   /**
    * MQTT 5.0: when `d[at, ...)`, up to `e`, starts with the property block kept with slot
    * `k` (which {@link find} has just returned for this PUBLISH's topic), points `props` at it
-   * with the results of its walk and returns the offset after it; else -1.
+   * with the results of its walk and returns the offset after it; else -1. With `run` ≥ 0
+   * (QoS 0: the topic, of `run` bytes, just before `at`), a block found is kept with its
+   * topic as the run too, unless it is already.
    */
-  block(k: number, d: Uint8Array, at: number, e: number, props: Properties): number {
+  block(k: number, d: Uint8Array, at: number, e: number, props: Properties, run: number): number {
     const n = this.blockLengths[k];
     if (n < 0 || at + n > e) return -1;
     if (n >= 8) {
@@ -215,6 +219,7 @@ export class TopicCache {
     props.start = at + this.saved[(k + 1) * REC + PROPERTY_COUNT + 5];
     props.end = at + n;
     if (props.cacheKey !== this.blockKeys[k]) this.restore(k, props);
+    if (run >= 0 && (this.runLength < 0 || this.runSlot !== k)) this.keepRun(k, at, run);
     return at + n;
   }
 
@@ -237,9 +242,10 @@ export class TopicCache {
    * bytes; else the slot keeps none. A block with an 8-byte chunk that
    * reads as ±0 is not kept: +0 and -0 compare equal with different bytes, every other
    * chunk value only with the same (NaN with none), so a kept block is found only by itself.
+   * With `run` as {@link block}'s, a block kept is kept with its topic as the run too.
    * Returns whether the block is kept.
    */
-  keepBlock(k: number, d: Uint8Array, at: number, end: number, props: Properties): boolean {
+  keepBlock(k: number, d: Uint8Array, at: number, end: number, props: Properties, run: number): boolean {
     const n = end - at;
     if (this.blockLengths[k] >= 0) {
       // another block than the one kept: after BLOCK_MISSES in a row, keep none for a while
@@ -270,6 +276,7 @@ export class TopicCache {
     this.blockSerial = (this.blockSerial + 1) >>> 0 || 1;
     this.blockKeys[k] = props.cacheKey = this.blockSerial;
     this.blockLengths[k] = n;
+    if (run >= 0) this.keepRun(k, at, run);
     return true;
   }
 
